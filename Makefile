@@ -1,0 +1,40 @@
+# The two commands that matter: `make bot` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install bot build test lint format bench clean
+
+# torch goes in first, pinned to the CPU build on this disk; unpinned it pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+bot: install
+	$(PY) -m bot
+
+build: install
+	$(PY) -m index build
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+# pytest exits 5 when a selection holds no test: that is not a failure of the suite.
+test: lint
+	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; [ $$status -eq 5 ] && exit 0; exit $$status
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,0 +1,145 @@
+"""``python -m index``: build, query and inspect an index from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from index.settings import Settings, SettingsError
+from index.store import IndexUnavailable, Store
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_env().with_paths(args.corpus, args.index)
+        return args.run(args, settings)
+    except (IndexUnavailable, SettingsError, FileNotFoundError, NotADirectoryError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--corpus", type=Path, help="articles folder (default: NEWSDESK_CORPUS_DIR)"
+    )
+    common.add_argument("--index", type=Path, help="index folder (default: NEWSDESK_INDEX_DIR)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+
+    parser = argparse.ArgumentParser(prog="python -m index", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    build = commands.add_parser("build", parents=[common], help="index the corpus (incremental)")
+    build.add_argument("--full", action="store_true", help="re-embed every article")
+    build.set_defaults(run=run_build)
+
+    ask = commands.add_parser("ask", parents=[common], help="answer a question from the index")
+    ask.add_argument("question")
+    ask.add_argument(
+        "-k", type=int, default=None, help="passages to show (default: NEWSDESK_TOP_K)"
+    )
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.set_defaults(run=run_ask)
+
+    stats = commands.add_parser("stats", parents=[common], help="describe the current index")
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    stats.set_defaults(run=run_stats)
+
+    evaluate = commands.add_parser("eval", parents=[common], help="score answers on a question set")
+    evaluate.add_argument("questions", type=Path, help="a JSONL file in the seed_qa.jsonl format")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    evaluate.set_defaults(run=run_eval)
+    return parser
+
+
+def run_build(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from index.embedding import Embedder
+    from index.indexer import BuildProgress, build
+
+    bar = tqdm(total=0, unit="text", desc="reading articles", file=sys.stderr, leave=False)
+
+    def show(progress: BuildProgress) -> None:
+        if progress.stage == "embedding":
+            bar.total = progress.texts_to_embed
+            bar.set_description(f"embedding {progress.articles_to_embed} changed articles")
+            bar.update(progress.texts_embedded - bar.n)
+        else:
+            bar.set_description(progress.stage)
+
+    embedder = Embedder(settings.model, settings.batch_size)
+    report = build(
+        settings.corpus_dir,
+        settings.index_dir,
+        embedder,
+        settings.chunk_tokens,
+        full=args.full,
+        max_article_bytes=settings.max_article_bytes,
+        on_progress=show,
+    )
+    bar.close()
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(
+        f"{report.articles} articles, {report.passages} passages in {settings.index_dir}: "
+        f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
+        f"{report.texts_embedded} texts embedded in {report.seconds:.1f}s"
+    )
+    return 0
+
+
+def run_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from index.answering import Answerer
+    from index.embedding import Embedder
+    from index.retriever import Retriever
+
+    embedder = Embedder(settings.model, settings.batch_size)
+    answerer = Answerer.from_settings(Retriever.open(settings.index_dir, embedder), settings)
+    answer = answerer.ask(args.question, k=args.k or settings.top_k)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        return 0
+    if answer.covered:
+        print(f"{answer.text}\n  “{answer.sentence}”\n  — {answer.article}\n")
+    else:
+        print("The coverage does not answer that. The closest passages:\n")
+    for p in answer.passages:
+        print(f"[{p.rank}] {p.score:.4f} {p.title} ({p.source})\n    {p.text}\n")
+    return 0
+
+
+def run_stats(args: argparse.Namespace, settings: Settings) -> int:
+    store = Store.open(settings.index_dir)
+    manifest = store.manifest
+    articles = store.articles()
+    if args.json:
+        print(json.dumps({"folder": str(store.folder), **manifest.__dict__}))
+        return 0
+    print(f"index     {store.folder}")
+    print(f"model     {manifest.model} ({manifest.dimension} dimensions)")
+    print(f"built     {manifest.built_at} in {manifest.build_seconds:.1f}s, {manifest.faiss_index}")
+    print(
+        f"contents  {manifest.articles} articles, {manifest.passages} passages,"
+        f" {manifest.sentences} sentences"
+    )
+    for article in articles:
+        print(f"  {article.passages:5d}  {article.title}  ({article.source})")
+    return 0
+
+
+def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from index.evaluation import evaluate, format_report
+
+    report = evaluate(args.questions, settings, corpus=args.corpus, mode=args.mode)
+    print(json.dumps(report, indent=None) if args.json else format_report(report))
+    return 0

@@ -1,0 +1,161 @@
+"""``python -m index eval``: measure retrieval, answers, abstention and latency on a question set.
+
+The question format is that of ``shared/eval/seed_qa.jsonl``: ``question``, ``answers``,
+``evidence`` and, for questions the coverage cannot answer, ``answerable: false``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+
+from index.answering import Answerer
+from index.embedding import Embedder
+from index.indexer import build
+from index.retriever import Fusion, Mode, Retriever
+from index.settings import Settings
+from index.spans import MAX_WORDS
+
+
+def normalize(text: str) -> str:
+    """Compare text regardless of curly quotes, dashes, spacing and case."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(str.maketrans("‘’‚‛“”„‟–—", "''''\"\"\"\"--"))
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def load_questions(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def evaluate(
+    questions_path: Path,
+    settings: Settings,
+    corpus: Path | None = None,
+    mode: Mode = "hybrid",
+    embedder: Embedder | None = None,
+) -> dict:
+    """Score every question; with ``corpus``, on a temporary index of that folder."""
+    questions = load_questions(questions_path)
+    embedder = embedder or Embedder(settings.model, settings.batch_size)
+    with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as scratch:
+        index_dir = settings.index_dir
+        if corpus is not None:
+            index_dir = Path(scratch)
+            build(
+                corpus,
+                index_dir,
+                embedder,
+                settings.chunk_tokens,
+                max_article_bytes=settings.max_article_bytes,
+            )
+        retriever = Retriever.open(index_dir, embedder, Fusion(mode=mode))
+        answerer = Answerer.from_settings(retriever, settings)
+        try:
+            return score(answerer, questions)
+        finally:
+            retriever.store.close()
+
+
+def score(answerer: Answerer, questions: list[dict], k: int = 5) -> dict:
+    answerer.ask("warm-up question about the coverage")
+    rows = []
+    for item in questions:
+        started = time.perf_counter()
+        answer = answerer.ask(item["question"], k=k)
+        seconds = time.perf_counter() - started
+        answerable = item.get("answerable", True)
+        row = {
+            "id": item.get("id"),
+            "question": item["question"],
+            "answerable": answerable,
+            "covered": answer.covered,
+            "answer": answer.text,
+            "sentence": answer.sentence,
+            "ms": round(seconds * 1000, 2),
+        }
+        if answerable:
+            evidence = normalize(item["evidence"])
+            hits = [p.rank for p in answer.passages if evidence in normalize(p.text)]
+            refs = [normalize(a) for a in item["answers"]]
+            short = normalize(answer.text)
+            row |= {
+                "evidence_rank": hits[0] if hits else None,
+                "correct": answer.covered and any(r in short for r in refs),
+                "short_correct": answer.covered
+                and len(answer.text.split()) <= MAX_WORDS
+                and any(r in short for r in refs),
+                "sentence_correct": answer.covered
+                and any(r in normalize(answer.sentence) for r in refs),
+            }
+        rows.append(row)
+    return summarize(rows)
+
+
+def summarize(rows: list[dict]) -> dict:
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    latencies = sorted(r["ms"] for r in rows)
+
+    def share(flag: str) -> float | None:
+        return (
+            round(sum(bool(r[flag]) for r in answerable) / len(answerable), 4)
+            if answerable
+            else None
+        )
+
+    def recall(k: int) -> float | None:
+        if not answerable:
+            return None
+        found = sum(1 for r in answerable if r["evidence_rank"] and r["evidence_rank"] <= k)
+        return round(found / len(answerable), 4)
+
+    return {
+        "questions": len(rows),
+        "answerable": len(answerable),
+        "recall@1": recall(1),
+        "recall@5": recall(5),
+        "mrr": round(
+            sum(1 / r["evidence_rank"] for r in answerable if r["evidence_rank"]) / len(answerable),
+            4,
+        )
+        if answerable
+        else None,
+        "answer_accuracy": share("correct"),
+        "short_answer_accuracy": share("short_correct"),
+        "sentence_accuracy": share("sentence_correct"),
+        "wrongly_refused": sum(1 for r in answerable if not r["covered"]),
+        "unanswerable": len(unanswerable),
+        "abstained": sum(1 for r in unanswerable if not r["covered"]),
+        "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
+        "p95_ms": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 2)
+        if latencies
+        else None,
+        "per_question": rows,
+    }
+
+
+def format_report(report: dict) -> str:
+    lines = []
+    for r in report["per_question"]:
+        if r["answerable"]:
+            mark = "ok " if r["correct"] else "-- "
+            rank = r["evidence_rank"] or "-"
+            lines.append(
+                f"{mark} evidence@{rank}  {r['question']}  ->  {r['answer'] or '(not covered)'}"
+            )
+        else:
+            mark = "ok " if not r["covered"] else "-- "
+            lines.append(
+                f"{mark} abstain     {r['question']}  ->  {r['answer'] or '(not covered)'}"
+            )
+    summary = {k: v for k, v in report.items() if k != "per_question"}
+    lines.append("")
+    lines += [f"{key:22s} {value}" for key, value in summary.items()]
+    return "\n".join(lines)

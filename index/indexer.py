@@ -1,0 +1,174 @@
+"""Build: corpus folder -> articles -> chunks -> vectors -> a new index build on disk.
+
+Incremental by default: an article whose content hash is unchanged keeps its passages and
+vectors from the current build; only new or changed articles are embedded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.articles import Article, load_corpus
+from index.chunking import Chunk, Chunker
+from index.embedding import Embedder, model_identity
+from index.store import (
+    Embedded,
+    IndexUnavailable,
+    Store,
+    build_lock,
+    passage_text_for_search,
+    remove_stale_builds,
+    write_build,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildProgress:
+    """Where a build stands; handed to the progress callback as it moves."""
+
+    stage: str = "reading"  # reading -> embedding -> writing -> done
+    articles: int = 0
+    articles_to_embed: int = 0
+    texts_embedded: int = 0
+    texts_to_embed: int = 0
+
+
+@dataclass
+class BuildReport:
+    articles: int = 0
+    passages: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    texts_embedded: int = 0
+    seconds: float = 0.0
+
+
+def build(
+    corpus_dir: Path,
+    index_dir: Path,
+    embedder: Embedder,
+    chunk_tokens: int,
+    full: bool = False,
+    max_article_bytes: int = 20_000_000,
+    on_progress: Callable[[BuildProgress], None] | None = None,
+) -> BuildReport:
+    """Build the index of ``corpus_dir`` and make it current; the old one serves until then."""
+    started = time.monotonic()
+    if not corpus_dir.is_dir():
+        raise FileNotFoundError(
+            f"The corpus folder {corpus_dir} does not exist or is not a folder."
+        )
+    progress = BuildProgress()
+    notify = on_progress or (lambda _: None)
+    model_id = model_identity(embedder.name)
+
+    with build_lock(index_dir):
+        remove_stale_builds(index_dir)
+        notify(progress)
+        corpus = load_corpus(corpus_dir, max_article_bytes)
+        previous = {} if full else _previous_content(index_dir, model_id, chunk_tokens)
+
+        report = BuildReport(articles=len(corpus.articles), skipped=corpus.skipped)
+        current_ids = {a.id for a in corpus.articles}
+        report.removed = sorted(set(previous) - current_ids)
+        to_embed: list[Article] = []
+        reused: dict[str, Embedded] = {}
+        for article in corpus.articles:
+            old = previous.get(article.id)
+            if old and old[0] == article.content_hash:
+                reused[article.id] = old[1]
+                continue
+            (report.changed if old else report.added).append(article.id)
+            to_embed.append(article)
+
+        chunked = {a.id: _chunker(embedder, chunk_tokens, a).chunk(a) for a in to_embed}
+        texts: list[str] = []
+        for article in to_embed:
+            texts += [passage_text_for_search(article.title, c.text) for c in chunked[article.id]]
+            texts += [article.text[s:e] for s, e in _sentences(chunked[article.id])]
+        progress.stage, progress.articles = "embedding", len(corpus.articles)
+        progress.articles_to_embed, progress.texts_to_embed = len(to_embed), len(texts)
+        notify(progress)
+
+        def advance(count: int) -> None:
+            progress.texts_embedded += count
+            notify(progress)
+
+        vectors = embedder.encode(texts, progress=advance)
+        report.texts_embedded = len(texts)
+
+        items: list[tuple[Article, Embedded]] = []
+        row = 0
+        for article in corpus.articles:
+            if article.id in reused:
+                items.append((article, reused[article.id]))
+                continue
+            chunks = chunked[article.id]
+            sentences = _sentences(chunks)
+            passage_vectors = vectors[row : row + len(chunks)]
+            row += len(chunks)
+            sentence_vectors = vectors[row : row + len(sentences)]
+            row += len(sentences)
+            items.append((article, Embedded(chunks, passage_vectors, sentences, sentence_vectors)))
+
+        progress.stage = "writing"
+        notify(progress)
+        manifest = write_build(
+            index_dir, items, embedder.name, model_id, embedder.dimension, chunk_tokens, started
+        )
+    report.passages = manifest.passages
+    report.seconds = round(time.monotonic() - started, 2)
+    progress.stage = "done"
+    notify(progress)
+    log.info(
+        "built %s: %d articles, %d passages (%d added, %d changed, %d removed) in %.1fs",
+        index_dir,
+        report.articles,
+        report.passages,
+        len(report.added),
+        len(report.changed),
+        len(report.removed),
+        report.seconds,
+    )
+    return report
+
+
+def _chunker(embedder: Embedder, chunk_tokens: int, article: Article) -> Chunker:
+    # The model sees the title line too: title + passage must fit its window whole.
+    title_tokens = embedder.count_tokens(passage_text_for_search(article.title, ""))
+    return Chunker(embedder.count_tokens, min(chunk_tokens, embedder.max_tokens - title_tokens))
+
+
+def _sentences(chunks: list[Chunk]) -> list[tuple[int, int]]:
+    """The article's sentences in order, each once although passages overlap."""
+    seen: dict[tuple[int, int], None] = {}
+    for chunk in chunks:
+        for span in chunk.sentences:
+            seen.setdefault(span, None)
+    return list(seen)
+
+
+def _previous_content(
+    index_dir: Path, model_id: str, chunk_tokens: int
+) -> dict[str, tuple[str, Embedded]]:
+    """What the current build can lend this one; nothing when it is missing or incompatible."""
+    try:
+        store = Store.open(index_dir, model_id=model_id)
+    except IndexUnavailable as reason:
+        if (index_dir / "current").exists():
+            log.warning("not reusing the current index: %s", reason)
+        return {}
+    try:
+        if store.manifest.chunk_tokens != chunk_tokens:
+            return {}
+        return store.embedded()
+    finally:
+        store.close()

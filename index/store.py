@@ -1,0 +1,437 @@
+"""Store: one index folder on disk, written atomically and checked when loaded.
+
+Layout of ``index_dir``::
+
+    current -> builds/<build id>      symlink, switched atomically when a build completes
+    builds/<build id>/
+        manifest.json                 written last: model, dimension, chunking, counts, sizes
+        passages.faiss                inner product over unit vectors (= cosine)
+        meta.sqlite                   articles, passages, sentences (text and offsets)
+        sentences.npy                 one unit vector per sentence, for answer selection
+        bm25/                         the lexical index over the same passages
+    .lock                             held while a build runs
+
+A build is written into ``builds/<id>.partial`` and renamed once complete; only then does
+``current`` move. A build killed at any point leaves ``current`` on the previous build, and
+the next build removes what it left behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.articles import Article
+from index.chunking import Chunk, Span
+from index.lexical import LexicalIndex
+
+FORMAT = 1
+REBUILD_HINT = "Rebuild it with `python -m index build --full` (or /reindex in Discord)."
+
+SCHEMA = """
+CREATE TABLE articles (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT NOT NULL, url TEXT, date TEXT,
+    hash TEXT NOT NULL, passages INTEGER NOT NULL
+);
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, start_char INTEGER NOT NULL,
+    end_char INTEGER NOT NULL, text TEXT NOT NULL,
+    first_sentence INTEGER NOT NULL, sentence_count INTEGER NOT NULL
+);
+CREATE TABLE sentences (
+    id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, start_char INTEGER NOT NULL,
+    end_char INTEGER NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX passages_by_article ON passages (article_id);
+"""
+
+
+class IndexUnavailable(RuntimeError):
+    """The index cannot be used as it is; the message says why and how to fix it."""
+
+
+@dataclass
+class Embedded:
+    """An article's passages and sentences with their vectors: what a rebuild can reuse."""
+
+    chunks: list[Chunk]
+    passage_vectors: np.ndarray
+    sentences: list[Span]
+    sentence_vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model: str
+    model_id: str
+    dimension: int
+    chunk_tokens: int
+    articles: int
+    passages: int
+    sentences: int
+    faiss_index: str
+    built_at: str
+    build_seconds: float
+    files: dict[str, int] = field(default_factory=dict)  # name -> size in bytes
+    format: int = FORMAT
+
+
+@dataclass(frozen=True)
+class PassageRecord:
+    id: int
+    article_id: str
+    title: str
+    source: str
+    url: str | None
+    date: str | None
+    start: int
+    end: int
+    text: str
+    first_sentence: int
+    sentence_count: int
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    id: str
+    title: str
+    source: str
+    url: str | None
+    date: str | None
+    hash: str
+    passages: int
+
+
+def passage_text_for_search(title: str, text: str) -> str:
+    """What the dense and the lexical index see: the title gives a passage its topic."""
+    return f"{title}\n{text}"
+
+
+class Store:
+    """A loaded, checked index build: read-only, safe to share between threads."""
+
+    def __init__(self, folder: Path, manifest: Manifest) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        try:
+            self.faiss = faiss.read_index(str(folder / "passages.faiss"))
+            self.sentence_vectors = np.load(folder / "sentences.npy", mmap_mode="r")
+            self.lexical = LexicalIndex.load(folder / "bm25", manifest.passages)
+            # immutable=1: the build never changes after it is written, so no locking is needed.
+            uri = f"file:{folder / 'meta.sqlite'}?mode=ro&immutable=1"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._db_lock = threading.Lock()
+            counts = self._db.execute(
+                "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM passages),"
+                " (SELECT count(*) FROM sentences)"
+            ).fetchone()
+        except (RuntimeError, OSError, ValueError, sqlite3.DatabaseError) as error:
+            raise IndexUnavailable(
+                f"The index at {folder} is damaged ({error}). {REBUILD_HINT}"
+            ) from None
+        expected = (manifest.articles, manifest.passages, manifest.sentences)
+        if counts != expected or self.faiss.ntotal != manifest.passages:
+            raise IndexUnavailable(
+                f"The index at {folder} is inconsistent: the manifest promises "
+                f"{expected} articles/passages/sentences, the files hold {counts} and "
+                f"{self.faiss.ntotal} vectors. {REBUILD_HINT}"
+            )
+        if self.faiss.d != manifest.dimension or self.sentence_vectors.shape != (
+            manifest.sentences,
+            manifest.dimension,
+        ):
+            raise IndexUnavailable(
+                f"The index at {folder} holds vectors of the wrong dimension for its "
+                f"manifest ({manifest.dimension}). {REBUILD_HINT}"
+            )
+
+    @classmethod
+    def open(
+        cls, index_dir: Path, model_id: str | None = None, dimension: int | None = None
+    ) -> Store:
+        """Load the current build, checking it matches the model that will query it."""
+        folder = current_build(index_dir)
+        manifest = read_manifest(folder)
+        if model_id is not None and manifest.model_id != model_id:
+            raise IndexUnavailable(
+                f"The index at {index_dir} was built with the model {manifest.model!r}, "
+                f"not the one configured now. {REBUILD_HINT}"
+            )
+        if dimension is not None and manifest.dimension != dimension:
+            raise IndexUnavailable(
+                f"The index at {index_dir} holds {manifest.dimension}-dimensional vectors; the "
+                f"configured model makes {dimension}. {REBUILD_HINT}"
+            )
+        return cls(folder, manifest)
+
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
+        with self._db_lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def passages(self, ids: Sequence[int]) -> list[PassageRecord]:
+        """Passages by id, in the order asked."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._query(
+            "SELECT p.id, p.article_id, a.title, a.source, a.url, a.date, p.start_char,"
+            " p.end_char, p.text, p.first_sentence, p.sentence_count"
+            f" FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})",
+            [int(i) for i in ids],
+        )
+        by_id = {row[0]: PassageRecord(*row) for row in rows}
+        return [by_id[int(i)] for i in ids]
+
+    def sentences(self, first: int, count: int) -> list[tuple[int, int, int, str]]:
+        """(id, start, end, text) of sentences ``first`` .. ``first + count - 1``."""
+        return self._query(
+            "SELECT id, start_char, end_char, text FROM sentences WHERE id >= ? AND id < ?"
+            " ORDER BY id",
+            (first, first + count),
+        )
+
+    def articles(self) -> list[ArticleRecord]:
+        rows = self._query(
+            "SELECT id, title, source, url, date, hash, passages FROM articles"
+            " ORDER BY date DESC, title"
+        )
+        return [ArticleRecord(*row) for row in rows]
+
+    def embedded(self) -> dict[str, tuple[str, Embedded]]:
+        """Every article's hash and embedded content, for reuse by an incremental build."""
+        passage_vectors = self.faiss.reconstruct_n(0, self.faiss.ntotal)
+        result: dict[str, tuple[str, Embedded]] = {}
+        for article_id, content_hash in self._query("SELECT id, hash FROM articles"):
+            rows = self._query(
+                "SELECT id, start_char, end_char, text, first_sentence, sentence_count"
+                " FROM passages WHERE article_id = ? ORDER BY id",
+                (article_id,),
+            )
+            sentence_rows = self._query(
+                "SELECT id, start_char, end_char FROM sentences WHERE article_id = ? ORDER BY id",
+                (article_id,),
+            )
+            ids = [s[0] for s in sentence_rows]
+            spans = {s[0]: (s[1], s[2]) for s in sentence_rows}
+            chunks = [
+                Chunk(
+                    article_id, r[1], r[2], r[3], tuple(spans[i] for i in range(r[4], r[4] + r[5]))
+                )
+                for r in rows
+            ]
+            result[article_id] = (
+                content_hash,
+                Embedded(
+                    chunks=chunks,
+                    passage_vectors=passage_vectors[[r[0] for r in rows]],
+                    sentences=[spans[i] for i in ids],
+                    sentence_vectors=np.asarray(self.sentence_vectors[ids]),
+                ),
+            )
+        return result
+
+    def close(self) -> None:
+        with self._db_lock:
+            self._db.close()
+
+
+def current_build(index_dir: Path) -> Path:
+    link = index_dir / "current"
+    if not link.exists():
+        raise IndexUnavailable(
+            f"There is no index at {index_dir} yet. Build it with `python -m index build`."
+        )
+    return link.resolve()
+
+
+def read_manifest(folder: Path) -> Manifest:
+    try:
+        data = json.loads((folder / "manifest.json").read_text())
+        manifest = Manifest(**data)
+    except (OSError, ValueError, TypeError) as error:
+        raise IndexUnavailable(
+            f"The index at {folder} has no readable manifest ({error}). {REBUILD_HINT}"
+        ) from None
+    if manifest.format != FORMAT:
+        raise IndexUnavailable(
+            f"The index at {folder} has format {manifest.format}; this version reads {FORMAT}. "
+            f"{REBUILD_HINT}"
+        )
+    for name, size in manifest.files.items():
+        path = folder / name
+        actual = path.stat().st_size if path.is_file() else -1
+        if actual != size:
+            raise IndexUnavailable(
+                f"The index file {path} is missing or truncated ({actual} bytes, expected {size}). "
+                f"{REBUILD_HINT}"
+            )
+    return manifest
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Held for the whole of a build, so two builds never write the same index at once."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexUnavailable(
+                f"Another build of {index_dir} is running; try again when it ends."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_build(
+    index_dir: Path,
+    items: Sequence[tuple[Article, Embedded]],
+    model: str,
+    model_id: str,
+    dimension: int,
+    chunk_tokens: int,
+    started: float,
+) -> Manifest:
+    """Write a complete build and make it current. Call inside ``build_lock``."""
+    builds = index_dir / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    build_id = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    partial = builds / f"{build_id}.partial"
+    partial.mkdir()
+
+    index = faiss.IndexFlatIP(dimension)
+    passage_vectors = [e.passage_vectors for _, e in items if len(e.chunks)]
+    if passage_vectors:
+        index.add(np.ascontiguousarray(np.vstack(passage_vectors), dtype=np.float32))
+    faiss.write_index(index, str(partial / "passages.faiss"))
+
+    sentence_vectors = [e.sentence_vectors for _, e in items if e.sentences]
+    stacked = np.vstack(sentence_vectors) if sentence_vectors else np.zeros((0, dimension))
+    np.save(partial / "sentences.npy", stacked.astype(np.float32))
+
+    search_texts = _write_metadata(partial / "meta.sqlite", items)
+    LexicalIndex.build(search_texts).save(partial / "bm25")
+
+    files = {
+        path.relative_to(partial).as_posix(): path.stat().st_size
+        for path in sorted(partial.rglob("*"))
+        if path.is_file()
+    }
+    manifest = Manifest(
+        model=model,
+        model_id=model_id,
+        dimension=dimension,
+        chunk_tokens=chunk_tokens,
+        articles=len(items),
+        passages=index.ntotal,
+        sentences=len(stacked),
+        faiss_index=type(index).__name__,
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        build_seconds=round(time.monotonic() - started, 3),
+        files=files,
+    )
+    (partial / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
+    _fsync_tree(partial)
+    final = builds / build_id
+    os.rename(partial, final)
+    _switch(index_dir, final)
+    remove_stale_builds(index_dir)
+    return manifest
+
+
+def _write_metadata(path: Path, items: Sequence[tuple[Article, Embedded]]) -> list[str]:
+    """Write the SQLite metadata; returns each passage's text as the search indexes see it."""
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA)
+    search_texts: list[str] = []
+    passage_id = sentence_id = 0
+    for article, embedded in items:
+        db.execute(
+            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                article.id,
+                article.title,
+                article.source,
+                article.url,
+                article.date,
+                article.content_hash,
+                len(embedded.chunks),
+            ),
+        )
+        first_of = {}
+        for span in embedded.sentences:
+            first_of[span] = sentence_id
+            db.execute(
+                "INSERT INTO sentences VALUES (?, ?, ?, ?, ?)",
+                (sentence_id, article.id, span[0], span[1], article.text[span[0] : span[1]]),
+            )
+            sentence_id += 1
+        for chunk in embedded.chunks:
+            db.execute(
+                "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    passage_id,
+                    article.id,
+                    chunk.start,
+                    chunk.end,
+                    chunk.text,
+                    first_of[chunk.sentences[0]],
+                    len(chunk.sentences),
+                ),
+            )
+            search_texts.append(passage_text_for_search(article.title, chunk.text))
+            passage_id += 1
+    db.commit()
+    db.close()
+    return search_texts
+
+
+def _switch(index_dir: Path, build: Path) -> None:
+    """Point ``current`` at ``build`` in one atomic rename."""
+    temporary = index_dir / f".current.{os.getpid()}"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(build.relative_to(index_dir))
+    os.replace(temporary, index_dir / "current")
+    _fsync_dir(index_dir)
+
+
+def remove_stale_builds(index_dir: Path) -> None:
+    """Remove partial builds and builds that are no longer current."""
+    link = index_dir / "current"
+    keep = link.resolve() if link.exists() else None
+    for path in (index_dir / "builds").glob("*"):
+        if path.resolve() != keep:
+            shutil.rmtree(path, ignore_errors=True)
+    for path in index_dir.glob(".current.*"):
+        path.unlink(missing_ok=True)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    for path in [*[p for p in folder.rglob("*") if p.is_dir()], folder]:
+        _fsync_dir(path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,137 @@
+"""Build, incremental rebuild and retrieval, on a real FAISS index with the real model."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.indexer import build
+from index.retriever import Retriever
+from index.store import IndexUnavailable, Store
+
+
+def test_design_card_questions_rank_the_right_passage_first(seed_index: Path, embedder) -> None:
+    retriever = Retriever.open(seed_index, embedder)
+    walkout = retriever.search("Who walked out of the meeting?", k=3)
+    assert "stormed out of the meeting" in walkout[0].text
+    votes = retriever.search("How many votes were needed?", k=3)
+    assert "the 23 it needed" in votes[0].text
+    first = votes[0]
+    article_text = (Path(__file__).parent.parent / "seeds" / first.source).read_text()
+    assert article_text[first.start : first.end] == first.text  # offsets quote exactly
+    assert first.title == "Venezuela dares us to send in the marines"
+
+
+def write(folder: Path, name: str, text: str) -> None:
+    (folder / name).write_text(text)
+
+
+def test_rebuild_embeds_only_changed_articles_and_drops_deleted(
+    tmp_path: Path, embedder, settings
+) -> None:
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    write(
+        corpus,
+        "harbour.txt",
+        "Harbour news\n\nThe harbour reopened on Monday. Ferries resumed at noon.",
+    )
+    write(
+        corpus,
+        "budget.txt",
+        "Budget news\n\nThe council passed the budget. It raised taxes by 2 percent.",
+    )
+    write(corpus, "zoo.txt", "Zoo news\n\nA giraffe was born at the zoo. Keepers named her Dot.")
+    first = build(corpus, index_dir, embedder, settings.chunk_tokens)
+    assert sorted(first.added) == ["budget.txt", "harbour.txt", "zoo.txt"]
+
+    write(corpus, "zoo.txt", "Zoo news\n\nA giraffe was born at the zoo. Keepers named her Spot.")
+    second = build(corpus, index_dir, embedder, settings.chunk_tokens)
+    assert second.changed == ["zoo.txt"] and not second.added and not second.removed
+    # one passage and its two sentences: only the changed article was embedded
+    assert second.texts_embedded == 3
+
+    (corpus / "harbour.txt").unlink()
+    third = build(corpus, index_dir, embedder, settings.chunk_tokens)
+    assert third.removed == ["harbour.txt"] and third.texts_embedded == 0
+    retriever = Retriever.open(index_dir, embedder)
+    assert {p.article_id for p in retriever.search("harbour ferries", k=10)} <= {
+        "budget.txt",
+        "zoo.txt",
+    }
+    assert "Spot" in retriever.search("What is the giraffe called?", k=1)[0].text
+    assert len(list((index_dir / "builds").iterdir())) == 1  # old builds are cleaned up
+
+    full = build(corpus, index_dir, embedder, settings.chunk_tokens, full=True)
+    assert full.texts_embedded == 6 and sorted(full.added) == ["budget.txt", "zoo.txt"]
+
+
+def copy_index(seed_index: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "index"
+    shutil.copytree(seed_index, target, symlinks=True)
+    return target
+
+
+def test_index_from_another_model_is_refused(seed_index: Path) -> None:
+    with pytest.raises(IndexUnavailable, match="built with the model .* rebuild|Rebuild"):
+        Store.open(seed_index, model_id="sentence-transformers/all-mpnet-base-v2")
+    with pytest.raises(IndexUnavailable, match="768"):
+        Store.open(seed_index, dimension=768)
+
+
+def test_truncated_faiss_file_is_refused(seed_index: Path, tmp_path: Path) -> None:
+    index_dir = copy_index(seed_index, tmp_path)
+    faiss_file = (index_dir / "current").resolve() / "passages.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[:100])
+    with pytest.raises(IndexUnavailable, match="truncated.*Rebuild"):
+        Store.open(index_dir)
+
+
+def test_corrupt_sqlite_is_refused_even_when_its_size_is_right(
+    seed_index: Path, tmp_path: Path
+) -> None:
+    index_dir = copy_index(seed_index, tmp_path)
+    db = (index_dir / "current").resolve() / "meta.sqlite"
+    db.write_bytes(b"\x00" * db.stat().st_size)
+    with pytest.raises(IndexUnavailable, match="damaged.*Rebuild"):
+        Store.open(index_dir)
+
+
+def test_empty_folder_and_missing_manifest_say_how_to_build(
+    seed_index: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(IndexUnavailable, match="no index .* `python -m index build`"):
+        Store.open(tmp_path)
+    index_dir = copy_index(seed_index, tmp_path)
+    ((index_dir / "current").resolve() / "manifest.json").unlink()
+    with pytest.raises(IndexUnavailable, match="manifest"):
+        Store.open(index_dir)
+
+
+def test_a_build_that_dies_before_the_switch_leaves_the_old_index_serving(
+    corpus: Path, tmp_path: Path, embedder, settings, monkeypatch
+) -> None:
+    index_dir = tmp_path / "index"
+    build(corpus, index_dir, embedder, settings.chunk_tokens)
+    before = (index_dir / "current").resolve()
+    (corpus / "extra.txt").write_text("An extra article about a harbour.")
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("index.store._switch", crash)
+    with pytest.raises(OSError, match="disk full"):
+        build(corpus, index_dir, embedder, settings.chunk_tokens)
+    assert (index_dir / "current").resolve() == before
+    assert Store.open(index_dir).manifest.articles == 1
+    monkeypatch.undo()
+    report = build(corpus, index_dir, embedder, settings.chunk_tokens)
+    assert report.added == ["extra.txt"]
+    assert [p.name for p in (index_dir / "builds").iterdir()] == [
+        (index_dir / "current").resolve().name
+    ]
+
+
+def test_a_missing_corpus_folder_is_a_clear_error(tmp_path: Path, embedder, settings) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        build(tmp_path / "nowhere", tmp_path / "index", embedder, settings.chunk_tokens)
