@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from index.lexical import tokenize
 from index.retriever import Passage, Retriever
 from index.settings import Settings
-from index.spans import SpanFinder
+from index.spans import Candidate, Question, candidates
 
 MAX_QUESTION_CHARS = 2000
 
@@ -57,17 +57,48 @@ class Answer:
 
 @dataclass(frozen=True)
 class AnswerPolicy:
-    abstain_threshold: float = 0.32  # below this best sentence score the coverage "does not say"
-    passages_read: int = 3  # how many top passages' sentences compete for the answer
-    overlap_weight: float = 0.25  # weight of question-word overlap beside sentence cosine
-    rank_decay: float = 0.03  # a sentence from a lower-ranked passage pays this per rank
+    """How sentences compete to answer. Chosen on the eval sets; see BENCHMARKS.md."""
+
+    abstain_threshold: float = 0.25  # best sentence cosine below this: "not covered"
+    passages_read: int = 3  # how many top passages' sentences compete
+    sentences_parsed: int = 6  # how many of the best sentences get the (slower) span analysis
+    overlap_weight: float = 0.6  # share of the question's words (by IDF) the sentence holds
+    rank_decay: float = 0.06  # per rank of the passage the sentence comes from
+    fit_weight: float = 0.2  # the sentence holds a span of the kind the question asks for
+    closeness_weight: float = 0.4  # that span stands near the question's words
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One sentence considered as the answer, with what speaks for it."""
+
+    passage: Passage
+    text: str
+    cosine: float
+    overlap: float
+    candidate: Candidate | None = None
+
+    def base(self, policy: AnswerPolicy) -> float:
+        return (
+            self.cosine
+            + policy.overlap_weight * self.overlap
+            - policy.rank_decay * (self.passage.rank - 1)
+        )
+
+    def score(self, policy: AnswerPolicy) -> float:
+        if self.candidate is None:
+            return self.base(policy)
+        return (
+            self.base(policy)
+            + policy.fit_weight * self.candidate.fit
+            + policy.closeness_weight * self.candidate.closeness
+        )
 
 
 class Answerer:
     def __init__(self, retriever: Retriever, policy: AnswerPolicy | None = None) -> None:
         self.retriever = retriever
         self.policy = policy or AnswerPolicy()
-        self.spans = SpanFinder()
 
     @classmethod
     def from_settings(cls, retriever: Retriever, settings: Settings) -> Answerer:
@@ -75,56 +106,54 @@ class Answerer:
 
     def ask(self, question: str, k: int = 5) -> Answer:
         started = time.perf_counter()
-        question = _clean_question(question)
+        question = clean_question(question)
         passages = self.retriever.search(question, k=max(k, self.policy.passages_read))
-        best = self._best_sentence(question, passages)
-        shown = passages[:k]
-        if best is None or best[0] < self.policy.abstain_threshold:
-            return Answer(
-                question, False, "", "", "", "", None, shown, time.perf_counter() - started
-            )
-        _, sentence, passage = best
-        short = self.spans.find(question, sentence)
-        # Lead with the passage that holds the answer.
-        shown = [passage] + [p for p in shown if p.id != passage.id][: k - 1]
+        readings = self.readings(question, passages)
+        best = max(readings, key=lambda r: r.score(self.policy), default=None)
+        if best is None or max(r.cosine for r in readings) < self.policy.abstain_threshold:
+            seconds = time.perf_counter() - started
+            return Answer(question, False, "", "", "", "", None, passages[:k], seconds)
+        passage = best.passage
         return Answer(
             question=question,
             covered=True,
-            text=short,
-            sentence=sentence,
+            text=best.candidate.text if best.candidate else best.text,
+            sentence=best.text,
             article=passage.title,
             source=passage.source,
             url=passage.url,
-            passages=shown,
+            # Lead with the passage that holds the answer.
+            passages=[passage] + [p for p in passages if p.id != passage.id][: k - 1],
             seconds=time.perf_counter() - started,
         )
 
-    def _best_sentence(
-        self, question: str, passages: list[Passage]
-    ) -> tuple[float, str, Passage] | None:
+    def readings(self, question: str, passages: list[Passage]) -> list[Reading]:
+        """The sentences of the best passages, the most promising analysed for a short span."""
+        if not passages:
+            return []
         store = self.retriever.store
         query = self.retriever.embedder.encode_query(question)
         asked = set(tokenize([question])[0])
-        best: tuple[float, str, Passage] | None = None
+        weight = {word: store.lexical.idf(word) for word in asked}
+        total = sum(weight.values())
+        readings = []
         for passage in passages[: self.policy.passages_read]:
             rows = store.sentences(passage.first_sentence, passage.sentence_count)
-            if not rows:
-                continue
             cosines = np.asarray(store.sentence_vectors[[r[0] for r in rows]]) @ query
             for (_, _, _, text), cosine in zip(rows, cosines, strict=True):
-                words = set(tokenize([text])[0])
-                overlap = len(asked & words) / len(asked) if asked else 0.0
-                score = (
-                    float(cosine)
-                    + self.policy.overlap_weight * overlap
-                    - self.policy.rank_decay * (passage.rank - 1)
-                )
-                if best is None or score > best[0]:
-                    best = (score, text, passage)
-        return best
+                shared = asked & set(tokenize([text])[0])
+                overlap = sum(weight[w] for w in shared) / total if total else 0.0
+                readings.append(Reading(passage, text, float(cosine), overlap))
+        readings.sort(key=lambda r: -r.base(self.policy))
+        parsed = Question(question)
+        for i, reading in enumerate(readings[: self.policy.sentences_parsed]):
+            found = candidates(parsed, reading.text)
+            if found:
+                readings[i] = replace(reading, candidate=found[0])
+        return readings
 
 
-def _clean_question(question: str) -> str:
+def clean_question(question: str) -> str:
     """One line of plain text, without mentions or invisible characters, bounded in length."""
     question = re.sub(r"<(@[!&]?|#)\d+>", " ", question)
     question = "".join(ch for ch in question if ch.isprintable() or ch == " ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -16,10 +17,32 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+# Short forms news copy uses for names readers spell out, and the reverse. Upper case only:
+# "US" the country, not "us" the pronoun (a stopword).
+ALIASES = {
+    "US": "United States",
+    "U.S.": "United States",
+    "UK": "United Kingdom",
+    "U.K.": "United Kingdom",
+    "UN": "United Nations",
+    "U.N.": "United Nations",
+    "EU": "European Union",
+}
+_ALIAS = re.compile(r"(?<![\w.])(" + "|".join(re.escape(a) for a in ALIASES) + r")(?![\w])")
+
+
+def expand_aliases(text: str) -> str:
+    return _ALIAS.sub(lambda m: ALIASES[m.group(1)], text)
+
+
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Lower-cased, stemmed words without English stopwords."""
+    """Lower-cased, stemmed words without English stopwords, short forms spelled out."""
     return bm25s.tokenize(
-        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+        [expand_aliases(t) for t in texts],
+        stopwords="en",
+        stemmer=_stemmer(),
+        return_ids=False,
+        show_progress=False,
     )
 
 
@@ -27,6 +50,9 @@ class LexicalIndex:
     def __init__(self, model: bm25s.BM25, size: int) -> None:
         self.model = model
         self.size = size
+        # Passages holding each word: the columns of bm25s's sparse word-by-passage matrix.
+        frequency = np.diff(model.scores["indptr"])
+        self._document_frequency = np.pad(frequency, (0, len(model.vocab_dict) - len(frequency)))
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
@@ -42,6 +68,12 @@ class LexicalIndex:
 
     def save(self, folder: Path) -> None:
         self.model.save(str(folder))
+
+    def idf(self, word: str) -> float:
+        """How rare a (tokenized) word is among the passages; unseen words are the rarest."""
+        row = self.model.vocab_dict.get(word)
+        frequency = int(self._document_frequency[row]) if row is not None else 0
+        return float(np.log(1 + (self.size - frequency + 0.5) / (frequency + 0.5)))
 
     def scores(self, query: str) -> np.ndarray:
         """The BM25 score of every passage for ``query`` (zeros when no word matches)."""

