@@ -1,0 +1,1 @@
+"""Newsdesk's Discord front end. It only talks to Discord; every answer comes from ``index``."""

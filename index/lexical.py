@@ -35,11 +35,20 @@ def expand_aliases(text: str) -> str:
     return _ALIAS.sub(lambda m: ALIASES[m.group(1)], text)
 
 
+@cache
+def _stopwords() -> list[str]:
+    # spaCy's list (326 words) rather than bm25s's 33: "how", "many", "were" and the like
+    # say nothing about which passage answers.
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return sorted(STOP_WORDS)
+
+
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-cased, stemmed words without English stopwords, short forms spelled out."""
     return bm25s.tokenize(
         [expand_aliases(t) for t in texts],
-        stopwords="en",
+        stopwords=_stopwords(),
         stemmer=_stemmer(),
         return_ids=False,
         show_progress=False,

@@ -75,6 +75,7 @@ OPEN_KINDS = {"thing", "quote", "person", "organisation", "place"}
 NOUN_FIT = 0.3
 
 QUOTE = re.compile(r"[“\"]([^”\"]{2,300})[”\"]")
+VERB_WEIGHT = 3.0
 QUESTION_WORDS = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how"}
 
 
@@ -115,8 +116,16 @@ class Question:
             for t in parse(text)
             if not (t.is_stop or t.is_punct or t.is_space or t.lower_ in QUESTION_WORDS)
         ]
-        self.size = len(content)
-        self.words = {form for t in content for form in forms(t)}
+        # Verbs name the relation asked about ("needed", "walked out"); nouns name the topic,
+        # which many candidates share. A sentence word near a question verb counts double.
+        self.weights: dict[str, float] = {}
+        for token in content:
+            for form in forms(token):
+                self.weights[form] = max(
+                    self.weights.get(form, 0.0), VERB_WEIGHT if token.pos_ == "VERB" else 1.0
+                )
+        self.words = set(self.weights)
+        self.total_weight = sum(VERB_WEIGHT if t.pos_ == "VERB" else 1.0 for t in content)
 
     def names(self, span: Span) -> bool:
         """Whether ``span`` only repeats what the question already says."""
@@ -147,9 +156,13 @@ def candidates(question: Question, sentence: str) -> list[Candidate]:
         spans += [(np, NOUN_FIT) for np in noun_phrases(doc) if (np.start, np.end) not in typed]
     if not spans and question.kind in {"number", "measure"}:
         spans = [(doc[t.i : t.i + 1], 0.5) for t in doc if t.like_num]
-    anchors = [t.i for t in doc if forms(t) & question.words]
+    anchors = {
+        t.i: max(question.weights[f] for f in matched)
+        for t in doc
+        if (matched := forms(t) & question.words)
+    }
     found = [
-        Candidate(_trim(span.text), fit, _closeness(span, anchors, question.size))
+        Candidate(_trim(span.text), fit, _closeness(span, anchors, question.total_weight))
         for span, fit in spans
         if not question.names(span)
     ]
@@ -170,18 +183,18 @@ def noun_phrases(doc: Doc) -> list[Span]:
     return phrases
 
 
-def _closeness(span: Span, anchors: list[int], asked: int) -> float:
-    """Near the nearest question word, and near many of them: 1 / (1 + token distance),
-    half for the nearest, half averaged over all the question's words (0..1)."""
-    distances = [
-        span.start - position if position < span.start else position - span.end + 1
-        for position in anchors
-        if not span.start <= position < span.end
+def _closeness(span: Span, anchors: dict[int, float], total_weight: float) -> float:
+    """Near the nearest question word, and near many of them (0..1): each word found in the
+    sentence contributes weight / (1 + token distance); half the score is the best single
+    contribution, half their sum over the question's total weight."""
+    pulls = [
+        weight / (1 + (span.start - i if i < span.start else i - span.end + 1))
+        for i, weight in anchors.items()
+        if not span.start <= i < span.end
     ]
-    if not distances or not asked:
+    if not pulls or not total_weight:
         return 0.0
-    spread = sum(1.0 / (1 + d) for d in distances) / asked
-    return 0.5 / (1 + min(distances)) + 0.5 * min(spread, 1.0)
+    return 0.5 * max(pulls) / VERB_WEIGHT + 0.5 * min(sum(pulls) / total_weight, 1.0)
 
 
 def _trim(text: str) -> str:

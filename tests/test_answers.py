@@ -115,7 +115,7 @@ def test_seed_eval(settings, embedder) -> None:
     assert report["answerable"] == 8 and report["unanswerable"] == 1
     assert report["recall@5"] == 1.0
     assert report["recall@1"] >= 0.875
-    assert report["answer_accuracy"] >= 0.75  # 6 of 8 today; the target is 7 of 8
+    assert report["answer_accuracy"] >= 0.875
     assert report["abstained"] == 1
     assert report["wrongly_refused"] == 0
 

@@ -1,0 +1,142 @@
+"""Answer -> Discord embed, within Discord's limits, quoting article text safely.
+
+Quoted text is escaped (markdown and mentions) before it is measured, so a cut never leaves
+half a markdown sequence, and it is cut at a sentence or word boundary with an ellipsis.
+"""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+from index.answering import Answer
+from index.indexer import BuildProgress, BuildReport
+from index.store import ArticleRecord
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+MESSAGE_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+
+ELLIPSIS = "…"
+NO_MENTIONS = discord.AllowedMentions.none()
+COLOUR_ANSWER = discord.Colour.blue()
+COLOUR_NOT_COVERED = discord.Colour.light_grey()
+
+
+def safe(text: str) -> str:
+    """Article or user text made inert: no markdown effects, no mention syntax."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def fit(text: str, limit: int) -> str:
+    """``text`` escaped and, when too long, cut at a sentence or word with an ellipsis."""
+    escaped = safe(text)
+    if len(escaped) <= limit:
+        return escaped
+    cut = limit
+    while cut > 0 and len(safe(text[:cut])) + len(ELLIPSIS) > limit:
+        cut -= max(1, len(safe(text[:cut])) + len(ELLIPSIS) - limit)
+    head = text[:cut]
+    sentence_end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
+    if sentence_end > cut * 0.6:
+        return safe(head[: sentence_end + 1]) + " " + ELLIPSIS
+    word_end = head.rfind(" ")
+    if word_end > cut * 0.5:
+        head = head[:word_end]
+    return safe(head.rstrip()) + ELLIPSIS
+
+
+def quote(text: str, limit: int) -> str:
+    """A block quote of ``text`` (every line prefixed) that fits ``limit`` characters."""
+    lines = max(1, text.count("\n") + 1)
+    body = fit(re.sub(r"\n{2,}", "\n", text), max(1, limit - 2 * lines))
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in body.split("\n"))
+
+
+def _source_line(title: str, url: str | None, source: str, limit: int) -> str:
+    name = fit(title, limit - len(source) - 8) if url else fit(title, limit)
+    if url and url.startswith(("http://", "https://")) and len(name) + len(url) + 4 <= limit:
+        return f"[{name}](<{url}>)"
+    return name
+
+
+def answer_embed(answer: Answer) -> discord.Embed:
+    """The reply to a question: the short answer first, then the passages behind it."""
+    if answer.covered:
+        source = _source_line(answer.article, answer.url, answer.source, 300)
+        short = fit(answer.text, 300)
+        parts = [f"**{short}**"]
+        if answer.sentence and answer.sentence != answer.text:
+            parts.append(quote(answer.sentence, 1200))
+        parts.append(f"— {source}")
+        description = "\n".join(parts)
+        colour = COLOUR_ANSWER
+    else:
+        description = (
+            "The coverage I have does not answer that. "
+            "These are the closest passages, in case they help."
+        )
+        colour = COLOUR_NOT_COVERED
+    embed = discord.Embed(
+        title=fit(answer.question, TITLE_LIMIT) or "Question",
+        description=description[:DESCRIPTION_LIMIT],
+        colour=colour,
+    )
+    footer = f"{len(answer.passages)} passages · {answer.seconds * 1000:.0f} ms"
+    embed.set_footer(text=footer)
+    budget = EMBED_TOTAL_LIMIT - len(embed.title or "") - len(description) - len(footer) - 50
+    passages = answer.passages[:5]
+    for index, passage in enumerate(passages):
+        name = fit(f"{passage.rank}. {passage.title}", FIELD_NAME_LIMIT)
+        share = min(FIELD_VALUE_LIMIT, (budget - len(name)) // (len(passages) - index))
+        link = f"\n[source](<{passage.url}>)" if passage.url else ""
+        value = quote(passage.text, share - len(link)) + link
+        budget -= len(name) + len(value)
+        embed.add_field(name=name, value=value, inline=False)
+    return embed
+
+
+def progress_text(progress: BuildProgress) -> str:
+    if progress.stage == "embedding":
+        return (
+            f"Reindexing: embedding {progress.texts_embedded}/{progress.texts_to_embed} passages "
+            f"and sentences from {progress.articles_to_embed} new or changed articles "
+            f"({progress.articles} articles in all)…"
+        )
+    return f"Reindexing: {progress.stage}…"
+
+
+def report_embed(report: BuildReport) -> discord.Embed:
+    embed = discord.Embed(title="Reindex complete", colour=discord.Colour.green())
+    embed.description = (
+        f"{report.articles} articles, {report.passages} passages, in {report.seconds:.1f} s.\n"
+        f"Added {len(report.added)}, changed {len(report.changed)}, "
+        f"removed {len(report.removed)}."
+    )
+    if report.skipped:
+        lines = "\n".join(f"{safe(path)}: {safe(reason)}" for path, reason in report.skipped)
+        embed.add_field(name="Skipped files", value=lines[:FIELD_VALUE_LIMIT], inline=False)
+    return embed
+
+
+def sources_embed(articles: list[ArticleRecord], page: int, per_page: int = 10) -> discord.Embed:
+    pages = max(1, -(-len(articles) // per_page))
+    page = min(max(page, 1), pages)
+    shown = articles[(page - 1) * per_page : page * per_page]
+    lines = []
+    for article in shown:
+        date = f" · {safe(article.date)}" if article.date else ""
+        name = _source_line(article.title, article.url, article.source, 200)
+        lines.append(f"• {name}{date} · {article.passages} passages")
+    embed = discord.Embed(
+        title=f"Indexed articles ({len(articles)})",
+        description="\n".join(lines)[:DESCRIPTION_LIMIT] or "No articles are indexed.",
+    )
+    embed.set_footer(text=f"Page {page} of {pages}" + (" · /sources page:N" if pages > 1 else ""))
+    return embed

@@ -1,0 +1,144 @@
+"""The bot in simcord: discord.py's real command tree, checks and intents, in-process."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import discord
+import pytest
+import simcord
+
+from bot.client import NewsdeskBot
+from index.desk import Desk
+
+from .conftest import SEEDS
+
+
+@pytest.fixture
+def bot_settings(settings, seed_index: Path, tmp_path: Path):
+    """Settings with a writable corpus and index copied from the seed ones."""
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(SEEDS, corpus)
+    shutil.copytree(seed_index, index_dir, symlinks=True)
+    return replace(settings, corpus_dir=corpus, index_dir=index_dir, cooldown_seconds=0)
+
+
+@pytest.fixture
+def simcord_bot(bot_settings, embedder):
+    return NewsdeskBot(bot_settings, Desk(bot_settings, embedder))
+
+
+@pytest.fixture
+def server(simcord_env):
+    guild = simcord_env.create_guild("Newsroom")
+    channel = guild.create_text_channel("general")
+    reader = guild.add_member(simcord_env.create_user("reader"))
+    editors = guild.create_role("editors", permissions=discord.Permissions(manage_guild=True))
+    editor = guild.add_member(simcord_env.create_user("editor"), roles=[editors])
+    return guild, channel, reader, editor
+
+
+def callbacks(env: simcord.Env) -> list[dict]:
+    """The interaction responses the bot sent, in order."""
+    return [e.json for e in env.http_requests if e.path.endswith("/callback")]
+
+
+def embed_of(result: simcord.InteractionResult) -> discord.Embed:
+    messages = [m for m in [result.response, *result.followups] if m and m.embeds]
+    assert messages, f"no embed in {result!r}"
+    return messages[-1].embeds[0]
+
+
+async def test_ask_defers_then_answers_with_the_passage(simcord_env, server) -> None:
+    _, channel, reader, _ = server
+    result = await reader.slash(channel, "ask", question="Who walked out of the meeting?")
+    assert callbacks(simcord_env) == [{"type": 5}]  # "thinking…" first, the answer after
+    embed = embed_of(result)
+    assert embed.description.startswith("**Delcy Rodriguez**")
+    assert "stormed out of the meeting" in embed.description
+    assert "Venezuela dares us to send in the marines" in embed.fields[0].name
+
+
+async def test_votes_question_names_23(simcord_env, server) -> None:
+    _, channel, reader, _ = server
+    embed = embed_of(await reader.slash(channel, "ask", question="How many votes were needed?"))
+    assert embed.description.startswith("**23**")
+    assert "the 23 it needed" in embed.description
+
+
+async def test_a_mention_is_answered_as_a_reply(simcord_env, server) -> None:
+    _, channel, reader, _ = server
+    me = simcord_env.bot.user
+    question = await reader.send(channel, f"{me.mention} who walked out of the meeting?")
+    reply = channel.last_message
+    assert reply.author.id == me.id
+    assert reply.reference and reply.reference.message_id == question.id
+    assert reply.embeds[0].description.startswith("**Delcy Rodriguez**")
+
+
+async def test_other_bots_and_unmentioned_messages_get_nothing(simcord_env, server) -> None:
+    guild, channel, reader, _ = server
+    me = simcord_env.bot.user
+    robot = guild.add_member(simcord_env.create_user("robot", bot=True))
+    await robot.send(channel, f"{me.mention} who walked out of the meeting?")
+    await reader.send(channel, "who walked out of the meeting?")
+    assert all(m.author.id != me.id for m in channel.history())
+
+
+async def test_non_admin_reindex_is_refused_and_admin_reindex_reports(
+    simcord_env, server, bot_settings
+) -> None:
+    guild, channel, reader, editor = server
+    assert "reindex" not in reader.available_commands(channel)  # hidden by Discord by default
+    # A server admin may override that and show /reindex to everyone: the bot still refuses.
+    commands = await simcord_env.bot.tree.fetch_commands()
+    reindex = next(c for c in commands if c.name == "reindex")
+    guild.set_command_permissions(reindex, {guild.default_role: True})
+    refused = await reader.slash(channel, "reindex")
+    assert refused.ephemeral and "Only server managers" in refused.response.content
+    (bot_settings.corpus_dir / "harbour.txt").write_text(
+        "Harbour reopens\n\nThe harbour of Quillborough reopened on Monday after storm repairs."
+    )
+    done = await editor.slash(channel, "reindex")
+    embed = embed_of(done)
+    assert embed.title == "Reindex complete"
+    assert "Added 1, changed 0, removed 0" in embed.description
+    answer = embed_of(await reader.slash(channel, "ask", question="When did the harbour reopen?"))
+    assert "Monday" in answer.description
+
+
+async def test_sources_lists_the_articles(simcord_env, server) -> None:
+    _, channel, reader, _ = server
+    result = await reader.slash(channel, "sources")
+    embed = result.response.embeds[0]
+    assert embed.title == "Indexed articles (1)"
+    assert "Venezuela dares us to send in the marines" in embed.description
+
+
+async def test_guard_rails_answer_ephemerally(simcord_env, server, bot_settings) -> None:
+    _, channel, reader, _ = server
+    long = await reader.slash(channel, "ask", question="why " * 200)
+    assert long.ephemeral and "characters long" in long.response.content
+    blank = await reader.slash(channel, "ask", question="   ")
+    assert blank.ephemeral and "Ask me a question" in blank.response.content
+
+
+@pytest.mark.parametrize("hostile", ["@everyone who walked out?", "<@&123456789> who walked out?"])
+async def test_replies_never_ping(simcord_env, server, hostile: str) -> None:
+    _, channel, reader, _ = server
+    await reader.slash(channel, "ask", question=hostile)
+    await reader.send(channel, f"{simcord_env.bot.user.mention} {hostile}")
+    checked = 0
+    for entry in simcord_env.http_requests:
+        payload = entry.json if isinstance(entry.json, dict) else {}
+        body = payload.get("data", payload) if isinstance(payload.get("data"), dict) else payload
+        if "content" in body or "embeds" in body:
+            mentions = body.get("allowed_mentions") or {}
+            assert mentions.get("parse") == [], entry
+            assert not (
+                mentions.get("users") or mentions.get("roles") or mentions.get("replied_user")
+            )
+            checked += 1
+    assert checked >= 2
