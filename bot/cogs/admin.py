@@ -28,7 +28,8 @@ def is_admin(interaction: discord.Interaction, admin_ids: frozenset[int]) -> boo
         return False  # direct messages never administer anything
     if any(role.id in admin_ids for role in user.roles):
         return True
-    return user.guild_permissions.manage_guild
+    # The invoker's permissions as Discord resolved them for this interaction.
+    return interaction.permissions.manage_guild
 
 
 class Admin(commands.Cog):

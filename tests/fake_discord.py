@@ -1,0 +1,445 @@
+"""A small fake Discord on 127.0.0.1 for end-to-end tests of the real ``python -m bot`` process.
+
+It speaks just enough of Discord's v10 protocol for discord.py 2.x:
+
+* a websocket gateway at ``/gateway``: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeat ->
+  ACK, RESUME -> INVALID_SESSION (the bot then identifies again), and dispatches that tests
+  push (MESSAGE_CREATE, INTERACTION_CREATE);
+* REST under ``/api/v10``: the login calls, command sync, channel messages and typing, the
+  interaction callback (with Discord's 3-second deadline), follow-ups and the original response.
+
+Every REST request is recorded (``requests``), so tests assert on the exact payloads the bot
+sent. One guild, one text channel and a few users are enough for the bot; extend ``_guild``
+and ``route`` when a test needs more. Nothing here listens anywhere but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+TOKEN = "fake-bot-token-" + "x" * 40
+DEADLINE_SECONDS = 3.0  # Discord's limit for an interaction's first response
+EVERYONE_PERMISSIONS = 1 << 10 | 1 << 11 | 1 << 31  # view, send messages, use app commands
+MANAGE_GUILD = 1 << 5
+JSON = "application/json"  # exactly: discord.py reads "application/json; charset=..." as text
+
+
+def _snowflakes() -> itertools.count:
+    return itertools.count(1_200_000_000_000_000_000)
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    json: Any
+    at: float
+
+
+@dataclass
+class Interaction:
+    id: str
+    token: str
+    created: float
+    responded: bool = False
+    message_id: str | None = None
+    late: bool = False
+
+
+@dataclass
+class FakeDiscord:
+    token: str = TOKEN
+    requests: list[Recorded] = field(default_factory=list)
+    dispatched: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        ids = _snowflakes()
+        self._ids = ids
+        self.app_id = str(next(ids))
+        self.bot_user = self.user("Newsdesk", bot=True, id=self.app_id)
+        self.guild_id = str(next(ids))
+        self.channel_id = str(next(ids))
+        self.interactions: dict[str, Interaction] = {}
+        self.identified = asyncio.Event()
+        self.commands_synced = asyncio.Event()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._sequence = 0
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        for socket in list(self._sockets):
+            await socket.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    # -- what tests do ---------------------------------------------------------------------
+    def user(self, name: str, bot: bool = False, id: str | None = None) -> dict:
+        return {
+            "id": id or str(next(self._ids)),
+            "username": name,
+            "discriminator": "0",
+            "global_name": name,
+            "avatar": None,
+            "bot": bot,
+        }
+
+    async def send_message(self, author: dict, content: str, mentions: list[dict]) -> dict:
+        message = self._message(self.channel_id, author, content, mentions=mentions)
+        message["guild_id"] = self.guild_id
+        message["member"] = self._member(author, roles=[])
+        await self.dispatch("MESSAGE_CREATE", message)
+        return message
+
+    async def slash(
+        self,
+        user: dict,
+        name: str,
+        options: dict[str, Any],
+        permissions: int = EVERYONE_PERMISSIONS,
+    ) -> Interaction:
+        interaction = Interaction(
+            str(next(self._ids)), f"itoken-{next(self._ids)}", time.monotonic()
+        )
+        self.interactions[interaction.token] = interaction
+        types = {str: 3, int: 4, bool: 5}
+        await self.dispatch(
+            "INTERACTION_CREATE",
+            {
+                "id": interaction.id,
+                "application_id": self.app_id,
+                "type": 2,
+                "token": interaction.token,
+                "version": 1,
+                "guild_id": self.guild_id,
+                "channel_id": self.channel_id,
+                "channel": {"id": self.channel_id, "type": 0, "guild_id": self.guild_id},
+                "member": self._member(user, roles=[], permissions=permissions),
+                "data": {
+                    "id": str(next(self._ids)),
+                    "name": name,
+                    "type": 1,
+                    "options": [
+                        {"name": k, "type": types[type(v)], "value": v} for k, v in options.items()
+                    ],
+                },
+                "app_permissions": str((1 << 50) - 1),
+                "locale": "en-US",
+                "guild_locale": "en-US",
+                "entitlements": [],
+                "authorizing_integration_owners": {"0": self.guild_id},
+                "context": 0,
+                "attachment_size_limit": 8 * 1024 * 1024,
+            },
+        )
+        return interaction
+
+    async def dispatch(self, event: str, data: dict) -> None:
+        self._sequence += 1
+        self.dispatched.append({"t": event, "d": data})
+        for socket in self._sockets:
+            await socket.send_str(json.dumps({"op": 0, "t": event, "s": self._sequence, "d": data}))
+
+    async def drop_connections(self) -> None:
+        """Close every gateway connection, as Discord does now and then."""
+        for socket in list(self._sockets):
+            await socket.close(code=4000)
+
+    async def wait_for(self, predicate, timeout: float = 30.0):  # noqa: ANN001
+        """Wait until ``predicate(self)`` is truthy (re-checked on every request)."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout)
+        return predicate(self)
+
+    def sent(self, token: str | None = None) -> list[Recorded]:
+        """Requests that carried a message (content or embeds), optionally for one interaction."""
+        found = []
+        for request in self.requests:
+            body = request.json if isinstance(request.json, dict) else {}
+            body = body.get("data", body) if isinstance(body.get("data"), dict) else body
+            if ("content" in body or "embeds" in body) and (token is None or token in request.path):
+                found.append(Recorded(request.method, request.path, body, request.at))
+        return found
+
+    # -- gateway ---------------------------------------------------------------------------
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+        try:
+            async for frame in socket:
+                if frame.type != WSMsgType.TEXT:
+                    break
+                payload = json.loads(frame.data)
+                op = payload.get("op")
+                if op == 1:
+                    # A little network latency, as on the real gateway: with none, discord.py's
+                    # heartbeat thread records the send after the ACK and warns it is behind.
+                    asyncio.get_running_loop().call_later(
+                        0.05, lambda: asyncio.ensure_future(_ack(socket))
+                    )
+                elif op == 2:
+                    if payload["d"].get("token") != self.token:
+                        await socket.close(code=4004, message=b"Authentication failed.")
+                        break
+                    await self._identify(socket)
+                elif op == 6:
+                    await socket.send_str(json.dumps({"op": 9, "d": False}))
+        finally:
+            self._sockets.remove(socket)
+        return socket
+
+    async def _identify(self, socket: web.WebSocketResponse) -> None:
+        ready = {
+            "v": 10,
+            "user": self.bot_user,
+            "guilds": [{"id": self.guild_id, "unavailable": True}],
+            "session_id": "fake-session",
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": self.app_id, "flags": 1 << 19},
+            "private_channels": [],
+            "relationships": [],
+        }
+        for event, data in (("READY", ready), ("GUILD_CREATE", self._guild())):
+            self._sequence += 1
+            await socket.send_str(json.dumps({"op": 0, "t": event, "s": self._sequence, "d": data}))
+        self.identified.set()
+
+    def _guild(self) -> dict:
+        everyone = {
+            "id": self.guild_id,
+            "name": "@everyone",
+            "permissions": str(EVERYONE_PERMISSIONS),
+            "position": 0,
+            "color": 0,
+            "hoist": False,
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+        }
+        return {
+            "id": self.guild_id,
+            "name": "Newsroom",
+            "owner_id": str(next(self._ids)),
+            "unavailable": False,
+            "member_count": 1,
+            "members": [self._member(self.bot_user, roles=[])],
+            "channels": [
+                {
+                    "id": self.channel_id,
+                    "type": 0,
+                    "name": "general",
+                    "position": 0,
+                    "permission_overwrites": [],
+                    "guild_id": self.guild_id,
+                }
+            ],
+            "roles": [everyone],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "threads": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "voice_states": [],
+            "presences": [],
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "nsfw_level": 0,
+            "large": False,
+            "joined_at": "2026-01-01T00:00:00+00:00",
+        }
+
+    def _member(self, user: dict, roles: list[str], permissions: int | None = None) -> dict:
+        member = {
+            "user": user,
+            "roles": roles,
+            "joined_at": "2026-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+        }
+        if permissions is not None:
+            member["permissions"] = str(permissions)
+        return member
+
+    def _message(self, channel_id: str, author: dict, content: str, **extra: Any) -> dict:
+        return {
+            "id": str(next(self._ids)),
+            "channel_id": channel_id,
+            "author": author,
+            "content": content,
+            "timestamp": "2026-01-01T00:00:00+00:00",
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": extra.pop("mentions", []),
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": extra.pop("embeds", []),
+            "pinned": False,
+            "type": 0,
+            "flags": extra.pop("flags", 0),
+            "components": [],
+            **extra,
+        }
+
+    # -- REST ------------------------------------------------------------------------------
+    async def _rest(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        payload = json.loads(body) if body and request.content_type == "application/json" else None
+        if payload is None and body and request.content_type.startswith("multipart/"):
+            payload = _json_part(body)
+        path = "/" + request.match_info["tail"]
+        self.requests.append(Recorded(request.method, path, payload, time.monotonic()))
+        try:
+            if request.headers.get("Authorization") not in (f"Bot {self.token}", None):
+                return _json({"message": "401: Unauthorized", "code": 0}, 401)
+            return self.route(request.method, path.rstrip("/"), payload or {})
+        finally:
+            async with self._changed:
+                self._changed.notify_all()
+
+    def route(self, method: str, path: str, payload: dict) -> web.Response:
+        parts = path.strip("/").split("/")
+        if path == "/users/@me":
+            return _json(self.bot_user)
+        if path == "/oauth2/applications/@me":
+            return _json(
+                {
+                    "id": self.app_id,
+                    "name": "Newsdesk",
+                    "description": "",
+                    "icon": None,
+                    "bot_public": False,
+                    "bot_require_code_grant": False,
+                    "owner": self.user("owner"),
+                    "verify_key": "0" * 64,
+                    "flags": 1 << 19,
+                }
+            )
+        if parts[0] == "applications" and parts[-1] == "commands" and method == "PUT":
+            commands = [
+                {
+                    **command,
+                    "id": str(next(self._ids)),
+                    "application_id": self.app_id,
+                    "version": "1",
+                    "default_member_permissions": command.get("default_member_permissions"),
+                }
+                for command in payload
+            ]
+            self.commands_synced.set()
+            return _json(commands)
+        if parts[0] == "interactions" and parts[-1] == "callback":
+            return self._callback(parts[2], payload)
+        if parts[0] == "webhooks":
+            return self._webhook(method, parts, payload)
+        if parts[0] == "channels" and parts[-1] == "typing":
+            return web.Response(status=204)
+        if parts[0] == "channels" and parts[-1] == "messages" and method == "POST":
+            message = self._message(parts[1], self.bot_user, payload.get("content") or "")
+            message["embeds"] = payload.get("embeds", [])
+            if payload.get("message_reference"):
+                message["message_reference"] = payload["message_reference"]
+            return _json(message)
+        return _json({"message": f"fake Discord has no route {method} {path}", "code": 0}, 404)
+
+    def _callback(self, token: str, payload: dict) -> web.Response:
+        interaction = self.interactions.get(token)
+        if interaction is None or interaction.responded:
+            return _json(
+                {"message": "Interaction has already been acknowledged.", "code": 40060}, 400
+            )
+        if time.monotonic() - interaction.created > DEADLINE_SECONDS:
+            interaction.late = True
+            return _json({"message": "Unknown interaction", "code": 10062}, 404)
+        interaction.responded = True
+        data = payload.get("data") or {}
+        flags = data.get("flags", 0)
+        message = self._message(
+            self.channel_id,
+            self.bot_user,
+            data.get("content") or "",
+            embeds=data.get("embeds", []),
+            flags=flags | (128 if payload["type"] == 5 else 0),
+            interaction_metadata={"id": interaction.id, "type": 2, "user": self.user("asker")},
+        )
+        interaction.message_id = message["id"]
+        return _json(
+            {
+                "interaction": {
+                    "id": interaction.id,
+                    "type": 2,
+                    "response_message_id": message["id"],
+                    "response_message_loading": payload["type"] == 5,
+                    "response_message_ephemeral": bool(flags & 64),
+                },
+                "resource": {"type": payload["type"], "message": message},
+            }
+        )
+
+    def _webhook(self, method: str, parts: list[str], payload: dict) -> web.Response:
+        interaction = self.interactions.get(parts[2])
+        if interaction is None or not interaction.responded:
+            return _json({"message": "Unknown Webhook", "code": 10015}, 404)
+        message = self._message(
+            self.channel_id,
+            self.bot_user,
+            payload.get("content") or "",
+            embeds=payload.get("embeds", []),
+            flags=payload.get("flags", 0),
+        )
+        if method == "PATCH" and parts[-1] == "@original":
+            message["id"] = interaction.message_id
+        return _json(message)
+
+
+async def _ack(socket: web.WebSocketResponse) -> None:
+    if not socket.closed:
+        await socket.send_str(json.dumps({"op": 11}))
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(data).encode(), status=status, headers={"Content-Type": JSON}
+    )
+
+
+def _json_part(body: bytes) -> Any:
+    """The ``payload_json`` part of a multipart request (messages with files)."""
+    start = body.find(b"{")
+    end = body.rfind(b"}")
+    return json.loads(body[start : end + 1]) if start >= 0 else None

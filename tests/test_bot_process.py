@@ -1,0 +1,298 @@
+"""The real bot process (``python -m bot``) against the fake Discord on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, SEEDS, SHARED
+from .fake_discord import MANAGE_GUILD, TOKEN, FakeDiscord, Recorded
+
+STARTUP_SECONDS = 90
+
+EMBED_LIMITS = {"title": 256, "description": 4096}
+
+
+def bot_environment(tmp_path: Path, index_dir: Path, corpus: Path, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        NEWSDESK_CORPUS_DIR=str(corpus),
+        NEWSDESK_INDEX_DIR=str(index_dir),
+        NEWSDESK_COOLDOWN_SECONDS="0",
+        **extra,
+    )
+    return env
+
+
+class BotProcess:
+    def __init__(self, process: asyncio.subprocess.Process, log: Path) -> None:
+        self.process = process
+        self.log = log
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    server = FakeDiscord()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+@pytest.fixture
+async def bot(
+    fake: FakeDiscord, seed_index: Path, corpus: Path, tmp_path: Path
+) -> AsyncIterator[BotProcess]:
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir, symlinks=True)
+    log = tmp_path / "bot.log"
+    env = bot_environment(
+        tmp_path,
+        index_dir,
+        corpus,
+        NEWSDESK_DISCORD_TOKEN=TOKEN,
+        NEWSDESK_GUILD_ID=fake.guild_id,
+    )
+    with open(log, "wb") as handle:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.discord_launcher",
+            fake.api_url,
+            fake.gateway_url,
+            cwd=tmp_path,
+            env=env,
+            stdout=handle,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    running = BotProcess(process, log)
+    try:
+        await asyncio.wait_for(fake.identified.wait(), STARTUP_SECONDS)
+        await asyncio.sleep(0.5)  # let discord.py take in the GUILD_CREATE
+        yield running
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), 15)
+        assert TOKEN not in running.output(), "the token leaked into the bot's output"
+
+
+def answered(fake: FakeDiscord, token: str) -> list[Recorded]:
+    """The messages the bot sent for one interaction after its first response."""
+    return [r for r in fake.sent(token) if "/webhooks/" in r.path]
+
+
+def assert_safe(payload: dict) -> None:
+    """Empty allowed mentions and Discord's size limits, on one message payload."""
+    mentions = payload.get("allowed_mentions")
+    assert mentions is not None and mentions.get("parse") == [], payload
+    assert not mentions.get("users") and not mentions.get("roles")
+    assert len(payload.get("content") or "") <= 2000
+    for embed in payload.get("embeds") or []:
+        total = 0
+        for key, limit in EMBED_LIMITS.items():
+            assert len(embed.get(key) or "") <= limit
+            total += len(embed.get(key) or "")
+        for field in embed.get("fields", []):
+            assert len(field["name"]) <= 256 and len(field["value"]) <= 1024
+            total += len(field["name"]) + len(field["value"])
+        total += len((embed.get("footer") or {}).get("text", ""))
+        assert total <= 6000
+
+
+async def test_ask_mentions_and_admin_checks_end_to_end(fake: FakeDiscord, bot: BotProcess) -> None:
+    reader = fake.user("reader")
+
+    ask = await fake.slash(reader, "ask", {"question": "Who walked out of the meeting?"})
+    await fake.wait_for(lambda f: answered(f, ask.token))
+    first = next(r for r in fake.requests if ask.token in r.path)
+    assert first.path.endswith("/callback") and first.json["type"] == 5  # deferred: "thinking"
+    assert not ask.late
+    embed = answered(fake, ask.token)[-1].json["embeds"][0]
+    assert embed["description"].startswith("**Delcy Rodriguez**")
+    assert "stormed out of the meeting" in embed["description"]
+
+    votes = await fake.slash(reader, "ask", {"question": "How many votes were needed?"})
+    await fake.wait_for(lambda f: answered(f, votes.token))
+    embed = answered(fake, votes.token)[-1].json["embeds"][0]
+    assert embed["description"].startswith("**23**")
+    assert "the 23 it needed" in embed["description"]
+
+    me = fake.bot_user
+    question = await fake.send_message(
+        reader, f"<@{me['id']}> who walked out of the meeting?", mentions=[me]
+    )
+
+    def reply(f: FakeDiscord) -> list[Recorded]:
+        return [
+            r
+            for r in f.sent()
+            if r.path.startswith("/channels/") and r.json.get("message_reference")
+        ]
+
+    await fake.wait_for(reply)
+    sent = reply(fake)[-1].json
+    assert str(sent["message_reference"]["message_id"]) == question["id"]
+    assert sent["embeds"][0]["description"].startswith("**Delcy Rodriguez**")
+
+    robot = fake.user("robot", bot=True)
+    await fake.send_message(robot, f"<@{me['id']}> who walked out of the meeting?", mentions=[me])
+    refused = await fake.slash(reader, "reindex", {})
+    await fake.wait_for(lambda f: f.sent(refused.token))
+    refusal = fake.sent(refused.token)[0].json
+    assert "Only server managers" in refusal["content"] and refusal["flags"] & 64
+    assert len(reply(fake)) == 1  # the other bot's mention got nothing
+
+    for request in fake.sent():
+        assert_safe(request.json)
+
+
+async def test_questions_are_answered_while_an_admin_reindex_runs(
+    fake: FakeDiscord, bot: BotProcess, corpus: Path
+) -> None:
+    # Enough new articles that embedding them takes a few seconds.
+    for article in sorted((SHARED / "eval" / "xquad" / "corpus").glob("*.txt"))[:12]:
+        shutil.copy(article, corpus / article.name)
+    editor, reader = fake.user("editor"), fake.user("reader")
+    reindex = await fake.slash(editor, "reindex", {}, permissions=MANAGE_GUILD)
+    await fake.wait_for(
+        lambda f: f.sent(reindex.token) or any(reindex.token in r.path for r in f.requests)
+    )
+    ask = await fake.slash(
+        reader, "ask", {"question": "How many people have died in the protests?"}
+    )
+
+    def report(f: FakeDiscord) -> list[Recorded]:
+        return [r for r in answered(f, reindex.token) if r.json.get("embeds")]
+
+    await fake.wait_for(lambda f: answered(f, ask.token) and report(f), timeout=120)
+    answer = answered(fake, ask.token)[-1]
+    assert answer.json["embeds"][0]["description"].startswith("**74**")
+    final = report(fake)[-1]
+    assert answer.at < final.at, "the question waited for the reindex"
+    embed = final.json["embeds"][0]
+    assert embed["title"] == "Reindex complete"
+    assert "Added 12, changed 0, removed 0" in embed["description"]
+    assert not ask.late and not reindex.late
+
+    new = await fake.slash(
+        reader, "ask", {"question": "What is the Amazon rainforest also known as?"}
+    )
+    await fake.wait_for(lambda f: answered(f, new.token))
+    fields = answered(fake, new.token)[-1].json["embeds"][0]["fields"]
+    assert "Amazon" in fields[0]["name"]
+    for request in fake.sent():
+        assert_safe(request.json)
+
+
+async def test_quoted_mentions_ping_nobody_and_long_passages_fit(
+    fake: FakeDiscord, seed_index: Path, tmp_path: Path, corpus: Path, embedder, settings
+) -> None:
+    (corpus / "hostile.txt").write_text(
+        "Council @everyone <@&42> notice\n\n"
+        + " ".join(
+            f"@everyone the council of <@123> voted {n} times on the **budget** motion."
+            for n in range(60)
+        )
+    )
+    index_dir = tmp_path / "hostile-index"
+    from index.indexer import build
+
+    build(corpus, index_dir, embedder, settings.chunk_tokens)
+    env = bot_environment(
+        tmp_path, index_dir, corpus, NEWSDESK_DISCORD_TOKEN=TOKEN, NEWSDESK_GUILD_ID=fake.guild_id
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.discord_launcher",
+        fake.api_url,
+        fake.gateway_url,
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await asyncio.wait_for(fake.identified.wait(), STARTUP_SECONDS)
+        await asyncio.sleep(0.5)
+        ask = await fake.slash(
+            fake.user("reader"),
+            "ask",
+            {"question": "@everyone how many times did the council vote?"},
+        )
+        await fake.wait_for(lambda f: answered(f, ask.token))
+        payload = answered(fake, ask.token)[-1].json
+        assert_safe(payload)
+        embed = payload["embeds"][0]
+        text = "\n".join(
+            [embed["title"], embed["description"]]
+            + [f["name"] + f["value"] for f in embed["fields"]]
+        )
+        assert "@everyone" not in text.replace("@\u200beveryone", "")
+        assert "\\*\\*budget\\*\\*" in text  # quoted markdown stays literal
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+def run_bot(tmp_path: Path, **env: str) -> tuple[int, str]:
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env={**bot_environment(tmp_path, tmp_path / "index", tmp_path / "corpus"), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_a_missing_token_exits_with_a_clear_message(tmp_path: Path) -> None:
+    code, output = run_bot(tmp_path, NEWSDESK_DISCORD_TOKEN="")
+    assert code == 2
+    assert "NEWSDESK_DISCORD_TOKEN=" in output and ".env" in output
+    assert "Traceback" not in output
+
+
+async def test_a_rejected_token_exits_without_printing_it(
+    fake: FakeDiscord, seed_index: Path, corpus: Path, tmp_path: Path
+) -> None:
+    wrong = "wrong-token-" + "y" * 40
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir, symlinks=True)
+    env = bot_environment(tmp_path, index_dir, corpus, NEWSDESK_DISCORD_TOKEN=wrong)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.discord_launcher",
+        fake.api_url,
+        fake.gateway_url,
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), STARTUP_SECONDS)
+    text = output.decode()
+    assert process.returncode == 1
+    assert "Discord rejected the token" in text
+    assert wrong not in text and "Traceback" not in text
