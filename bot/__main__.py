@@ -57,11 +57,12 @@ async def run(settings: Settings) -> None:
 def main() -> int:
     try:
         settings = Settings.from_env()
+        if not settings.discord_token.strip():
+            print(MISSING_TOKEN, file=sys.stderr)
+            return 2
+        settings.check_paths()
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    if not settings.discord_token.strip():
-        print(MISSING_TOKEN, file=sys.stderr)
         return 2
     configure_logging(settings.discord_token)
     try:

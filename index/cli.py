@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         settings = Settings.from_env().with_paths(args.corpus, args.index)
+        if args.run in (run_build, run_eval):
+            settings.check_paths()
         return args.run(args, settings)
     except (IndexUnavailable, SettingsError, FileNotFoundError, NotADirectoryError) as error:
         print(f"error: {error}", file=sys.stderr)

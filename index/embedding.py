@@ -37,7 +37,8 @@ class Embedder:
         self.encode_query = lru_cache(maxsize=4096)(self._encode_query)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        # verbose=False: counting a long text is not feeding it to the model; no warning.
+        return len(self._tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Unit vectors, one row per text, float32."""

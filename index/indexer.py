@@ -89,11 +89,8 @@ def build(
             (report.changed if old else report.added).append(article.id)
             to_embed.append(article)
 
-        chunked = {a.id: _chunker(embedder, chunk_tokens, a).chunk(a) for a in to_embed}
-        texts: list[str] = []
-        for article in to_embed:
-            texts += [passage_text_for_search(article.title, c.text) for c in chunked[article.id]]
-            texts += _sentence_texts(article, _sentences(chunked[article.id]))
+        chunked = {a.id: chunk_article(embedder, chunk_tokens, a) for a in to_embed}
+        texts = [t for a in to_embed for t in texts_to_embed(a, chunked[a.id])]
         progress.stage, progress.articles = "embedding", len(corpus.articles)
         progress.articles_to_embed, progress.texts_to_embed = len(to_embed), len(texts)
         notify(progress)
@@ -141,10 +138,17 @@ def build(
     return report
 
 
-def _chunker(embedder: Embedder, chunk_tokens: int, article: Article) -> Chunker:
+def chunk_article(embedder: Embedder, chunk_tokens: int, article: Article) -> list[Chunk]:
     # The model sees the title line too: title + passage must fit its window whole.
     title_tokens = embedder.count_tokens(passage_text_for_search(article.title, ""))
-    return Chunker(embedder.count_tokens, min(chunk_tokens, embedder.max_tokens - title_tokens))
+    budget = min(chunk_tokens, embedder.max_tokens - title_tokens)
+    return Chunker(embedder.count_tokens, budget).chunk(article)
+
+
+def texts_to_embed(article: Article, chunks: list[Chunk]) -> list[str]:
+    """What the model embeds for one article: its passages, then its sentences."""
+    passages = [passage_text_for_search(article.title, c.text) for c in chunks]
+    return passages + _sentence_texts(article, _sentences(chunks))
 
 
 def _sentence_texts(article: Article, spans: list[tuple[int, int]]) -> list[str]:

@@ -44,6 +44,7 @@ class Settings:
     cooldown_seconds: float = 5.0
     max_question_chars: int = 500
     log_questions: bool = True
+    answer_dms: bool = True
 
     @classmethod
     def from_env(
@@ -60,6 +61,11 @@ class Settings:
                 values[f.name] = _parse(f.name, raw.strip(), hints[f.name])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def check_paths(self, write_index: bool = True) -> None:
+        """Fail early, with a message naming the setting, when a folder cannot be used."""
+        _usable_folder("NEWSDESK_CORPUS_DIR", self.corpus_dir, must_exist=True, writable=False)
+        _usable_folder("NEWSDESK_INDEX_DIR", self.index_dir, must_exist=False, writable=write_index)
 
     def with_paths(self, corpus_dir: Path | None = None, index_dir: Path | None = None) -> Settings:
         return replace(
@@ -88,6 +94,28 @@ def _parse(name: str, raw: str, kind: Any) -> Any:
         return raw
     except ValueError as error:
         raise SettingsError(f"{PREFIX}{name.upper()}={raw!r} is not valid: {error}") from None
+
+
+def _usable_folder(name: str, path: Path, must_exist: bool, writable: bool) -> None:
+    try:
+        resolved = path.resolve(strict=False)
+    except RuntimeError:  # Python < 3.13 reports a symlink loop this way
+        raise SettingsError(f"{name}={path} is a symlink loop.") from None
+    if path.is_symlink() and not path.exists():
+        raise SettingsError(f"{name}={path} is a broken symlink or a symlink loop.")
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"{name}={path} is a file, not a folder.")
+    if must_exist and not path.exists():
+        raise SettingsError(
+            f"{name}={path} does not exist: create it or point the setting elsewhere."
+        )
+    existing = resolved
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SettingsError(f"{name}={path} cannot be created: {existing} is a file.")
+    if writable and not os.access(existing, os.W_OK):
+        raise SettingsError(f"{name}={path} is not writable by this user ({existing}).")
 
 
 class SettingsError(ValueError):

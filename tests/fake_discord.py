@@ -74,6 +74,11 @@ class FakeDiscord:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.identifies = 0
+        self.resumes = 0
+        # (status, retry_after) answers for the next message-carrying requests, in order:
+        # lets a test make Discord answer 429 or 500 to a reply.
+        self.failures: list[tuple[int, float]] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -173,7 +178,7 @@ class FakeDiscord:
             await socket.close(code=4000)
 
     async def wait_for(self, predicate, timeout: float = 30.0):  # noqa: ANN001
-        """Wait until ``predicate(self)`` is truthy (re-checked on every request)."""
+        """Wait until ``predicate(self)`` is truthy (re-checked on every request and identify)."""
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout)
         return predicate(self)
@@ -212,6 +217,8 @@ class FakeDiscord:
                         break
                     await self._identify(socket)
                 elif op == 6:
+                    # A resume we cannot honour: discord.py then identifies afresh.
+                    self.resumes += 1
                     await socket.send_str(json.dumps({"op": 9, "d": False}))
         finally:
             self._sockets.remove(socket)
@@ -231,7 +238,9 @@ class FakeDiscord:
         for event, data in (("READY", ready), ("GUILD_CREATE", self._guild())):
             self._sequence += 1
             await socket.send_str(json.dumps({"op": 0, "t": event, "s": self._sequence, "d": data}))
+        self.identifies += 1
         self.identified.set()
+        await self._notify()
 
     def _guild(self) -> dict:
         everyone = {
@@ -327,10 +336,19 @@ class FakeDiscord:
         try:
             if request.headers.get("Authorization") not in (f"Bot {self.token}", None):
                 return _json({"message": "401: Unauthorized", "code": 0}, 401)
+            carries_message = isinstance(payload, dict) and (
+                "content" in payload or "embeds" in payload
+            )
+            if self.failures and carries_message and "/webhooks/" in path:
+                return _failure(*self.failures.pop(0))
             return self.route(request.method, path.rstrip("/"), payload or {})
         finally:
-            async with self._changed:
-                self._changed.notify_all()
+            await self._notify()
+
+    async def _notify(self) -> None:
+        """Wake ``wait_for`` callers: something they may be waiting on has happened."""
+        async with self._changed:
+            self._changed.notify_all()
 
     def route(self, method: str, path: str, payload: dict) -> web.Response:
         parts = path.strip("/").split("/")
@@ -425,6 +443,19 @@ class FakeDiscord:
         if method == "PATCH" and parts[-1] == "@original":
             message["id"] = interaction.message_id
         return _json(message)
+
+
+def _failure(status: int, retry_after: float) -> web.Response:
+    if status == 429:
+        # discord.py retries a 429 only when it carries retry_after and a Via header; without
+        # Via it takes the answer for a Cloudflare ban.
+        response = _json(
+            {"message": "You are being rate limited.", "retry_after": retry_after, "global": False},
+            429,
+        )
+        response.headers.update({"Via": "1.1 google", "Retry-After": str(retry_after)})
+        return response
+    return _json({"message": "500: Internal Server Error", "code": 0}, status)
 
 
 async def _ack(socket: web.WebSocketResponse) -> None:

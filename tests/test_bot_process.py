@@ -252,6 +252,34 @@ async def test_quoted_mentions_ping_nobody_and_long_passages_fit(
         await process.wait()
 
 
+async def test_the_bot_reconnects_after_the_gateway_drops(
+    fake: FakeDiscord, bot: BotProcess
+) -> None:
+    await fake.drop_connections()
+    await fake.wait_for(lambda f: f.identifies >= 2, timeout=60)
+    await asyncio.sleep(0.5)
+    ask = await fake.slash(
+        fake.user("reader"), "ask", {"question": "Who walked out of the meeting?"}
+    )
+    await fake.wait_for(lambda f: answered(f, ask.token))
+    assert answered(fake, ask.token)[-1].json["embeds"][0]["description"].startswith("**Delcy")
+
+
+@pytest.mark.parametrize("status", [429, 500])
+async def test_a_reply_is_delivered_through_429_and_500(
+    fake: FakeDiscord, bot: BotProcess, status: int
+) -> None:
+    fake.failures = [(status, 0.5)]
+    ask = await fake.slash(
+        fake.user("reader"), "ask", {"question": "How many people have died in the protests?"}
+    )
+    await fake.wait_for(lambda f: len(answered(f, ask.token)) >= 2, timeout=60)
+    attempts = answered(fake, ask.token)
+    assert attempts[0].json == attempts[-1].json  # the same reply, retried by discord.py
+    assert attempts[-1].json["embeds"][0]["description"].startswith("**74**")
+    assert "Traceback" not in bot.output()
+
+
 def run_bot(tmp_path: Path, **env: str) -> tuple[int, str]:
     import subprocess
 

@@ -135,3 +135,17 @@ def test_a_build_that_dies_before_the_switch_leaves_the_old_index_serving(
 def test_a_missing_corpus_folder_is_a_clear_error(tmp_path: Path, embedder, settings) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         build(tmp_path / "nowhere", tmp_path / "index", embedder, settings.chunk_tokens)
+
+
+def test_a_manifest_that_lies_about_the_dimension_is_refused(
+    seed_index: Path, tmp_path: Path
+) -> None:
+    import json
+
+    index_dir = copy_index(seed_index, tmp_path)
+    manifest_file = (index_dir / "current").resolve() / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    manifest["dimension"] = 768
+    manifest_file.write_text(json.dumps(manifest))
+    with pytest.raises(IndexUnavailable, match="dimension"):
+        Store.open(index_dir)

@@ -26,10 +26,14 @@ class Ask(commands.Cog):
         self.settings = bot.settings
         self._last_question: dict[int, float] = {}  # user id -> monotonic time
 
-    def refusal(self, user: discord.abc.User, channel_id: int | None, question: str) -> str | None:
+    def refusal(
+        self, user: discord.abc.User, guild_id: int | None, channel_id: int | None, question: str
+    ) -> str | None:
         """Why this question is not answered, or None. Records the question for the cooldown."""
+        if guild_id is None and not self.settings.answer_dms:
+            return "I only answer questions in servers, not in direct messages."
         allowed = self.settings.channel_ids
-        if allowed and channel_id not in allowed:
+        if allowed and guild_id is not None and channel_id not in allowed:
             channels = ", ".join(f"<#{c}>" for c in sorted(allowed))
             return f"I answer questions in {channels}."
         if not question.strip():
@@ -63,7 +67,9 @@ class Ask(commands.Cog):
     @app_commands.command(name="ask", description="Ask a question about the news coverage")
     @app_commands.describe(question="What you want to know, e.g. who walked out of the meeting?")
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
-        refusal = self.refusal(interaction.user, interaction.channel_id, question)
+        refusal = self.refusal(
+            interaction.user, interaction.guild_id, interaction.channel_id, question
+        )
         if refusal:
             await interaction.response.send_message(
                 refusal, ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -85,12 +91,14 @@ class Ask(commands.Cog):
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         me = self.bot.user
-        if message.author.bot or me is None or message.guild is None:
+        if message.author.bot or me is None:
             return
-        if not any(user.id == me.id for user in message.mentions):
+        # In a server the bot answers when mentioned; in a direct message, every message.
+        if message.guild is not None and not any(user.id == me.id for user in message.mentions):
             return
         question = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
-        refusal = self.refusal(message.author, message.channel.id, question)
+        guild_id = message.guild.id if message.guild else None
+        refusal = self.refusal(message.author, guild_id, message.channel.id, question)
         if refusal:
             await message.reply(refusal, mention_author=False, allowed_mentions=NO_MENTIONS)
             return

@@ -1,0 +1,268 @@
+"""``python -m bench``: figures for BENCHMARKS.md, printed as a table and saved as JSON.
+
+    python -m bench [--sizes seed,10000] [--vectors 1000000] [--out bench/results/latest.json]
+
+1. build throughput of the whole pipeline vs raw ``SentenceTransformer.encode`` on the same
+   texts (XQuAD's 48 articles);
+2. warm whole-answer latency (question -> answer + passages), p50/p95, per corpus size;
+3. search-only latency and recall@10 against exact search for each FAISS index type, on
+   random unit vectors;
+4. cold start: process start -> first answer printed, for ``python -m index ask``;
+5. peak resident memory of that process per corpus size.
+
+Large corpora repeat the XQuAD articles under new names (the seed article once, so the seed
+questions keep their answers). A memoising embedder embeds each distinct text once, so they
+build in minutes; the query path, which is what is timed there, is the product's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from index.answering import Answerer
+from index.articles import load_corpus
+from index.embedding import Embedder
+from index.evaluation import load_questions
+from index.indexer import build, chunk_article, texts_to_embed
+from index.retriever import Retriever
+from index.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+XQUAD = SHARED / "eval" / "xquad"
+
+
+class MemoEmbedder(Embedder):
+    """Embeds each distinct text once: for corpora that repeat articles on purpose."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self._memo: dict[str, np.ndarray] = {}
+
+    def encode(self, texts, progress=None):  # noqa: ANN001, ANN201
+        new = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if new:
+            for text, vector in zip(new, super().encode(new), strict=True):
+                self._memo[text] = vector
+        if progress:
+            progress(len(texts))
+        return np.stack([self._memo[t] for t in texts]) if texts else super().encode([])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def bench_build(settings: Settings, embedder: Embedder) -> dict:
+    """Pipeline texts/s (files -> index on disk) vs raw encode texts/s on the same texts."""
+    corpus = load_corpus(XQUAD / "corpus")
+    texts = [
+        text
+        for article in corpus.articles
+        for text in texts_to_embed(article, chunk_article(embedder, settings.chunk_tokens, article))
+    ]
+    started = time.perf_counter()
+    embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True)
+    raw = len(texts) / (time.perf_counter() - started)
+    with tempfile.TemporaryDirectory() as scratch:
+        report = build(XQUAD / "corpus", Path(scratch), embedder, settings.chunk_tokens)
+    pipeline = report.texts_embedded / report.seconds
+    return {
+        "texts": len(texts),
+        "passages": report.passages,
+        "pipeline_texts_per_s": round(pipeline, 1),
+        "raw_encode_texts_per_s": round(raw, 1),
+        "ratio": round(pipeline / raw, 3),
+    }
+
+
+def make_corpus(folder: Path, passages: int) -> None:
+    """Seed article once, then copies of the XQuAD articles until ~``passages`` passages."""
+    shutil.copytree(ROOT / "seeds", folder)
+    per_copy = 276  # passages of one copy of the XQuAD corpus at the default chunk size
+    for copy in range(max(1, round(passages / per_copy))):
+        target = folder / f"copy{copy:04d}"
+        target.mkdir()
+        for article in (XQUAD / "corpus").glob("*.txt"):
+            shutil.copy(article, target / article.name)
+
+
+def bench_latency(retriever: Retriever, settings: Settings, questions: list[str]) -> dict:
+    answerer = Answerer.from_settings(retriever, settings)
+    answerer.ask("warm-up question")
+    seconds = []
+    for question in questions:
+        started = time.perf_counter()
+        answerer.ask(question, k=settings.top_k)
+        seconds.append(time.perf_counter() - started)
+    ms = [s * 1000 for s in seconds]
+    return {"p50_ms": round(statistics.median(ms), 2), "p95_ms": round(percentile(ms, 0.95), 2)}
+
+
+def bench_cold_start(index_dir: Path) -> dict:
+    """Wall time and peak memory of ``python -m index ask`` in a fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "index",
+            "ask",
+            "--index",
+            str(index_dir),
+            "How many votes were needed?",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"cold_start_s": round(seconds, 2), "peak_rss_mb": round(max(peak, before) / 1024)}
+
+
+def bench_search(count: int, dimension: int = 384, queries: int = 200) -> list[dict]:
+    import faiss
+
+    rng = np.random.default_rng(7)
+    data = rng.standard_normal((count, dimension), dtype=np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    probe = data[rng.choice(count, queries, replace=False)] + 0.3 * rng.standard_normal(
+        (queries, dimension), dtype=np.float32
+    )
+    probe /= np.linalg.norm(probe, axis=1, keepdims=True)
+    exact = faiss.IndexFlatIP(dimension)
+    exact.add(data)
+    _, truth = exact.search(probe, 10)
+    results = []
+    hnsw = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = 80
+    started = time.perf_counter()
+    hnsw.add(data)
+    hnsw_build = time.perf_counter() - started
+    hnsw.hnsw.efSearch = 128
+    for name, index, build_s in (("IndexFlatIP", exact, 0.0), ("IndexHNSWFlat", hnsw, hnsw_build)):
+        times = []
+        found = 0
+        for row in range(queries):
+            started = time.perf_counter()
+            _, ids = index.search(probe[row : row + 1], 10)
+            times.append((time.perf_counter() - started) * 1000)
+            found += len(set(ids[0]) & set(truth[row]))
+        results.append(
+            {
+                "index": name,
+                "vectors": count,
+                "p50_ms": round(statistics.median(times), 2),
+                "p95_ms": round(percentile(times, 0.95), 2),
+                "recall@10": round(found / (10 * queries), 4),
+                "build_s": round(build_s, 1),
+            }
+        )
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--sizes", default="seed,10000", help="corpus sizes in passages")
+    parser.add_argument("--vectors", type=int, default=1_000_000, help="vectors for search")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    args = parser.parse_args()
+
+    settings = Settings.from_env(env_file=None)
+    embedder = MemoEmbedder(settings.model, settings.batch_size)
+    figures: dict = {
+        "machine": {
+            "cpus": len(os.sched_getaffinity(0)),
+            "cpu": _cpu_model(),
+            "python": platform.python_version(),
+        },
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    print("build throughput (XQuAD corpus)...", file=sys.stderr)
+    figures["build"] = bench_build(settings, Embedder(settings.model, settings.batch_size))
+
+    seed_questions = [q["question"] for q in load_questions(SHARED / "eval" / "seed_qa.jsonl")]
+    xquad_questions = [q["question"] for q in load_questions(XQUAD / "questions.jsonl")][::10]
+    figures["sizes"] = []
+    for size in args.sizes.split(","):
+        print(f"corpus size {size}...", file=sys.stderr)
+        with tempfile.TemporaryDirectory() as scratch:
+            corpus, index_dir = Path(scratch) / "corpus", Path(scratch) / "index"
+            if size == "seed":
+                shutil.copytree(ROOT / "seeds", corpus)
+            else:
+                make_corpus(corpus, int(size))
+            started = time.perf_counter()
+            build(corpus, index_dir, embedder, settings.chunk_tokens)
+            build_s = time.perf_counter() - started
+            retriever = Retriever.open(index_dir, embedder)
+            # Distinct questions: a repeated one would be timed from the caches.
+            questions = seed_questions if size == "seed" else seed_questions + xquad_questions
+            row = {
+                "size": size,
+                "passages": retriever.store.manifest.passages,
+                "build_s": round(build_s, 1),
+                **bench_latency(retriever, settings, questions),
+                **bench_cold_start(index_dir),
+            }
+            figures["sizes"].append(row)
+            retriever.store.close()
+
+    print(f"search over {args.vectors:,} random vectors...", file=sys.stderr)
+    figures["search"] = bench_search(args.vectors)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2))
+    print_table(figures)
+    return 0
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def print_table(figures: dict) -> None:
+    build_row = figures["build"]
+    print(f"machine: {figures['machine']}  date: {figures['date']}")
+    print(
+        f"build: pipeline {build_row['pipeline_texts_per_s']} texts/s, raw encode "
+        f"{build_row['raw_encode_texts_per_s']} texts/s, ratio {build_row['ratio']}"
+    )
+    header = ("corpus", "passages", "build s", "p50 ms", "p95 ms", "cold s", "RSS MB")
+    print("{:>8} {:>9} {:>8} {:>7} {:>7} {:>7} {:>7}".format(*header))
+    for row in figures["sizes"]:
+        print(
+            f"{row['size']:>8} {row['passages']:>9} {row['build_s']:>8} {row['p50_ms']:>7} "
+            f"{row['p95_ms']:>7} {row['cold_start_s']:>7} {row['peak_rss_mb']:>7}"
+        )
+    print(
+        f"{'index':>14} {'vectors':>9} {'p50 ms':>7} {'p95 ms':>7} {'recall@10':>9} {'build s':>8}"
+    )
+    for row in figures["search"]:
+        print(
+            f"{row['index']:>14} {row['vectors']:>9} {row['p50_ms']:>7} {row['p95_ms']:>7} "
+            f"{row['recall@10']:>9} {row['build_s']:>8}"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

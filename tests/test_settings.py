@@ -1,0 +1,58 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from index.settings import Settings, SettingsError
+
+
+def test_settings_come_from_the_environment_with_types(monkeypatch) -> None:
+    monkeypatch.setenv("NEWSDESK_TOP_K", "3")
+    monkeypatch.setenv("NEWSDESK_ADMIN_IDS", "12, 34 56")
+    monkeypatch.setenv("NEWSDESK_LOG_QUESTIONS", "false")
+    monkeypatch.setenv("NEWSDESK_GUILD_ID", "")
+    settings = Settings.from_env(env_file=None)
+    assert settings.top_k == 3
+    assert settings.admin_ids == frozenset({12, 34, 56})
+    assert settings.log_questions is False and settings.guild_id is None
+
+
+def test_a_bad_value_names_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv("NEWSDESK_TOP_K", "five")
+    with pytest.raises(SettingsError, match="NEWSDESK_TOP_K='five'"):
+        Settings.from_env(env_file=None)
+
+
+def test_the_token_is_not_in_the_settings_repr(monkeypatch) -> None:
+    monkeypatch.setenv("NEWSDESK_DISCORD_TOKEN", "secret-token-value")
+    assert "secret-token-value" not in repr(Settings.from_env(env_file=None))
+
+
+def paths(tmp_path: Path, corpus: Path, index: Path) -> None:
+    Settings(corpus_dir=corpus, index_dir=index, model="unused").check_paths()
+
+
+def test_folder_settings_are_checked_before_any_work(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    paths(tmp_path, corpus, tmp_path / "new" / "index")  # an index folder may be created
+    with pytest.raises(SettingsError, match="NEWSDESK_CORPUS_DIR=.* does not exist"):
+        paths(tmp_path, tmp_path / "missing", tmp_path / "index")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SettingsError, match="NEWSDESK_INDEX_DIR=.* is a file"):
+        paths(tmp_path, corpus, tmp_path / "file")
+    with pytest.raises(SettingsError, match="NEWSDESK_INDEX_DIR=.* cannot be created"):
+        paths(tmp_path, corpus, tmp_path / "file" / "index")
+    loop = tmp_path / "loop"
+    os.symlink(loop, loop)
+    with pytest.raises(SettingsError, match="NEWSDESK_CORPUS_DIR=.*symlink loop"):
+        paths(tmp_path, loop, tmp_path / "index")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_an_unwritable_index_folder_is_refused(tmp_path: Path) -> None:
+    corpus, locked = tmp_path / "corpus", tmp_path / "locked"
+    corpus.mkdir()
+    locked.mkdir(mode=0o500)
+    with pytest.raises(SettingsError, match="not writable"):
+        paths(tmp_path, corpus, locked / "index")
