@@ -39,9 +39,10 @@ def fit(text: str, limit: int) -> str:
     escaped = safe(text)
     if len(escaped) <= limit:
         return escaped
+    # Escaping lengthens text: shrink the raw cut until its escaped form fits.
     cut = limit
-    while cut > 0 and len(safe(text[:cut])) + len(ELLIPSIS) > limit:
-        cut -= max(1, len(safe(text[:cut])) + len(ELLIPSIS) - limit)
+    while cut > 0 and (excess := len(safe(text[:cut])) + len(ELLIPSIS) - limit) > 0:
+        cut = max(0, cut - excess)
     head = text[:cut]
     sentence_end = max(head.rfind(". "), head.rfind("! "), head.rfind("? "))
     if sentence_end > cut * 0.6:

@@ -1,0 +1,116 @@
+"""The embed builder: Discord's limits, safe quoting and honest wording, without Discord."""
+
+import discord
+
+from bot.formatting import answer_embed, fit, quote, sources_embed
+from index.answering import Answer
+from index.retriever import Passage
+from index.store import ArticleRecord
+
+
+def passage(rank: int, text: str, title: str = "Council votes", url: str | None = None) -> Passage:
+    return Passage(
+        id=rank,
+        rank=rank,
+        score=1.0 / rank,
+        dense=0.5,
+        text=text,
+        article_id="a.txt",
+        title=title,
+        source=url or "a.txt",
+        url=url,
+        start=0,
+        end=len(text),
+        first_sentence=0,
+        sentence_count=1,
+    )
+
+
+def test_fit_cuts_at_a_sentence_then_a_word_with_an_ellipsis() -> None:
+    text = "The council met on Monday. It voted twice on the budget. Then it adjourned."
+    assert fit(text, 200) == text
+    assert fit(text, 60) == "The council met on Monday. It voted twice on the budget. …"
+    assert fit("one two three four five six seven", 20) == "one two three four…"
+
+
+def test_fit_never_splits_an_escape() -> None:
+    text = "*" * 50 + " stars"
+    for limit in range(5, 120):
+        cut = fit(text, limit)
+        assert len(cut) <= limit
+        assert not cut.rstrip("…").endswith("\\") or cut.rstrip("…").endswith("\\*")
+
+
+def test_quotes_keep_every_line_quoted_within_the_limit() -> None:
+    quoted = quote("First paragraph.\n\nSecond paragraph is longer than the first one.", 40)
+    assert len(quoted) <= 40
+    assert all(line.startswith(">") for line in quoted.split("\n"))
+
+
+def test_answer_embed_fits_discord_limits_even_with_huge_hostile_passages() -> None:
+    hostile = "@everyone <@&123456789012345678> **bold** " * 200
+    answer = Answer(
+        question="@everyone " + "why? " * 300,
+        covered=True,
+        text="Delcy Rodriguez " * 40,
+        sentence=hostile,
+        article="A" * 400,
+        source="https://example.com/a",
+        url="https://example.com/a",
+        passages=[
+            passage(i, hostile, title="T" * 300, url="https://example.com/a") for i in range(1, 6)
+        ],
+        seconds=0.02,
+    )
+    embed = answer_embed(answer)
+    assert len(embed) <= 6000
+    assert len(embed.title) <= 256 and len(embed.description) <= 4096
+    assert len(embed.fields) == 5
+    for field in embed.fields:
+        assert len(field.name) <= 256 and len(field.value) <= 1024
+    everything = embed.title + embed.description + "".join(f.name + f.value for f in embed.fields)
+    assert "@everyone" not in everything.replace("@\u200beveryone", "")
+    assert "<@&123456789012345678>" not in everything
+
+
+def test_a_not_covered_answer_says_so_and_shows_the_closest_passages() -> None:
+    answer = Answer(
+        "Who won the World Cup?", False, "", "", "", "", None, [passage(1, "Close text.")], 0.01
+    )
+    embed = answer_embed(answer)
+    assert embed.description.startswith("The coverage I have does not answer that")
+    assert embed.fields[0].value == "> Close text."
+    assert embed.colour == discord.Colour.light_grey()
+
+
+def test_the_answer_leads_in_bold_with_the_sentence_quoted_and_the_article_linked() -> None:
+    answer = Answer(
+        "Who walked out?",
+        True,
+        "Delcy Rodriguez",
+        "Delcy Rodriguez then stormed out of the meeting.",
+        "Venezuela dares US",
+        "https://example.com/v",
+        "https://example.com/v",
+        [
+            passage(
+                1, "Delcy Rodriguez then stormed out of the meeting.", url="https://example.com/v"
+            )
+        ],
+        0.01,
+    )
+    lines = answer_embed(answer).description.split("\n")
+    assert lines[0] == "**Delcy Rodriguez**"
+    assert lines[1] == "> Delcy Rodriguez then stormed out of the meeting."
+    assert lines[2] == "— [Venezuela dares US](<https://example.com/v>)"
+
+
+def test_sources_are_paginated() -> None:
+    articles = [
+        ArticleRecord(f"{i}.txt", f"Article {i}", f"{i}.txt", None, "2024-01-01", "h", 3)
+        for i in range(25)
+    ]
+    first, last = sources_embed(articles, 1), sources_embed(articles, 9)
+    assert first.title == "Indexed articles (25)" and first.description.count("•") == 10
+    assert first.footer.text == "Page 1 of 3 · /sources page:N"
+    assert last.footer.text.startswith("Page 3 of 3") and last.description.count("•") == 5
