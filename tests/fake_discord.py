@@ -76,6 +76,8 @@ class FakeDiscord:
         self.port = 0
         self.identifies = 0
         self.resumes = 0
+        self.heartbeat_interval_ms = 41250
+        self.heartbeats: list[float] = []  # when each heartbeat arrived
         # (status, retry_after) answers for the next message-carrying requests, in order:
         # lets a test make Discord answer 429 or 500 to a reply.
         self.failures: list[tuple[int, float]] = []
@@ -198,7 +200,8 @@ class FakeDiscord:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
         self._sockets.append(socket)
-        await socket.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+        hello = {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}}
+        await socket.send_str(json.dumps(hello))
         try:
             async for frame in socket:
                 if frame.type != WSMsgType.TEXT:
@@ -206,6 +209,7 @@ class FakeDiscord:
                 payload = json.loads(frame.data)
                 op = payload.get("op")
                 if op == 1:
+                    self.heartbeats.append(time.monotonic())
                     # A little network latency, as on the real gateway: with none, discord.py's
                     # heartbeat thread records the send after the ACK and warns it is behind.
                     asyncio.get_running_loop().call_later(

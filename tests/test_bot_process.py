@@ -324,3 +324,96 @@ async def test_a_rejected_token_exits_without_printing_it(
     assert process.returncode == 1
     assert "Discord rejected the token" in text
     assert wrong not in text and "Traceback" not in text
+
+
+async def test_load_while_reindexing_loses_nothing_and_never_stalls(
+    fake: FakeDiscord, seed_index: Path, corpus: Path, tmp_path: Path
+) -> None:
+    """200 questions from 20 users at once, with a cooldown, while an admin reindexes."""
+    fake.heartbeat_interval_ms = 500  # a heartbeat that is late means the event loop stalled
+    for article in sorted((SHARED / "eval" / "xquad" / "corpus").glob("*.txt"))[:8]:
+        shutil.copy(article, corpus / article.name)
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir, symlinks=True)
+    env = bot_environment(
+        tmp_path, index_dir, corpus, NEWSDESK_DISCORD_TOKEN=TOKEN, NEWSDESK_GUILD_ID=fake.guild_id
+    )
+    env["NEWSDESK_COOLDOWN_SECONDS"] = "1"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.discord_launcher",
+        fake.api_url,
+        fake.gateway_url,
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await asyncio.wait_for(fake.identified.wait(), STARTUP_SECONDS)
+        await asyncio.sleep(0.5)
+        reindex = await fake.slash(fake.user("editor"), "reindex", {}, permissions=MANAGE_GUILD)
+        questions = [
+            "Who walked out of the meeting?",
+            "How many votes were needed?",
+            "Where was the OAS meeting held?",
+            "How many people have died in the protests?",
+        ]
+        sent: dict[str, list] = {}
+
+        async def user(number: int) -> None:
+            person = fake.user(f"user{number}")
+            sent[person["id"]] = []
+            for i in range(10):
+                question = questions[(number + i) % len(questions)]
+                sent[person["id"]].append(await fake.slash(person, "ask", {"question": question}))
+                await asyncio.sleep(0.25)
+
+        started = fake.heartbeats[-1] if fake.heartbeats else None
+        await asyncio.gather(*(user(n) for n in range(20)))
+        interactions = [i for asked in sent.values() for i in asked]
+        assert len(interactions) == 200
+
+        def settled(f: FakeDiscord) -> bool:
+            callbacks = [r for r in f.requests if r.path.endswith("/callback")]
+            done = {r.path.split("/")[3] for r in callbacks}
+            deferred = [i for i in interactions if i.token in done and not i.late]
+            return len(done & {i.token for i in interactions}) == 200 and all(
+                answered(f, i.token) for i in deferred if _deferred(f, i.token)
+            )
+
+        await fake.wait_for(settled, timeout=240)
+        await fake.wait_for(
+            lambda f: [r for r in answered(f, reindex.token) if r.json.get("embeds")], 240
+        )
+    finally:
+        process.terminate()
+        await process.wait()
+
+    for user_id, asked in sent.items():
+        answered_at = []
+        for interaction in asked:
+            callbacks = [
+                r for r in fake.requests if r.path.endswith(f"{interaction.token}/callback")
+            ]
+            assert len(callbacks) == 1, "every question gets exactly one first response"
+            assert not interaction.late
+            if callbacks[0].json["type"] == 5:
+                replies = answered(fake, interaction.token)
+                assert len(replies) == 1, "answered exactly once"
+                assert replies[0].json["embeds"][0]["description"].startswith("**")
+                answered_at.append(callbacks[0].at)
+            else:
+                data = callbacks[0].json["data"]
+                assert data["flags"] & 64 and "try again in" in data["content"]
+        gaps = [b - a for a, b in zip(answered_at, answered_at[1:], strict=False)]
+        assert answered_at and all(gap >= 0.95 for gap in gaps), (user_id, gaps)
+
+    beats = [t for t in fake.heartbeats if started is None or t >= started]
+    longest = max(b - a for a, b in zip(beats, beats[1:], strict=False))
+    assert longest < 0.5 + 1.0, f"the event loop stalled: {longest:.2f}s between heartbeats"
+
+
+def _deferred(fake: FakeDiscord, token: str) -> bool:
+    return any(r.path.endswith(f"{token}/callback") and r.json["type"] == 5 for r in fake.requests)
