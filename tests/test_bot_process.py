@@ -7,9 +7,12 @@ import os
 import shutil
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+
+from index.indexer import build
 
 from .conftest import ROOT, SEEDS, SHARED
 from .fake_discord import MANAGE_GUILD, TOKEN, FakeDiscord, Recorded
@@ -19,15 +22,16 @@ STARTUP_SECONDS = 90
 EMBED_LIMITS = {"title": 256, "description": 4096}
 
 
-def bot_environment(tmp_path: Path, index_dir: Path, corpus: Path, **extra: str) -> dict:
+def bot_environment(tmp_path: Path, index_dir: Path, corpus: Path, **settings: str) -> dict:
+    """The process environment: this machine's, minus any NEWSDESK_ settings, plus ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
     env.update(
         PYTHONPATH=str(ROOT),
         NEWSDESK_CORPUS_DIR=str(corpus),
         NEWSDESK_INDEX_DIR=str(index_dir),
         NEWSDESK_COOLDOWN_SECONDS="0",
-        **extra,
     )
+    env.update(settings)
     return env
 
 
@@ -38,6 +42,59 @@ class BotProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.terminate()
+            await asyncio.wait_for(self.process.wait(), 15)
+
+
+async def launch(
+    fake: FakeDiscord,
+    tmp_path: Path,
+    index_dir: Path,
+    corpus: Path,
+    token: str = TOKEN,
+    **settings: str,
+) -> BotProcess:
+    """Start ``python -m bot`` (through the launcher) against ``fake``; output goes to a log."""
+    log = tmp_path / "bot.log"
+    env = bot_environment(
+        tmp_path,
+        index_dir,
+        corpus,
+        NEWSDESK_DISCORD_TOKEN=token,
+        NEWSDESK_GUILD_ID=fake.guild_id,
+        **settings,
+    )
+    with open(log, "wb") as handle:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.discord_launcher",
+            fake.api_url,
+            fake.gateway_url,
+            cwd=tmp_path,
+            env=env,
+            stdout=handle,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    return BotProcess(process, log)
+
+
+@asynccontextmanager
+async def running_bot(
+    fake: FakeDiscord, tmp_path: Path, index_dir: Path, corpus: Path, **settings: str
+) -> AsyncIterator[BotProcess]:
+    """A bot connected to ``fake``; stopped afterwards, its output checked for the token."""
+    bot = await launch(fake, tmp_path, index_dir, corpus, **settings)
+    try:
+        await asyncio.wait_for(fake.identified.wait(), STARTUP_SECONDS)
+        await asyncio.sleep(0.5)  # let discord.py take in the GUILD_CREATE
+        yield bot
+    finally:
+        await bot.stop()
+        assert TOKEN not in bot.output(), "the token leaked into the bot's output"
 
 
 @pytest.fixture
@@ -61,36 +118,8 @@ async def bot(
 ) -> AsyncIterator[BotProcess]:
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index, index_dir, symlinks=True)
-    log = tmp_path / "bot.log"
-    env = bot_environment(
-        tmp_path,
-        index_dir,
-        corpus,
-        NEWSDESK_DISCORD_TOKEN=TOKEN,
-        NEWSDESK_GUILD_ID=fake.guild_id,
-    )
-    with open(log, "wb") as handle:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.discord_launcher",
-            fake.api_url,
-            fake.gateway_url,
-            cwd=tmp_path,
-            env=env,
-            stdout=handle,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    running = BotProcess(process, log)
-    try:
-        await asyncio.wait_for(fake.identified.wait(), STARTUP_SECONDS)
-        await asyncio.sleep(0.5)  # let discord.py take in the GUILD_CREATE
+    async with running_bot(fake, tmp_path, index_dir, corpus) as running:
         yield running
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            await asyncio.wait_for(process.wait(), 15)
-        assert TOKEN not in running.output(), "the token leaked into the bot's output"
 
 
 def answered(fake: FakeDiscord, token: str) -> list[Recorded]:
@@ -212,26 +241,8 @@ async def test_quoted_mentions_ping_nobody_and_long_passages_fit(
         )
     )
     index_dir = tmp_path / "hostile-index"
-    from index.indexer import build
-
     build(corpus, index_dir, embedder, settings.chunk_tokens)
-    env = bot_environment(
-        tmp_path, index_dir, corpus, NEWSDESK_DISCORD_TOKEN=TOKEN, NEWSDESK_GUILD_ID=fake.guild_id
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.discord_launcher",
-        fake.api_url,
-        fake.gateway_url,
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        await asyncio.wait_for(fake.identified.wait(), STARTUP_SECONDS)
-        await asyncio.sleep(0.5)
+    async with running_bot(fake, tmp_path, index_dir, corpus):
         ask = await fake.slash(
             fake.user("reader"),
             "ask",
@@ -247,9 +258,6 @@ async def test_quoted_mentions_ping_nobody_and_long_passages_fit(
         )
         assert "@everyone" not in text.replace("@\u200beveryone", "")
         assert "\\*\\*budget\\*\\*" in text  # quoted markdown stays literal
-    finally:
-        process.terminate()
-        await process.wait()
 
 
 async def test_the_bot_reconnects_after_the_gateway_drops(
@@ -307,21 +315,10 @@ async def test_a_rejected_token_exits_without_printing_it(
     wrong = "wrong-token-" + "y" * 40
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index, index_dir, symlinks=True)
-    env = bot_environment(tmp_path, index_dir, corpus, NEWSDESK_DISCORD_TOKEN=wrong)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.discord_launcher",
-        fake.api_url,
-        fake.gateway_url,
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), STARTUP_SECONDS)
-    text = output.decode()
-    assert process.returncode == 1
+    bot = await launch(fake, tmp_path, index_dir, corpus, token=wrong)
+    await asyncio.wait_for(bot.process.wait(), STARTUP_SECONDS)
+    text = bot.output()
+    assert bot.process.returncode == 1
     assert "Discord rejected the token" in text
     assert wrong not in text and "Traceback" not in text
 
@@ -335,24 +332,7 @@ async def test_load_while_reindexing_loses_nothing_and_never_stalls(
         shutil.copy(article, corpus / article.name)
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index, index_dir, symlinks=True)
-    env = bot_environment(
-        tmp_path, index_dir, corpus, NEWSDESK_DISCORD_TOKEN=TOKEN, NEWSDESK_GUILD_ID=fake.guild_id
-    )
-    env["NEWSDESK_COOLDOWN_SECONDS"] = "1"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.discord_launcher",
-        fake.api_url,
-        fake.gateway_url,
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        await asyncio.wait_for(fake.identified.wait(), STARTUP_SECONDS)
-        await asyncio.sleep(0.5)
+    async with running_bot(fake, tmp_path, index_dir, corpus, NEWSDESK_COOLDOWN_SECONDS="1"):
         reindex = await fake.slash(fake.user("editor"), "reindex", {}, permissions=MANAGE_GUILD)
         questions = [
             "Who walked out of the meeting?",
@@ -387,9 +367,6 @@ async def test_load_while_reindexing_loses_nothing_and_never_stalls(
         await fake.wait_for(
             lambda f: [r for r in answered(f, reindex.token) if r.json.get("embeds")], 240
         )
-    finally:
-        process.terminate()
-        await process.wait()
 
     for user_id, asked in sent.items():
         answered_at = []
