@@ -59,7 +59,8 @@ class Answer:
 class AnswerPolicy:
     """How sentences compete to answer. Chosen on the eval sets; see BENCHMARKS.md."""
 
-    abstain_threshold: float = 0.25  # best sentence cosine below this: "not covered"
+    # Best sentence cosine below this: "not covered". The setting holds the default.
+    abstain_threshold: float = Settings.abstain_threshold
     passages_read: int = 3  # how many top passages' sentences compete
     sentences_parsed: int = 6  # how many of the best sentences get the (slower) span analysis
     overlap_weight: float = 0.6  # share of the question's words (by IDF) the sentence holds

@@ -35,7 +35,7 @@ class Settings:
     max_article_bytes: int = 20_000_000
     # Answers.
     top_k: int = 5
-    abstain_threshold: float = 0.25
+    abstain_threshold: float = 0.28
     # Discord.
     discord_token: str = field(default="", repr=False)
     guild_id: int | None = None

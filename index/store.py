@@ -324,23 +324,47 @@ def write_build(
     build_id = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     partial = builds / f"{build_id}.partial"
     partial.mkdir()
+    try:
+        manifest = _write_files(partial, items, model, model_id, dimension, chunk_tokens, started)
+        _fsync_tree(partial)
+    except BaseException:
+        # A build that fails (a full disk, say) leaves nothing behind; one that is killed is
+        # cleaned up by the next build.
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    final = builds / build_id
+    os.rename(partial, final)
+    _switch(index_dir, final)
+    remove_stale_builds(index_dir)
+    return manifest
 
+
+def _write_files(
+    folder: Path,
+    items: Sequence[tuple[Article, Embedded]],
+    model: str,
+    model_id: str,
+    dimension: int,
+    chunk_tokens: int,
+    started: float,
+) -> Manifest:
+    """Every file of a build, the manifest last."""
     index = faiss.IndexFlatIP(dimension)
     passage_vectors = [e.passage_vectors for _, e in items if len(e.chunks)]
     if passage_vectors:
         index.add(np.ascontiguousarray(np.vstack(passage_vectors), dtype=np.float32))
-    faiss.write_index(index, str(partial / "passages.faiss"))
+    faiss.write_index(index, str(folder / "passages.faiss"))
 
     sentence_vectors = [e.sentence_vectors for _, e in items if e.sentences]
     stacked = np.vstack(sentence_vectors) if sentence_vectors else np.zeros((0, dimension))
-    np.save(partial / "sentences.npy", stacked.astype(np.float32))
+    np.save(folder / "sentences.npy", stacked.astype(np.float32))
 
-    search_texts = _write_metadata(partial / "meta.sqlite", items)
-    LexicalIndex.build(search_texts).save(partial / "bm25")
+    search_texts = _write_metadata(folder / "meta.sqlite", items)
+    LexicalIndex.build(search_texts).save(folder / "bm25")
 
     files = {
-        path.relative_to(partial).as_posix(): path.stat().st_size
-        for path in sorted(partial.rglob("*"))
+        path.relative_to(folder).as_posix(): path.stat().st_size
+        for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
     manifest = Manifest(
@@ -356,12 +380,7 @@ def write_build(
         build_seconds=round(time.monotonic() - started, 3),
         files=files,
     )
-    (partial / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
-    _fsync_tree(partial)
-    final = builds / build_id
-    os.rename(partial, final)
-    _switch(index_dir, final)
-    remove_stale_builds(index_dir)
+    (folder / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
     return manifest
 
 

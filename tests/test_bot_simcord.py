@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -210,3 +211,20 @@ async def test_a_failed_reindex_reports_and_the_old_index_keeps_answering(
     assert "previous index is still answering" in message.content
     answer = embed_of(await reader.slash(channel, "ask", question="Who walked out of the meeting?"))
     assert answer.description.startswith("**Delcy Rodriguez**")
+
+
+async def test_a_full_disk_during_reindex_is_reported_and_the_old_index_serves(
+    simcord_env, server, bot_settings, monkeypatch
+) -> None:
+    _, channel, reader, editor = server
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("index.store.faiss.write_index", disk_full)
+    failed = await editor.slash(channel, "reindex", full=True)
+    message = [m for m in [failed.response, *failed.followups] if m][-1]
+    assert "Reindex failed" in message.content and "No space left on device" in message.content
+    answer = embed_of(await reader.slash(channel, "ask", question="How many votes were needed?"))
+    assert answer.description.startswith("**23**")
+    assert [p.suffix for p in (bot_settings.index_dir / "builds").iterdir()] == [""]
