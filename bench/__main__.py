@@ -38,6 +38,7 @@ from index.evaluation import load_questions
 from index.indexer import build, chunk_article, texts_to_embed
 from index.retriever import Retriever
 from index.settings import Settings
+from index.spans import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -101,6 +102,9 @@ def make_corpus(folder: Path, passages: int) -> None:
 
 
 def bench_latency(retriever: Retriever, settings: Settings, questions: list[str]) -> dict:
+    # Warm means loaded, not answered before: the caches must not carry over between sizes.
+    retriever.embedder.encode_query.cache_clear()
+    parse.cache_clear()
     answerer = Answerer.from_settings(retriever, settings)
     answerer.ask("warm-up question")
     seconds = []
