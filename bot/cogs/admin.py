@@ -10,7 +10,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import NewsdeskBot
-from bot.formatting import NO_MENTIONS, progress_text, report_embed, safe, sources_embed
+from bot.formatting import (
+    MESSAGE_LIMIT,
+    NO_MENTIONS,
+    fit,
+    progress_text,
+    report_embed,
+    sources_embed,
+)
 from index.desk import ReindexRunning
 from index.indexer import BuildProgress
 
@@ -79,7 +86,7 @@ class Admin(commands.Cog):
         except Exception as error:
             log.exception("reindex failed")
             await interaction.edit_original_response(
-                content=f"Reindex failed: {safe(str(error))[:1500]}\n"
+                content=f"Reindex failed: {fit(str(error), MESSAGE_LIMIT - 100)}\n"
                 "The previous index is still answering questions.",
                 allowed_mentions=NO_MENTIONS,
             )
