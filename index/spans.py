@@ -76,6 +76,9 @@ NOUN_FIT = 0.3
 
 QUOTE = re.compile(r"[“\"]([^”\"]{2,300})[”\"]")
 VERB_WEIGHT = 3.0
+# Of two candidates that fit and stand as close, the fuller phrase more often holds the whole
+# answer ("the SI unit of magnetic flux density" over "the SI unit"): a small bonus per word.
+WORD_BONUS = 0.02
 QUESTION_WORDS = {"who", "whom", "whose", "what", "which", "when", "where", "why", "how"}
 
 
@@ -166,7 +169,7 @@ def candidates(question: Question, sentence: str) -> list[Candidate]:
         for span, fit in spans
         if not question.names(span)
     ]
-    return sorted(found, key=lambda c: -(c.fit + c.closeness))
+    return sorted(found, key=lambda c: -(c.fit + c.closeness + WORD_BONUS * len(c.text.split())))
 
 
 def noun_phrases(doc: Doc) -> list[Span]:

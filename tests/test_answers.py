@@ -128,5 +128,5 @@ def test_xquad_eval(settings, embedder) -> None:
     assert report["recall@1"] >= 0.92
     assert report["recall@5"] >= 0.99
     assert report["sentence_accuracy"] >= 0.81  # target 0.85: see BENCHMARKS.md
-    assert report["short_answer_accuracy"] >= 0.35  # target 0.40: see BENCHMARKS.md
+    assert report["short_answer_accuracy"] >= 0.38  # target 0.40: see BENCHMARKS.md
     assert report["wrongly_refused"] / report["answerable"] < 0.02
