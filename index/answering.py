@@ -141,8 +141,9 @@ class Answerer:
         for passage in passages[: self.policy.passages_read]:
             rows = store.sentences(passage.first_sentence, passage.sentence_count)
             cosines = np.asarray(store.sentence_vectors[[r[0] for r in rows]]) @ query
-            for (_, _, _, text), cosine in zip(rows, cosines, strict=True):
-                shared = asked & set(tokenize([text])[0])
+            words = tokenize([r[3] for r in rows])  # one call per passage, not per sentence
+            for (_, _, _, text), cosine, said in zip(rows, cosines, words, strict=True):
+                shared = asked & set(said)
                 overlap = sum(weight[w] for w in shared) / total if total else 0.0
                 readings.append(Reading(passage, text, float(cosine), overlap))
         readings.sort(key=lambda r: -r.base(self.policy))
