@@ -59,8 +59,9 @@ def quote(text: str, limit: int) -> str:
     return "\n".join(f"> {line}" if line.strip() else ">" for line in body.split("\n"))
 
 
-def _source_line(title: str, url: str | None, source: str, limit: int) -> str:
-    name = fit(title, limit - len(source) - 8) if url else fit(title, limit)
+def _source_line(title: str, url: str | None, limit: int) -> str:
+    """The title, linked when the article has a web address, within ``limit`` characters."""
+    name = fit(title, limit - len(url) - 8) if url else fit(title, limit)
     if url and url.startswith(("http://", "https://")) and len(name) + len(url) + 4 <= limit:
         return f"[{name}](<{url}>)"
     return name
@@ -69,7 +70,7 @@ def _source_line(title: str, url: str | None, source: str, limit: int) -> str:
 def answer_embed(answer: Answer) -> discord.Embed:
     """The reply to a question: the short answer first, then the passages behind it."""
     if answer.covered:
-        source = _source_line(answer.article, answer.url, answer.source, 300)
+        source = _source_line(answer.article, answer.url, 300)
         short = fit(answer.text, 300)
         parts = [f"**{short}**"]
         if answer.sentence and answer.sentence != answer.text:
@@ -132,7 +133,7 @@ def sources_embed(articles: list[ArticleRecord], page: int, per_page: int = 10) 
     lines = []
     for article in shown:
         date = f" · {safe(article.date)}" if article.date else ""
-        name = _source_line(article.title, article.url, article.source, 200)
+        name = _source_line(article.title, article.url, 200)
         lines.append(f"• {name}{date} · {article.passages} passages")
     embed = discord.Embed(
         title=f"Indexed articles ({len(articles)})",
