@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from index.followups import Turn, with_context
 from index.lexical import tokenize
 from index.retriever import Passage, Retriever
 from index.settings import Settings
@@ -23,7 +25,7 @@ MAX_QUESTION_CHARS = 2000
 
 @dataclass(frozen=True)
 class Answer:
-    question: str
+    question: str  # as it was searched for: a follow-up comes completed from its conversation
     covered: bool  # False: the coverage does not answer; ``passages`` are the closest ones
     text: str  # the short answer ("" when not covered)
     sentence: str  # the sentence it came from, quoted exactly
@@ -105,9 +107,10 @@ class Answerer:
     def from_settings(cls, retriever: Retriever, settings: Settings) -> Answerer:
         return cls(retriever, AnswerPolicy(abstain_threshold=settings.abstain_threshold))
 
-    def ask(self, question: str, k: int = 5) -> Answer:
+    def ask(self, question: str, k: int = 5, history: Sequence[Turn] = ()) -> Answer:
+        """Answer ``question``; ``history`` holds the conversation's earlier turns, oldest first."""
         started = time.perf_counter()
-        question = clean_question(question)
+        question = with_context(clean_question(question), history)
         passages = self.retriever.search(question, k=max(k, self.policy.passages_read))
         readings = self.readings(question, passages)
         best = max(readings, key=lambda r: r.score(self.policy), default=None)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from index.answering import Answer, Answerer
 from index.embedding import Embedder
+from index.followups import Turn
 from index.indexer import BuildProgress, BuildReport, build
 from index.retriever import Retriever
 from index.settings import Settings
@@ -50,11 +51,11 @@ class Desk:
     def reindexing(self) -> bool:
         return self._rebuilding.locked()
 
-    def ask(self, question: str) -> Answer:
+    def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         answerer = self._answerer  # one read: a swap during the question does not affect it
         if answerer is None:
             raise IndexUnavailable("The index is not loaded yet.")
-        return answerer.ask(question, k=self.settings.top_k)
+        return answerer.ask(question, k=self.settings.top_k, history=history)
 
     def articles(self) -> list[ArticleRecord]:
         return self._answerer.retriever.store.articles() if self._answerer else []

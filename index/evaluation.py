@@ -1,7 +1,10 @@
 """``python -m index eval``: measure retrieval, answers, abstention and latency on a question set.
 
 The question format is that of ``shared/eval/seed_qa.jsonl``: ``question``, ``answers``,
-``evidence`` and, for questions the coverage cannot answer, ``answerable: false``.
+``evidence`` and, for questions the coverage cannot answer, ``answerable: false``. A follow-up
+question also has ``previous``: the earlier questions of its conversation, oldest first. They
+are asked first, as in a Discord thread, and the follow-up is scored both with that context and
+without it (``followup_recall@1`` against ``followup_recall@1_alone``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from index.answering import Answerer
 from index.embedding import Embedder
+from index.followups import Turn
 from index.indexer import build
 from index.retriever import Fusion, Mode, Retriever
 from index.settings import Settings
@@ -67,8 +71,9 @@ def score(answerer: Answerer, questions: list[dict], k: int = 5) -> dict:
     answerer.ask("warm-up question about the coverage")
     rows = []
     for item in questions:
+        history = [_turn(answerer, q, k) for q in item.get("previous", [])]
         started = time.perf_counter()
-        answer = answerer.ask(item["question"], k=k)
+        answer = answerer.ask(item["question"], k=k, history=history)
         seconds = time.perf_counter() - started
         answerable = item.get("answerable", True)
         row = {
@@ -83,6 +88,12 @@ def score(answerer: Answerer, questions: list[dict], k: int = 5) -> dict:
         if answerable:
             evidence = normalize(item["evidence"])
             hits = [p.rank for p in answer.passages if evidence in normalize(p.text)]
+            if history:
+                alone = answerer.ask(item["question"], k=k).passages
+                row["asked_as"] = answer.question
+                row["evidence_rank_alone"] = next(
+                    (p.rank for p in alone if evidence in normalize(p.text)), None
+                )
             refs = [normalize(a) for a in item["answers"]]
             short = normalize(answer.text)
             row |= {
@@ -98,6 +109,11 @@ def score(answerer: Answerer, questions: list[dict], k: int = 5) -> dict:
     return summarize(rows)
 
 
+def _turn(answerer: Answerer, question: str, k: int) -> Turn:
+    answer = answerer.ask(question, k=k)
+    return Turn(question, answer.text)
+
+
 def summarize(rows: list[dict]) -> dict:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
@@ -110,11 +126,13 @@ def summarize(rows: list[dict]) -> dict:
             else None
         )
 
-    def recall(k: int) -> float | None:
-        if not answerable:
+    def recall(k: int, among: list[dict] = answerable, rank: str = "evidence_rank") -> float | None:
+        if not among:
             return None
-        found = sum(1 for r in answerable if r["evidence_rank"] and r["evidence_rank"] <= k)
-        return round(found / len(answerable), 4)
+        found = sum(1 for r in among if r[rank] and r[rank] <= k)
+        return round(found / len(among), 4)
+
+    followups = [r for r in answerable if "asked_as" in r]
 
     return {
         "questions": len(rows),
@@ -131,6 +149,9 @@ def summarize(rows: list[dict]) -> dict:
         "short_answer_accuracy": share("short_correct"),
         "sentence_accuracy": share("sentence_correct"),
         "wrongly_refused": sum(1 for r in answerable if not r["covered"]),
+        "followups": len(followups),
+        "followup_recall@1": recall(1, followups),
+        "followup_recall@1_alone": recall(1, followups, "evidence_rank_alone"),
         "unanswerable": len(unanswerable),
         "abstained": sum(1 for r in unanswerable if not r["covered"]),
         "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
@@ -147,9 +168,8 @@ def format_report(report: dict) -> str:
         if r["answerable"]:
             mark = "ok " if r["correct"] else "-- "
             rank = r["evidence_rank"] or "-"
-            lines.append(
-                f"{mark} evidence@{rank}  {r['question']}  ->  {r['answer'] or '(not covered)'}"
-            )
+            asked = f"{r['question']} [as: {r['asked_as']}]" if "asked_as" in r else r["question"]
+            lines.append(f"{mark} evidence@{rank}  {asked}  ->  {r['answer'] or '(not covered)'}")
         else:
             mark = "ok " if not r["covered"] else "-- "
             lines.append(

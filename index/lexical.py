@@ -36,19 +36,24 @@ def expand_aliases(text: str) -> str:
 
 
 @cache
-def _stopwords() -> list[str]:
+def stopwords() -> frozenset[str]:
     # spaCy's list (326 words) rather than bm25s's 33: "how", "many", "were" and the like
     # say nothing about which passage answers.
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    return sorted(STOP_WORDS)
+    return frozenset(STOP_WORDS)
+
+
+@cache
+def _stopword_list() -> list[str]:
+    return sorted(stopwords())
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-cased, stemmed words without English stopwords, short forms spelled out."""
     return bm25s.tokenize(
         [expand_aliases(t) for t in texts],
-        stopwords=_stopwords(),
+        stopwords=_stopword_list(),
         stemmer=_stemmer(),
         return_ids=False,
         show_progress=False,
