@@ -9,12 +9,15 @@ import discord
 from discord.ext import commands
 
 from bot.formatting import NO_MENTIONS
+from bot.state import BotState
+from bot.views import ReasonSelect, VoteButton
 from index.desk import Desk
+from index.feedback import FeedbackLog
 from index.settings import Settings
 
 log = logging.getLogger(__name__)
 
-COGS = ("bot.cogs.ask", "bot.cogs.admin")
+COGS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.server", "bot.cogs.feedback")
 
 
 class NewsdeskBot(commands.Bot):
@@ -30,6 +33,8 @@ class NewsdeskBot(commands.Bot):
         )
         self.settings = settings
         self._desk = desk
+        self.state = BotState(settings.state_db, settings)
+        self.feedback = FeedbackLog(settings.state_db)
 
     @property
     def desk(self) -> Desk:
@@ -41,6 +46,8 @@ class NewsdeskBot(commands.Bot):
             log.info("loading the model and the index (first start builds it from the corpus)")
             self._desk = await asyncio.to_thread(Desk, self.settings)
         await asyncio.to_thread(self._desk.open)
+        # Vote buttons on answers sent before this start keep working.
+        self.add_dynamic_items(VoteButton, ReasonSelect)
         for cog in COGS:
             await self.load_extension(cog)
         if self.settings.guild_id:
@@ -51,6 +58,37 @@ class NewsdeskBot(commands.Bot):
         else:
             synced = await self.tree.sync()
             log.info("synced %d commands globally (they may take a while to appear)", len(synced))
+
+    def is_admin(self, interaction: discord.Interaction) -> bool:
+        """Checked on every admin path, whatever Discord's command settings say: members with
+        Manage Server, ids in NEWSDESK_ADMIN_IDS, and holders of the server's admin role."""
+        user = interaction.user
+        if user.id in self.settings.admin_ids:
+            return True
+        if not isinstance(user, discord.Member):
+            return False  # direct messages never administer anything
+        admin_role = self.state.server(interaction.guild_id).admin_role_id
+        if any(r.id in self.settings.admin_ids or r.id == admin_role for r in user.roles):
+            return True
+        # The invoker's permissions as Discord resolved them for this interaction.
+        return interaction.permissions.manage_guild
+
+    async def refused(self, interaction: discord.Interaction, what: str) -> bool:
+        """True, after telling them privately, when the invoker may not do ``what``."""
+        if self.is_admin(interaction):
+            return False
+        log.warning("refused %s from %s: not an admin", what, interaction.user.id)
+        await interaction.response.send_message(
+            f"Only server managers (or the admins set with /settings or NEWSDESK_ADMIN_IDS) can "
+            f"{what}.",
+            ephemeral=True,
+        )
+        return True
+
+    async def close(self) -> None:
+        await super().close()
+        self.state.close()
+        self.feedback.close()
 
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: mentions are questions, handled by the Ask cog."""

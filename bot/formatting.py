@@ -10,7 +10,9 @@ import re
 
 import discord
 
+from bot.state import ServerSettings
 from index.answering import Answer
+from index.feedback import REASONS, Rated
 from index.indexer import BuildProgress, BuildReport
 from index.store import ArticleRecord
 
@@ -141,3 +143,63 @@ def sources_embed(articles: list[ArticleRecord], page: int, per_page: int = 10) 
     )
     embed.set_footer(text=f"Page {page} of {pages}" + (" · /sources page:N" if pages > 1 else ""))
     return embed
+
+
+def added_embed(records: list[ArticleRecord], report: BuildReport) -> discord.Embed:
+    """What /add indexed: the new article(s), with their passage counts."""
+    lines = [f"• {_source_line(r.title, r.url, 300)} · {r.passages} passages" for r in records]
+    embed = discord.Embed(
+        title="Article added" if len(records) == 1 else f"{len(records)} articles added",
+        description="\n".join(lines)[:DESCRIPTION_LIMIT],
+        colour=discord.Colour.green(),
+    )
+    embed.set_footer(
+        text=f"Indexed in {report.seconds:.1f} s · {report.articles} articles in all · "
+        "answerable now"
+    )
+    return embed
+
+
+def feedback_embed(counts: dict[str, int], worst: list[Rated]) -> discord.Embed:
+    """/feedback: the votes in this server and the answers voted down most."""
+    embed = discord.Embed(
+        title="Feedback on answers",
+        description=f"{counts['answers']} answers given · {counts['up']} 👍 · {counts['down']} 👎",
+    )
+    budget = EMBED_TOTAL_LIMIT - len(embed.title or "") - len(embed.description or "") - 100
+    for item in worst[:5]:
+        name = fit(f"{item.down}👎 {item.up}👍 · {item.question}", FIELD_NAME_LIMIT)
+        reasons = ", ".join(REASONS[r] for r in item.reasons) or "no reason given"
+        value = fit(f"Answered: {item.answer or '(not covered)'} — {reasons}", 300)
+        if len(name) + len(value) > budget:
+            break
+        budget -= len(name) + len(value)
+        embed.add_field(name=name, value=value, inline=False)
+    if not worst:
+        embed.add_field(name="Voted down", value="No answer has been voted down.", inline=False)
+    return embed
+
+
+def settings_embed(server: ServerSettings, guild_name: str) -> discord.Embed:
+    channels = ", ".join(f"<#{c}>" for c in sorted(server.channel_ids)) or "every channel"
+    role = f"<@&{server.admin_role_id}>" if server.admin_role_id else "none (Manage Server only)"
+    lines = [
+        f"**Answer channels:** {channels}",
+        f"**Thread mode:** {THREAD_MODE_TEXT[server.thread_mode]}",
+        f"**Forum posts answered:** {'yes' if server.forum_answers else 'no'}",
+        f"**Cooldown:** {server.cooldown_seconds:g} s per user",
+        f"**Longest question:** {server.max_question_chars:,} characters",
+        f"**Admin role:** {role}",
+        f"**Feedback buttons:** {'shown' if server.feedback_buttons else 'hidden'}",
+    ]
+    return discord.Embed(
+        title=fit(f"Newsdesk settings for {guild_name}", TITLE_LIMIT),
+        description="\n".join(lines)[:DESCRIPTION_LIMIT],
+    )
+
+
+THREAD_MODE_TEXT = {
+    "off": "off (answers in place)",
+    "mentions": "mentions (a mention opens a thread; /ask answers in place)",
+    "all": "all (mentions and /ask open a thread)",
+}

@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from index.feedback import REASONS, FeedbackLog
 from index.settings import Settings, SettingsError
 from index.store import IndexUnavailable, Store
 
@@ -60,6 +61,16 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     evaluate.set_defaults(run=run_eval)
+
+    feedback = commands.add_parser("feedback", help="votes cast on the bot's answers")
+    feedback.add_argument("--db", type=Path, help="feedback database (default: NEWSDESK_STATE_DB)")
+    feedback.set_defaults(corpus=None, index=None, verbose=False)
+    actions = feedback.add_subparsers(required=True, metavar="ACTION")
+    export = actions.add_parser("export", help="write the voted-down questions as eval lines")
+    export.add_argument("file", type=Path, help="the JSONL file to write")
+    export.set_defaults(run=run_feedback_export)
+    counts = actions.add_parser("stats", help="print the counts and the worst answers")
+    counts.set_defaults(run=run_feedback_stats)
     return parser
 
 
@@ -144,4 +155,30 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     report = evaluate(args.questions, settings, corpus=args.corpus, mode=args.mode)
     print(json.dumps(report, indent=None) if args.json else format_report(report))
+    return 0
+
+
+def _feedback(args: argparse.Namespace, settings: Settings) -> FeedbackLog:
+    path = args.db or settings.state_db
+    if not path.is_file():
+        raise FileNotFoundError(f"No feedback database at {path}: the bot has not recorded any.")
+    return FeedbackLog(path)
+
+
+def run_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
+    count = _feedback(args, settings).export(args.file)
+    print(
+        f"wrote {count} voted-down questions to {args.file}; fill in each line's answers and "
+        "evidence, then run: python -m index eval " + str(args.file)
+    )
+    return 0
+
+
+def run_feedback_stats(args: argparse.Namespace, settings: Settings) -> int:
+    log = _feedback(args, settings)
+    counts = log.counts()
+    print(f"{counts['answers']} answers, {counts['up']} 👍, {counts['down']} 👎")
+    for item in log.worst(limit=10):
+        reasons = ", ".join(REASONS[r] for r in item.reasons) or "no reason given"
+        print(f"  {item.up}👍 {item.down}👎  {item.question}  ->  {item.answer!r} ({reasons})")
     return 0

@@ -8,10 +8,17 @@ instance serves both querying and indexing.
 from __future__ import annotations
 
 import logging
+import os
+import re
+import secrets
+import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from index.answering import Answer, Answerer
+from index.articles import SkipFile, read_file
 from index.embedding import Embedder
 from index.followups import Turn
 from index.indexer import BuildProgress, BuildReport, build
@@ -22,8 +29,17 @@ from index.store import ArticleRecord, IndexUnavailable
 log = logging.getLogger(__name__)
 
 
+# What /add accepts: the single-article formats (a .jsonl of many articles is a shell job).
+UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".json")
+REMOVED_FOLDER = ".removed"  # removed articles are moved here (the loader skips dot folders)
+
+
 class ReindexRunning(RuntimeError):
     """A rebuild is already under way; only one runs at a time."""
+
+
+class ArticleRejected(ValueError):
+    """An article cannot be added or removed; the message says why, for the person who asked."""
 
 
 class Desk:
@@ -64,26 +80,114 @@ class Desk:
         self, full: bool = False, on_progress: Callable[[BuildProgress], None] | None = None
     ) -> BuildReport:
         """Rebuild from the corpus and switch to the result; raises ``ReindexRunning``."""
+        with self._exclusively():
+            return self._rebuild(full, on_progress)
+
+    def add_article(self, filename: str, data: bytes) -> tuple[list[ArticleRecord], BuildReport]:
+        """Validate an uploaded article as the corpus loader would, save it, index it.
+
+        It is saved under a name made from its title, never from ``filename``. When it cannot
+        be read, nothing is written; when indexing fails, the file is taken out again.
+        """
+        suffix = Path(filename).suffix.lower()
+        if suffix not in UPLOAD_SUFFIXES:
+            raise ArticleRejected(
+                f"{suffix or 'A file without an extension'} is not an article format I read; "
+                f"attach one of {', '.join(UPLOAD_SUFFIXES)}."
+            )
+        limit = self.settings.max_upload_bytes
+        if len(data) > limit:
+            raise ArticleRejected(f"The file is {len(data):,} bytes; the limit is {limit:,}.")
+        corpus = self.settings.corpus_dir
+        with self._exclusively():
+            # Staged in a dot folder, which the loader skips, until it is known to be good. The
+            # uploaded name, reduced to a slug, only serves to title an article that has none.
+            staging = corpus / f".upload-{secrets.token_hex(8)}"
+            staging.mkdir()
+            try:
+                staged = staging / f"{_slug(Path(filename).stem)}{suffix}"
+                staged.write_bytes(data)
+                try:
+                    articles = list(read_file(staged, staged.name, limit))
+                except SkipFile as reason:
+                    raise ArticleRejected(f"I could not read that file: {reason}.") from None
+                name = _free_name(corpus, articles[0].title, suffix)
+                os.replace(staged, corpus / name)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            try:
+                report = self._rebuild()
+            except BaseException:
+                (corpus / name).unlink(missing_ok=True)
+                raise
+        # A .json file may hold a list of articles: "name#0", "name#1", ...
+        return [a for a in self.articles() if a.id.split("#")[0] == name], report
+
+    def remove_article(self, article_id: str) -> tuple[ArticleRecord, BuildReport]:
+        """Take an article out of the corpus (into its ``.removed`` folder) and the index."""
+        records = {a.id: a for a in self.articles()}
+        if article_id not in records:
+            raise ArticleRejected("That article is not in the index; pick one from /sources.")
+        if "#" in article_id:
+            raise ArticleRejected(
+                f"{article_id.split('#')[0]} holds several articles; remove this one by editing "
+                "that file and running /reindex."
+            )
+        corpus = self.settings.corpus_dir.resolve()
+        path = (corpus / article_id).resolve()
+        if corpus not in path.parents or not path.is_file():
+            raise ArticleRejected(f"{article_id} is no longer a file in the articles folder.")
+        kept = corpus / REMOVED_FOLDER / f"{secrets.token_hex(4)}-{path.name}"
+        with self._exclusively():
+            kept.parent.mkdir(exist_ok=True)
+            os.replace(path, kept)
+            try:
+                report = self._rebuild()
+            except BaseException:
+                os.replace(kept, path)
+                raise
+        return records[article_id], report
+
+    @contextmanager
+    def _exclusively(self) -> Iterator[None]:
         if not self._rebuilding.acquire(blocking=False):
             raise ReindexRunning("A reindex is already running.")
         try:
-            report = build(
-                self.settings.corpus_dir,
-                self.settings.index_dir,
-                self.embedder,
-                self.settings.chunk_tokens,
-                full=full,
-                max_article_bytes=self.settings.max_article_bytes,
-                on_progress=on_progress,
-            )
-            self._answerer = self._load()
-            return report
+            yield
         finally:
             self._rebuilding.release()
+
+    def _rebuild(
+        self, full: bool = False, on_progress: Callable[[BuildProgress], None] | None = None
+    ) -> BuildReport:
+        report = build(
+            self.settings.corpus_dir,
+            self.settings.index_dir,
+            self.embedder,
+            self.settings.chunk_tokens,
+            full=full,
+            max_article_bytes=self.settings.max_article_bytes,
+            on_progress=on_progress,
+        )
+        self._answerer = self._load()
+        return report
 
     def _load(self) -> Answerer:
         retriever = Retriever.open(self.settings.index_dir, self.embedder)
         return Answerer.from_settings(retriever, self.settings)
+
+
+def _free_name(folder: Path, title: str, suffix: str) -> str:
+    """A file name made from ``title`` that nothing in ``folder`` uses yet."""
+    stem = _slug(title)
+    name, number = f"{stem}{suffix}", 2
+    while (folder / name).exists():
+        name, number = f"{stem}-{number}{suffix}", number + 1
+    return name
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].rstrip("-") or "article"
 
 
 def _log_progress(progress: BuildProgress) -> None:

@@ -15,6 +15,9 @@ from typing import Any, get_type_hints
 from dotenv import load_dotenv
 
 PREFIX = "NEWSDESK_"
+# Where answers go: "off" in place; "mentions" a mention opens a thread, /ask answers in place;
+# "all" both open a thread.
+THREAD_MODES = ("off", "mentions", "all")
 
 
 def packaged_model_path() -> str:
@@ -33,6 +36,9 @@ class Settings:
     chunk_tokens: int = 200
     batch_size: int = 32
     max_article_bytes: int = 20_000_000
+    max_upload_bytes: int = 2_000_000  # an article attached to /add
+    # Feedback, per-server settings and conversations: kept apart from the index builds.
+    state_db: Path = Path("data/newsdesk.sqlite")
     # Answers.
     top_k: int = 5
     abstain_threshold: float = 0.28
@@ -45,6 +51,17 @@ class Settings:
     max_question_chars: int = 500
     log_questions: bool = True
     answer_dms: bool = True
+    # Defaults for each server; its admins change them with /settings.
+    thread_mode: str = "mentions"
+    forum_answers: bool = False  # answer each new post of a forum channel in its thread
+    feedback_buttons: bool = True
+
+    def __post_init__(self) -> None:
+        if self.thread_mode not in THREAD_MODES:
+            raise SettingsError(
+                f"{PREFIX}THREAD_MODE={self.thread_mode!r} is not valid: use one of "
+                + ", ".join(THREAD_MODES)
+            )
 
     @classmethod
     def from_env(
@@ -66,6 +83,9 @@ class Settings:
         """Fail early, with a message naming the setting, when a folder cannot be used."""
         _usable_folder("NEWSDESK_CORPUS_DIR", self.corpus_dir, must_exist=True, writable=False)
         _usable_folder("NEWSDESK_INDEX_DIR", self.index_dir, must_exist=False, writable=write_index)
+        if write_index:
+            folder = self.state_db.parent
+            _usable_folder("NEWSDESK_STATE_DB's folder", folder, must_exist=False, writable=True)
 
     def with_paths(self, corpus_dir: Path | None = None, index_dir: Path | None = None) -> Settings:
         return replace(

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
+import discord
 import pytest
+import simcord
 
+from bot.client import NewsdeskBot
+from index.desk import Desk
 from index.embedding import Embedder
 from index.indexer import build
 from index.settings import Settings
@@ -42,3 +47,54 @@ def corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "corpus"
     shutil.copytree(SEEDS, folder)
     return folder
+
+
+# The bot in simcord (see test_bot_simcord.py and test_bot_experience.py).
+
+
+@pytest.fixture
+def bot_settings(settings, seed_index: Path, tmp_path: Path):
+    """Settings with a writable corpus and index copied from the seed ones."""
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(SEEDS, corpus)
+    shutil.copytree(seed_index, index_dir, symlinks=True)
+    return replace(
+        settings,
+        corpus_dir=corpus,
+        index_dir=index_dir,
+        state_db=tmp_path / "state.sqlite",
+        cooldown_seconds=0,
+    )
+
+
+@pytest.fixture
+def simcord_bot(bot_settings, embedder):
+    return NewsdeskBot(bot_settings, Desk(bot_settings, embedder))
+
+
+@pytest.fixture
+def server(simcord_env):
+    guild = simcord_env.create_guild("Newsroom")
+    channel = guild.create_text_channel("general")
+    reader = guild.add_member(simcord_env.create_user("reader"))
+    editors = guild.create_role("editors", permissions=discord.Permissions(manage_guild=True))
+    editor = guild.add_member(simcord_env.create_user("editor"), roles=[editors])
+    return guild, channel, reader, editor
+
+
+def callbacks(env: simcord.Env) -> list[dict]:
+    """The interaction responses the bot sent, in order."""
+    return [e.json for e in env.http_requests if e.path.endswith("/callback")]
+
+
+def embed_of(result: simcord.InteractionResult) -> discord.Embed:
+    messages = [m for m in [result.response, *result.followups] if m and m.embeds]
+    assert messages, f"no embed in {result!r}"
+    return messages[-1].embeds[0]
+
+
+def reply_of(result: simcord.InteractionResult) -> simcord.results.ResponseMessage:
+    """The last message the bot sent for an interaction (a deferred reply edits the first)."""
+    messages = [m for m in [result.response, *result.followups] if m]
+    assert messages, f"no reply in {result!r}"
+    return messages[-1]

@@ -5,51 +5,10 @@ from __future__ import annotations
 import errno
 import shutil
 from dataclasses import replace
-from pathlib import Path
 
-import discord
 import pytest
-import simcord
 
-from bot.client import NewsdeskBot
-from index.desk import Desk
-
-from .conftest import SEEDS
-
-
-@pytest.fixture
-def bot_settings(settings, seed_index: Path, tmp_path: Path):
-    """Settings with a writable corpus and index copied from the seed ones."""
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    shutil.copytree(SEEDS, corpus)
-    shutil.copytree(seed_index, index_dir, symlinks=True)
-    return replace(settings, corpus_dir=corpus, index_dir=index_dir, cooldown_seconds=0)
-
-
-@pytest.fixture
-def simcord_bot(bot_settings, embedder):
-    return NewsdeskBot(bot_settings, Desk(bot_settings, embedder))
-
-
-@pytest.fixture
-def server(simcord_env):
-    guild = simcord_env.create_guild("Newsroom")
-    channel = guild.create_text_channel("general")
-    reader = guild.add_member(simcord_env.create_user("reader"))
-    editors = guild.create_role("editors", permissions=discord.Permissions(manage_guild=True))
-    editor = guild.add_member(simcord_env.create_user("editor"), roles=[editors])
-    return guild, channel, reader, editor
-
-
-def callbacks(env: simcord.Env) -> list[dict]:
-    """The interaction responses the bot sent, in order."""
-    return [e.json for e in env.http_requests if e.path.endswith("/callback")]
-
-
-def embed_of(result: simcord.InteractionResult) -> discord.Embed:
-    messages = [m for m in [result.response, *result.followups] if m and m.embeds]
-    assert messages, f"no embed in {result!r}"
-    return messages[-1].embeds[0]
+from .conftest import callbacks, embed_of
 
 
 async def test_ask_defers_then_answers_with_the_passage(simcord_env, server) -> None:
@@ -69,14 +28,16 @@ async def test_votes_question_names_23(simcord_env, server) -> None:
     assert "the 23 it needed" in embed.description
 
 
-async def test_a_mention_is_answered_as_a_reply(simcord_env, server) -> None:
-    _, channel, reader, _ = server
+async def test_a_mention_is_answered_as_a_reply_when_threads_are_off(simcord_env, server) -> None:
+    guild, channel, reader, _ = server
+    simcord_env.bot.state.change(guild.id, 1, thread_mode="off")
     me = simcord_env.bot.user
     question = await reader.send(channel, f"{me.mention} who walked out of the meeting?")
     reply = channel.last_message
     assert reply.author.id == me.id
     assert reply.reference and reply.reference.message_id == question.id
     assert reply.embeds[0].description.startswith("**Delcy Rodriguez**")
+    assert channel.threads == []
 
 
 async def test_other_bots_and_unmentioned_messages_get_nothing(simcord_env, server) -> None:
@@ -192,8 +153,7 @@ async def test_direct_messages_are_answered_and_never_administer(simcord_env, se
 
 async def test_direct_messages_are_refused_when_the_setting_says_so(simcord_env, server) -> None:
     _, _, reader, _ = server
-    cog = simcord_env.bot.get_cog("Ask")
-    cog.settings = replace(cog.settings, answer_dms=False)
+    simcord_env.bot.settings = replace(simcord_env.bot.settings, answer_dms=False)
     await reader.send_dm("who walked out of the meeting?")
     assert "only answer questions in servers" in reader.user.dm_channel.last_message.content
     result = await reader.user.slash("ask", question="who walked out of the meeting?")

@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from index.answering import Answerer
+from index.feedback import FeedbackLog
+from index.retriever import Retriever
+
 from .conftest import ROOT
 
 
@@ -49,3 +53,34 @@ def test_asking_without_an_index_explains_how_to_build(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "python -m index build" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_feedback_export_writes_voted_down_questions_as_eval_lines(
+    seed_index: Path, embedder, tmp_path: Path
+) -> None:
+    answerer = Answerer(Retriever.open(seed_index, embedder))
+    db = tmp_path / "state.sqlite"
+    votes = FeedbackLog(db)
+    liked = votes.record("How many votes were needed?", answerer.ask("How many votes?"), 7)
+    disliked = answerer.ask("Who represented the United States at the meeting?")
+    wrong = votes.record(disliked.question, disliked, 7)
+    votes.vote(liked, 1, up=True)
+    votes.vote(wrong, 1, up=True)
+    votes.vote(wrong, 1, up=False)  # changed their mind: one vote, down
+    votes.vote(wrong, 2, up=False)
+    assert votes.explain(wrong, 2, "wrong_answer") and not votes.explain(liked, 1, "other")
+    votes.close()
+
+    out = tmp_path / "regressions.jsonl"
+    result = run("feedback", "--db", str(db), "export", str(out))
+    assert result.returncode == 0, result.stderr
+    [line] = [json.loads(text) for text in out.read_text().splitlines()]
+    assert line["question"] == "Who represented the United States at the meeting?"
+    assert line["answers"] == [] and line["evidence"] == "" and line["answerable"] is True
+    assert line["feedback"]["down"] == 2 and line["feedback"]["up"] == 0
+    assert line["feedback"]["reasons"] == ["wrong_answer"]
+    stats = run("feedback", "--db", str(db), "stats")
+    assert "2 answers, 1 👍, 2 👎" in stats.stdout
+
+    missing = run("feedback", "--db", str(tmp_path / "none.sqlite"), "export", str(out))
+    assert missing.returncode == 2 and "No feedback database" in missing.stderr

@@ -1,4 +1,8 @@
-"""Admin and browsing commands: ``/reindex`` (admins only) and ``/sources``."""
+"""Managing the coverage: ``/reindex``, ``/add`` and ``/remove`` (admins only), and ``/sources``.
+
+Admin rights are checked by the bot on every call and every confirm button (see
+``NewsdeskBot.is_admin``), not only by Discord hiding the commands.
+"""
 
 from __future__ import annotations
 
@@ -13,30 +17,21 @@ from bot.client import NewsdeskBot
 from bot.formatting import (
     MESSAGE_LIMIT,
     NO_MENTIONS,
+    added_embed,
     fit,
     progress_text,
     report_embed,
+    safe,
     sources_embed,
 )
-from index.desk import ReindexRunning
+from bot.views import Confirm
+from index.desk import ArticleRejected, ReindexRunning
 from index.indexer import BuildProgress
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 2.0  # seconds between status edits: well inside Discord's rate limits
-
-
-def is_admin(interaction: discord.Interaction, admin_ids: frozenset[int]) -> bool:
-    """Checked by the bot on every admin path, whatever Discord's command settings say."""
-    user = interaction.user
-    if user.id in admin_ids:
-        return True
-    if not isinstance(user, discord.Member):
-        return False  # direct messages never administer anything
-    if any(role.id in admin_ids for role in user.roles):
-        return True
-    # The invoker's permissions as Discord resolved them for this interaction.
-    return interaction.permissions.manage_guild
+BUSY = "A reindex is already running; try again when it has finished."
 
 
 class Admin(commands.Cog):
@@ -49,12 +44,7 @@ class Admin(commands.Cog):
     @app_commands.guild_only()
     async def reindex(self, interaction: discord.Interaction, full: bool = False) -> None:
         desk = self.bot.desk
-        if not is_admin(interaction, self.bot.settings.admin_ids):
-            log.warning("refused /reindex from %s: not an admin", interaction.user.id)
-            await interaction.response.send_message(
-                "Only server managers (or ids listed in NEWSDESK_ADMIN_IDS) can reindex.",
-                ephemeral=True,
-            )
+        if await self.bot.refused(interaction, "reindex"):
             return
         if desk.reindexing:
             await interaction.response.send_message(
@@ -84,14 +74,98 @@ class Admin(commands.Cog):
             )
             return
         except Exception as error:
-            log.exception("reindex failed")
-            await interaction.edit_original_response(
-                content=f"Reindex failed: {fit(str(error), MESSAGE_LIMIT - 100)}\n"
-                "The previous index is still answering questions.",
+            await self._failed(interaction, "Reindex", error)
+            return
+        await interaction.edit_original_response(content=None, embed=report_embed(report))
+
+    @app_commands.command(name="add", description="Add an article to the coverage")
+    @app_commands.describe(article="A .txt, .md, .html or .json file holding the article")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def add(self, interaction: discord.Interaction, article: discord.Attachment) -> None:
+        if await self.bot.refused(interaction, "add articles"):
+            return
+        limit = self.bot.settings.max_upload_bytes
+        if article.size > limit:  # refused before downloading a byte
+            await interaction.response.send_message(
+                f"`{safe(article.filename)}` is {article.size:,} bytes; the limit is {limit:,}.",
+                ephemeral=True,
                 allowed_mentions=NO_MENTIONS,
             )
             return
-        await interaction.edit_original_response(content=None, embed=report_embed(report))
+        await interaction.response.defer(thinking=True)
+        log.info("/add %r (%d bytes) from %s", article.filename, article.size, interaction.user.id)
+        try:
+            data = await article.read()
+            records, report = await asyncio.to_thread(
+                self.bot.desk.add_article, article.filename, data
+            )
+        except ArticleRejected as reason:
+            await interaction.edit_original_response(
+                content=f"Not added: {fit(str(reason), 1800)}", allowed_mentions=NO_MENTIONS
+            )
+            return
+        except ReindexRunning:
+            await interaction.edit_original_response(content=BUSY)
+            return
+        except Exception as error:
+            await self._failed(interaction, "Adding the article", error)
+            return
+        await interaction.edit_original_response(embed=added_embed(records, report))
+
+    @app_commands.command(name="remove", description="Remove an article from the coverage")
+    @app_commands.describe(article="The article's title, as /sources lists it")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def remove(self, interaction: discord.Interaction, article: str) -> None:
+        if await self.bot.refused(interaction, "remove articles"):
+            return
+        records = {a.id: a for a in await asyncio.to_thread(self.bot.desk.articles)}
+        record = records.get(article)
+        if record is None:
+            await interaction.response.send_message(
+                "I have no such article; pick one from the list as you type.", ephemeral=True
+            )
+            return
+
+        async def remove(confirmed: discord.Interaction) -> None:
+            try:
+                removed, report = await asyncio.to_thread(self.bot.desk.remove_article, record.id)
+            except (ArticleRejected, ReindexRunning) as reason:
+                text = BUSY if isinstance(reason, ReindexRunning) else fit(str(reason), 1800)
+                await confirmed.edit_original_response(content=f"Not removed: {text}")
+                return
+            except Exception as error:
+                await self._failed(confirmed, "Removing the article", error)
+                return
+            log.info("removed %s at the request of %s", removed.id, confirmed.user.id)
+            await confirmed.edit_original_response(
+                content=f"Removed **{fit(removed.title, 300)}** ({removed.passages} passages). "
+                f"{report.articles} articles remain.",
+                allowed_mentions=NO_MENTIONS,
+            )
+
+        await interaction.response.send_message(
+            f"Remove **{fit(record.title, 300)}** ({record.passages} passages) from the coverage? "
+            "Its file is moved aside, not deleted.",
+            view=Confirm(interaction.user.id, self.bot.is_admin, remove),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @remove.autocomplete("article")
+    async def _titles(
+        self, interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        if not self.bot.is_admin(interaction):
+            return []  # titles are public, but the command is not theirs to use
+        typed = typed.lower()
+        articles = await asyncio.to_thread(self.bot.desk.articles)
+        matches = [a for a in articles if typed in a.title.lower()][:25]  # Discord shows 25
+        # A choice's value is limited to 100 characters; ids are paths inside the corpus.
+        return [
+            app_commands.Choice(name=a.title[:100], value=a.id) for a in matches if len(a.id) <= 100
+        ]
 
     @app_commands.command(name="sources", description="List the indexed articles")
     @app_commands.describe(page="Page number, when the list is long")
@@ -99,6 +173,14 @@ class Admin(commands.Cog):
         articles = await asyncio.to_thread(self.bot.desk.articles)
         await interaction.response.send_message(
             embed=sources_embed(articles, page), allowed_mentions=NO_MENTIONS
+        )
+
+    async def _failed(self, interaction: discord.Interaction, what: str, error: Exception) -> None:
+        log.error("%s failed", what, exc_info=error)
+        await interaction.edit_original_response(
+            content=f"{what} failed: {fit(str(error), MESSAGE_LIMIT - 100)}\n"
+            "The previous index is still answering questions.",
+            allowed_mentions=NO_MENTIONS,
         )
 
 

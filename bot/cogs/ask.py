@@ -1,4 +1,10 @@
-"""Questions: ``/ask`` and "@Newsdesk ..." mentions, with the same guard rails and answer."""
+"""Questions: ``/ask``, "@Newsdesk ..." mentions, follow-ups in the bot's threads, forum posts.
+
+Where an answer goes follows the server's thread mode: in place, or in a new public thread
+named after the question. In a thread the bot opened (or a forum post it answered), every
+later message is a follow-up, read with the thread's earlier questions; elsewhere the bot
+speaks only when mentioned.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import asyncio
 import logging
 import re
 import time
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -13,47 +20,52 @@ from discord.ext import commands
 
 from bot.client import NewsdeskBot
 from bot.formatting import NO_MENTIONS, answer_embed
-from index.answering import Answer
+from bot.views import vote_view
+from index.answering import Answer, clean_question
+from index.followups import Turn
 
 log = logging.getLogger(__name__)
 
 EXAMPLE = "Try: `@Newsdesk who walked out of the meeting?` or `/ask`."
+THREAD_NAME_LIMIT = 100  # Discord's limit on a channel name
+THREAD_ARCHIVE_MINUTES = 1440
 
 
 class Ask(commands.Cog):
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
-        self.settings = bot.settings
         self._last_question: dict[int, float] = {}  # user id -> monotonic time
 
     def refusal(
         self, user: discord.abc.User, guild_id: int | None, channel_id: int | None, question: str
     ) -> str | None:
         """Why this question is not answered, or None. Records the question for the cooldown."""
-        if guild_id is None and not self.settings.answer_dms:
+        if guild_id is None and not self.bot.settings.answer_dms:
             return "I only answer questions in servers, not in direct messages."
-        allowed = self.settings.channel_ids
-        if allowed and guild_id is not None and channel_id not in allowed:
-            channels = ", ".join(f"<#{c}>" for c in sorted(allowed))
+        server = self.bot.state.server(guild_id)
+        if server.channel_ids and guild_id is not None and channel_id not in server.channel_ids:
+            channels = ", ".join(f"<#{c}>" for c in sorted(server.channel_ids))
             return f"I answer questions in {channels}."
         if not question.strip():
             return f"Ask me a question about the news coverage. {EXAMPLE}"
-        if len(question) > self.settings.max_question_chars:
+        if len(question) > server.max_question_chars:
             return (
                 f"That question is {len(question):,} characters long; please keep it under "
-                f"{self.settings.max_question_chars:,}."
+                f"{server.max_question_chars:,}."
             )
         now = time.monotonic()
-        wait = self._last_question.get(user.id, -1e9) + self.settings.cooldown_seconds - now
+        wait = self._last_question.get(user.id, -1e9) + server.cooldown_seconds - now
         if wait > 0:
             return f"One question at a time, please: try again in {wait:.0f} s."
         self._last_question[user.id] = now
         return None
 
-    async def answer(self, question: str, user: discord.abc.User, via: str) -> Answer:
+    async def answer(
+        self, question: str, user: discord.abc.User, via: str, history: list[Turn]
+    ) -> Answer:
         """Answer off the event loop and log one line about it."""
-        answer = await asyncio.to_thread(self.bot.desk.ask, question)
-        asked = repr(question) if self.settings.log_questions else f"({len(question)} chars)"
+        answer = await asyncio.to_thread(self.bot.desk.ask, question, history)
+        asked = repr(question) if self.bot.settings.log_questions else f"({len(question)} chars)"
         log.info(
             "%s from %s: %s -> %s in %.0f ms",
             via,
@@ -64,11 +76,37 @@ class Ask(commands.Cog):
         )
         return answer
 
+    async def reply(self, question: str, answer: Answer, guild_id: int | None) -> dict[str, Any]:
+        """The message for an answer: its embed and, where the server wants them, vote buttons."""
+        message: dict[str, Any] = {"embed": answer_embed(answer), "allowed_mentions": NO_MENTIONS}
+        if self.bot.state.server(guild_id).feedback_buttons:
+            answer_id = await asyncio.to_thread(
+                self.bot.feedback.record, question, answer, guild_id
+            )
+            message["view"] = vote_view(answer_id)
+        return message
+
+    async def history(self, channel: Any) -> list[Turn]:
+        """The earlier turns when ``channel`` is a thread the bot converses in."""
+        if not isinstance(channel, discord.Thread):
+            return []
+        state = self.bot.state
+        if not await asyncio.to_thread(state.is_conversation, channel.id):
+            return []
+        return await asyncio.to_thread(state.history, channel.id)
+
+    async def remember(self, thread: discord.Thread, answer: Answer) -> None:
+        # The question as it was searched for, so a follow-up of a follow-up keeps the topic.
+        state = self.bot.state
+        await asyncio.to_thread(state.start_conversation, thread.id, thread.guild.id)
+        await asyncio.to_thread(state.add_turn, thread.id, answer.question, answer.text)
+
     @app_commands.command(name="ask", description="Ask a question about the news coverage")
     @app_commands.describe(question="What you want to know, e.g. who walked out of the meeting?")
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
+        channel = interaction.channel
         refusal = self.refusal(
-            interaction.user, interaction.guild_id, interaction.channel_id, question
+            interaction.user, interaction.guild_id, _home(channel, interaction.channel_id), question
         )
         if refusal:
             await interaction.response.send_message(
@@ -77,8 +115,9 @@ class Ask(commands.Cog):
             return
         # Discord wants a first response within 3 s: say "thinking" now, answer after.
         await interaction.response.defer(thinking=True)
+        history = await self.history(channel)
         try:
-            answer = await self.answer(question, interaction.user, "/ask")
+            answer = await self.answer(question, interaction.user, "/ask", history)
         except Exception:
             log.exception("answering failed")
             await interaction.followup.send(
@@ -86,25 +125,47 @@ class Ask(commands.Cog):
                 allowed_mentions=NO_MENTIONS,
             )
             return
-        await interaction.followup.send(embed=answer_embed(answer), allowed_mentions=NO_MENTIONS)
+        message = await self.reply(question, answer, interaction.guild_id)
+        server = self.bot.state.server(interaction.guild_id)
+        thread = None
+        if server.thread_mode == "all" and isinstance(channel, discord.TextChannel):
+            thread = await _open_thread(channel.create_thread, question, public=True)
+        if thread is None:
+            await interaction.followup.send(**message)
+            if history:
+                await self.remember(channel, answer)
+            return
+        await thread.send(**message)
+        await self.remember(thread, answer)
+        await interaction.followup.send(
+            f"Answered in {thread.mention}; ask follow-ups there.", allowed_mentions=NO_MENTIONS
+        )
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         me = self.bot.user
         if message.author.bot or me is None:
             return
-        # In a server the bot answers when mentioned; in a direct message, every message.
-        if message.guild is not None and not any(user.id == me.id for user in message.mentions):
+        channel = message.channel
+        guild_id = message.guild.id if message.guild else None
+        mentioned = any(user.id == me.id for user in message.mentions)
+        history = await self.history(channel)
+        conversing = isinstance(channel, discord.Thread) and (
+            bool(history) or self._is_new_forum_post(message, channel)
+        )
+        # In a server the bot speaks when mentioned or in its own threads; in a DM, always.
+        if guild_id is not None and not (mentioned or conversing):
             return
         question = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
-        guild_id = message.guild.id if message.guild else None
-        refusal = self.refusal(message.author, guild_id, message.channel.id, question)
+        if conversing and not mentioned and not question:
+            return  # an image or a sticker in the thread: nothing was asked
+        refusal = self.refusal(message.author, guild_id, _home(channel, channel.id), question)
         if refusal:
             await message.reply(refusal, mention_author=False, allowed_mentions=NO_MENTIONS)
             return
         try:
-            async with message.channel.typing():
-                answer = await self.answer(question, message.author, "mention")
+            async with channel.typing():
+                answer = await self.answer(question, message.author, "message", history)
         except Exception:
             log.exception("answering failed")
             await message.reply(
@@ -113,9 +174,46 @@ class Ask(commands.Cog):
                 allowed_mentions=NO_MENTIONS,
             )
             return
-        await message.reply(
-            embed=answer_embed(answer), mention_author=False, allowed_mentions=NO_MENTIONS
+        reply = await self.reply(question, answer, guild_id)
+        server = self.bot.state.server(guild_id)
+        if isinstance(channel, discord.TextChannel) and server.thread_mode != "off":
+            thread = await _open_thread(message.create_thread, question)
+            if thread is not None:
+                await thread.send(**reply)
+                await self.remember(thread, answer)
+                return
+        await message.reply(**reply, mention_author=False)
+        if conversing:
+            await self.remember(channel, answer)
+
+    def _is_new_forum_post(self, message: discord.Message, thread: discord.Thread) -> bool:
+        """A forum post's first message has the post's (the thread's) own id."""
+        return (
+            isinstance(thread.parent, discord.ForumChannel)
+            and message.id == thread.id
+            and self.bot.state.server(thread.guild.id).forum_answers
         )
+
+
+def _home(channel: Any, channel_id: int | None) -> int | None:
+    """The channel whose settings apply: a thread's parent, else the channel itself."""
+    return channel.parent_id if isinstance(channel, discord.Thread) else channel_id
+
+
+async def _open_thread(create: Any, question: str, public: bool = False) -> discord.Thread | None:
+    """A thread named after the question, or None when the bot may not open one here."""
+    name = clean_question(question) or "Question"
+    name = name[0].upper() + name[1:]
+    if len(name) > THREAD_NAME_LIMIT:  # plain text: thread names show no markdown
+        name = name[: THREAD_NAME_LIMIT - 1].rsplit(" ", 1)[0] + "…"
+    options: dict[str, Any] = {"name": name, "auto_archive_duration": THREAD_ARCHIVE_MINUTES}
+    if public:
+        options["type"] = discord.ChannelType.public_thread
+    try:
+        return await create(**options)
+    except discord.HTTPException as error:
+        log.warning("could not open a thread (%s); answering in place", error)
+        return None
 
 
 async def setup(bot: NewsdeskBot) -> None:

@@ -1,0 +1,38 @@
+"""``/feedback`` (admins): how answers were rated in this server, and the worst of them.
+
+The 👍/👎 buttons themselves are in ``bot.views``; ``python -m index feedback export`` turns the
+voted-down questions into eval lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import NewsdeskBot
+from bot.formatting import NO_MENTIONS, feedback_embed
+
+
+class Feedback(commands.Cog):
+    def __init__(self, bot: NewsdeskBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="feedback", description="See how answers were rated here")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def feedback(self, interaction: discord.Interaction) -> None:
+        if await self.bot.refused(interaction, "see the feedback"):
+            return
+        votes = self.bot.feedback
+        counts = await asyncio.to_thread(votes.counts, interaction.guild_id)
+        worst = await asyncio.to_thread(votes.worst, 5, interaction.guild_id)
+        await interaction.response.send_message(
+            embed=feedback_embed(counts, worst), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+
+async def setup(bot: NewsdeskBot) -> None:
+    await bot.add_cog(Feedback(bot))

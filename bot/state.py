@@ -1,0 +1,167 @@
+"""What the bot remembers across restarts, in SQLite: each server's settings and conversations.
+
+Both live in the state database (``NEWSDESK_STATE_DB``) beside the feedback votes, not in the
+index, so a reindex never touches them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from index.feedback import connect
+from index.followups import Turn
+from index.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS server_settings (
+    guild_id INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (guild_id, name)
+);
+CREATE TABLE IF NOT EXISTS settings_changes (
+    guild_id INTEGER NOT NULL, user_id INTEGER NOT NULL, name TEXT NOT NULL,
+    old TEXT NOT NULL, new TEXT NOT NULL, at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS conversations (
+    thread_id INTEGER PRIMARY KEY, guild_id INTEGER, started REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+    thread_id INTEGER NOT NULL REFERENCES conversations(thread_id),
+    question TEXT NOT NULL, answer TEXT NOT NULL, at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS turns_by_thread ON turns (thread_id, at);
+"""
+
+# Turns of a thread a follow-up is read against: the rewrite uses the last, older ones add
+# nothing but noise.
+HISTORY_TURNS = 3
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The settings a server's admins may change with /settings; defaults from the environment."""
+
+    channel_ids: frozenset[int]  # empty: every channel
+    thread_mode: str
+    cooldown_seconds: float
+    max_question_chars: int
+    admin_role_id: int | None
+    feedback_buttons: bool
+    forum_answers: bool
+
+    @classmethod
+    def defaults(cls, settings: Settings) -> ServerSettings:
+        return cls(
+            channel_ids=settings.channel_ids,
+            thread_mode=settings.thread_mode,
+            cooldown_seconds=settings.cooldown_seconds,
+            max_question_chars=settings.max_question_chars,
+            admin_role_id=None,
+            feedback_buttons=settings.feedback_buttons,
+            forum_answers=settings.forum_answers,
+        )
+
+
+class BotState:
+    def __init__(self, path: Path, settings: Settings) -> None:
+        self._db = connect(path)
+        self._lock = threading.Lock()
+        self._defaults = ServerSettings.defaults(settings)
+        self._servers: dict[int, ServerSettings] = {}  # read on every question: cached
+        with self._lock, self._db:
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # Per-server settings.
+
+    def server(self, guild_id: int | None) -> ServerSettings:
+        if guild_id is None:
+            return self._defaults
+        if guild_id not in self._servers:
+            rows = self._rows(
+                "SELECT name, value FROM server_settings WHERE guild_id = ?", (guild_id,)
+            )
+            known = {f.name for f in fields(ServerSettings)}
+            stored = {name: _load(name, value) for name, value in rows if name in known}
+            self._servers[guild_id] = replace(self._defaults, **stored)
+        return self._servers[guild_id]
+
+    def change(self, guild_id: int, user_id: int, **changes: Any) -> ServerSettings:
+        """Apply ``changes`` to one server, logging each with who made it."""
+        before = self.server(guild_id)
+        after = replace(before, **changes)
+        now = time.time()
+        with self._lock, self._db:
+            for name, value in changes.items():
+                old, new = _dump(getattr(before, name)), _dump(value)
+                if old == new:
+                    continue
+                self._db.execute(
+                    "INSERT OR REPLACE INTO server_settings VALUES (?, ?, ?)", (guild_id, name, new)
+                )
+                self._db.execute(
+                    "INSERT INTO settings_changes VALUES (?, ?, ?, ?, ?, ?)",
+                    (guild_id, user_id, name, old, new, now),
+                )
+                log.info(
+                    "server %s: %s changed %s from %s to %s", guild_id, user_id, name, old, new
+                )
+        self._servers[guild_id] = after
+        return after
+
+    def changes(self, guild_id: int) -> list[tuple[int, str, str, str, float]]:
+        """(user id, setting, old, new, time) of every change in one server, oldest first."""
+        return self._rows(
+            "SELECT user_id, name, old, new, at FROM settings_changes WHERE guild_id = ? "
+            "ORDER BY rowid",
+            (guild_id,),
+        )
+
+    # Conversations: the threads the bot answers in, and what was asked there.
+
+    def start_conversation(self, thread_id: int, guild_id: int | None) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR IGNORE INTO conversations VALUES (?, ?, ?)",
+                (thread_id, guild_id, time.time()),
+            )
+
+    def is_conversation(self, thread_id: int) -> bool:
+        return bool(self._rows("SELECT 1 FROM conversations WHERE thread_id = ?", (thread_id,)))
+
+    def add_turn(self, thread_id: int, question: str, answer: str) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO turns VALUES (?, ?, ?, ?)", (thread_id, question, answer, time.time())
+            )
+
+    def history(self, thread_id: int) -> list[Turn]:
+        """The thread's last few turns, oldest first."""
+        rows = self._rows(
+            "SELECT question, answer FROM turns WHERE thread_id = ? ORDER BY at DESC, rowid DESC "
+            "LIMIT ?",
+            (thread_id, HISTORY_TURNS),
+        )
+        return [Turn(question, answer) for question, answer in reversed(rows)]
+
+    def _rows(self, sql: str, args: tuple = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(sorted(value) if isinstance(value, frozenset) else value)
+
+
+def _load(name: str, value: str) -> Any:
+    loaded = json.loads(value)
+    return frozenset(loaded) if name == "channel_ids" else loaded

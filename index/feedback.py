@@ -1,0 +1,202 @@
+"""Feedback: the answers given and the 👍/👎 votes cast on them, kept in SQLite.
+
+The database lives beside the index, not inside it, so it survives every reindex. Voters are
+stored as a salted hash of their id (the salt is made once per database), which is enough to
+keep one vote per person per answer without keeping who they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importing the answer pipeline costs seconds the CLI's export need not pay
+    from index.answering import Answer
+
+REASONS = {
+    "wrong_answer": "Wrong answer",
+    "wrong_source": "Wrong source",
+    "not_covered": "Not covered by the articles",
+    "other": "Something else",
+}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS answers (
+    id INTEGER PRIMARY KEY,
+    guild_id INTEGER,
+    question TEXT NOT NULL,
+    asked_as TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    covered INTEGER NOT NULL,
+    passages TEXT NOT NULL,  -- JSON: the passages shown, in order
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS votes (
+    answer_id INTEGER NOT NULL REFERENCES answers(id),
+    voter TEXT NOT NULL,  -- salted hash of the user id
+    up INTEGER NOT NULL,
+    reason TEXT,
+    at REAL NOT NULL,
+    PRIMARY KEY (answer_id, voter)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Rated:
+    """An answer with its votes, as ``/feedback`` lists it."""
+
+    id: int
+    question: str
+    answer: str
+    up: int
+    down: int
+    reasons: list[str]
+    created: float
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection shared by the bot's threads; its user serialises access with a lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, timeout=10)
+    db.execute("PRAGMA journal_mode=WAL")
+    return db
+
+
+class FeedbackLog:
+    def __init__(self, path: Path) -> None:
+        self._db = connect(path)
+        self._lock = threading.Lock()
+        with self._lock, self._db:
+            self._db.executescript(SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),)
+            )
+        [(self._salt,)] = self._rows("SELECT value FROM meta WHERE key = 'salt'")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def record(self, question: str, answer: Answer, guild_id: int | None) -> int:
+        """Store an answer about to be shown; returns the id its vote buttons carry."""
+        shown = [{"article": p.title, "source": p.source, "text": p.text} for p in answer.passages]
+        with self._lock, self._db:
+            cursor = self._db.execute(
+                "INSERT INTO answers (guild_id, question, asked_as, answer, covered, passages,"
+                " created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    guild_id,
+                    question,
+                    answer.question,
+                    answer.text,
+                    int(answer.covered),
+                    json.dumps(shown),
+                    time.time(),
+                ),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def vote(self, answer_id: int, user_id: int, up: bool) -> bool:
+        """One vote per person per answer; a second click changes it. False: no such answer."""
+        with self._lock, self._db:
+            if not self._db.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone():
+                return False
+            self._db.execute(
+                "INSERT INTO votes (answer_id, voter, up, at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (answer_id, voter) DO UPDATE SET up = excluded.up, at = excluded.at,"
+                " reason = CASE WHEN excluded.up THEN NULL ELSE votes.reason END",
+                (answer_id, self._voter(user_id), int(up), time.time()),
+            )
+        return True
+
+    def explain(self, answer_id: int, user_id: int, reason: str) -> bool:
+        """Say what was wrong with an answer this person voted down."""
+        if reason not in REASONS:
+            raise ValueError(f"unknown reason {reason!r}")
+        with self._lock, self._db:
+            cursor = self._db.execute(
+                "UPDATE votes SET reason = ? WHERE answer_id = ? AND voter = ? AND up = 0",
+                (reason, answer_id, self._voter(user_id)),
+            )
+        return cursor.rowcount == 1
+
+    def votes(self, answer_id: int) -> tuple[int, int]:
+        """(👍, 👎) on one answer."""
+        [(up, down)] = self._rows(
+            "SELECT COALESCE(SUM(up), 0), COALESCE(SUM(1 - up), 0) FROM votes WHERE answer_id = ?",
+            (answer_id,),
+        )
+        return up, down
+
+    def counts(self, guild_id: int | None = None) -> dict[str, int]:
+        """Answers given, and votes up and down, in one server or everywhere."""
+        where, args = _in_guild(guild_id)
+        [(answers,)] = self._rows(f"SELECT COUNT(*) FROM answers a {where}", args)
+        [(up, down)] = self._rows(
+            "SELECT COALESCE(SUM(v.up), 0), COALESCE(SUM(1 - v.up), 0) "
+            f"FROM votes v JOIN answers a ON a.id = v.answer_id {where}",
+            args,
+        )
+        return {"answers": answers, "up": up, "down": down}
+
+    def worst(self, limit: int = 5, guild_id: int | None = None) -> list[Rated]:
+        """Answers voted down, most 👎 over 👍 first, then most recent."""
+        where, args = _in_guild(guild_id)
+        rows = self._rows(
+            "SELECT a.id, a.question, a.answer, SUM(v.up), SUM(1 - v.up), "
+            "GROUP_CONCAT(v.reason), a.created "
+            f"FROM answers a JOIN votes v ON v.answer_id = a.id {where} "
+            "GROUP BY a.id HAVING SUM(1 - v.up) > 0 "
+            "ORDER BY SUM(1 - v.up) - SUM(v.up) DESC, a.created DESC LIMIT ?",
+            (*args, limit),
+        )
+        return [
+            Rated(id, question, answer, up, down, (reasons or "").split(",") if reasons else [], t)
+            for id, question, answer, up, down, reasons, t in rows
+        ]
+
+    def export(self, path: Path) -> int:
+        """Write the voted-down questions as eval lines (answers and evidence left to fill in)."""
+        rated = self.worst(limit=-1)
+        with open(path, "w", encoding="utf-8") as out:
+            for item in rated:
+                [(asked_as, passages)] = self._rows(
+                    "SELECT asked_as, passages FROM answers WHERE id = ?", (item.id,)
+                )
+                line = {
+                    "id": f"feedback-{item.id}",
+                    "question": item.question,
+                    "answers": [],  # to fill in: what the right answer says
+                    "evidence": "",  # to fill in: a phrase of the passage that holds it
+                    "answerable": "not_covered" not in item.reasons,
+                    "feedback": {
+                        "up": item.up,
+                        "down": item.down,
+                        "reasons": item.reasons,
+                        "answer_given": item.answer,
+                        "asked_as": asked_as,
+                        "passages_shown": [p["article"] for p in json.loads(passages)],
+                    },
+                }
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        return len(rated)
+
+    def _rows(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def _voter(self, user_id: int) -> str:
+        return hashlib.sha256(f"{self._salt}:{user_id}".encode()).hexdigest()
+
+
+def _in_guild(guild_id: int | None) -> tuple[str, tuple]:
+    return ("WHERE a.guild_id = ?", (guild_id,)) if guild_id is not None else ("", ())

@@ -1,0 +1,267 @@
+"""Threads and follow-ups, feedback votes, /add and /remove, per-server /settings, in simcord."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import discord
+import pytest
+from simcord.builders import ChannelHandle
+
+from bot.client import NewsdeskBot
+from index.desk import Desk
+from index.feedback import FeedbackLog
+
+from .conftest import embed_of, reply_of
+
+ARTICLE = (
+    "---\ntitle: Quillborough harbour reopens\nurl: https://example.org/harbour\n---\n"
+    "The harbour of Quillborough reopened on Monday after storm repairs costing 4 million euros."
+)
+
+
+def answer_in(channel: ChannelHandle) -> discord.Embed:
+    message = channel.last_message
+    assert message is not None and message.embeds, f"no answer in {channel!r}"
+    return message.embeds[0]
+
+
+def vote_counts(env, answer_id: int) -> tuple[int, int]:
+    return FeedbackLog(env.bot.settings.state_db).votes(answer_id)
+
+
+async def test_a_mention_opens_a_thread_and_follow_ups_there_need_no_mention(
+    simcord_env, server
+) -> None:
+    _, channel, reader, _ = server
+    me = simcord_env.bot.user
+    await reader.send(channel, f"{me.mention} how many votes were needed?")
+    [thread] = channel.threads
+    assert thread.name == "How many votes were needed?"
+    assert answer_in(thread).description.startswith("**23**")
+    await reader.send(thread, "And in the General Assembly?")
+    followup = answer_in(thread)
+    assert followup.description.startswith("**18**")
+    assert "simple majority of 18 votes" in followup.description
+    # A follow-up of the follow-up keeps the conversation's topic.
+    await reader.send(thread, "And in the 34-nation group?")
+    assert answer_in(thread).description.startswith("**23**")
+    assert all(m.author.id == me.id for m in channel.history() if m.embeds)
+
+
+async def test_ask_in_thread_mode_all_answers_in_a_new_thread(simcord_env, server) -> None:
+    guild, channel, reader, _ = server
+    simcord_env.bot.state.change(guild.id, 1, thread_mode="all")
+    result = await reader.slash(channel, "ask", question="Who walked out of the meeting?")
+    [thread] = channel.threads
+    assert thread.mention in reply_of(result).content
+    assert answer_in(thread).description.startswith("**Delcy Rodriguez**")
+    await reader.send(thread, "Who did she call the boss?")
+    assert answer_in(thread).description.startswith("**Sullivan**")
+
+
+async def test_the_bot_keeps_out_of_threads_it_did_not_start(simcord_env, server) -> None:
+    guild, channel, reader, _ = server
+    simcord_env.backend.create_thread(channel.id, "Weekend plans", reader.id)
+    await simcord_env.settle()
+    [thread] = channel.threads
+    await reader.send(thread, "who walked out of the meeting?")
+    assert [m.author.id for m in thread.history()] == [reader.id]
+    await reader.send(thread, f"{simcord_env.bot.user.mention} who walked out of the meeting?")
+    assert answer_in(thread).description.startswith("**Delcy Rodriguez**")
+    await reader.send(thread, "and how many votes were needed?")
+    assert thread.last_message.author.id == reader.id, "a mention is not an invitation to stay"
+
+
+async def test_votes_are_stored_once_per_user_changeable_and_survive_a_restart(
+    simcord_env, server, bot_settings, embedder
+) -> None:
+    _, channel, reader, editor = server
+    simcord_env.bot.state.change(server[0].id, 1, thread_mode="off")
+    await reader.slash(channel, "ask", question="How many votes were needed?")
+    answer = channel.last_message
+    up = next(c for row in answer.components for c in row.children if c.emoji.name == "👍")
+    answer_id = int(up.custom_id.split(":")[1])
+
+    await reader.click(answer, custom_id=f"vote:{answer_id}:1")
+    await reader.click(answer, custom_id=f"vote:{answer_id}:1")  # the same vote twice: one vote
+    assert vote_counts(simcord_env, answer_id) == (1, 0)
+    labels = {
+        c.emoji.name: c.label for row in channel.last_message.components for c in row.children
+    }
+    assert labels == {"👍": "1", "👎": None}, "the buttons show the counts"
+
+    down = await reader.click(channel.last_message, custom_id=f"vote:{answer_id}:0")
+    assert vote_counts(simcord_env, answer_id) == (0, 1), "a second click changes the vote"
+    why = reply_of(down)
+    assert why.ephemeral and "What was wrong" in why.content
+    noted = await reader.select(why.message, ["wrong_answer"], custom_id=f"why:{answer_id}")
+    assert "wrong answer" in noted.response.content
+
+    # A new bot process, as after a restart: the old message's buttons still work.
+    restarted = NewsdeskBot(bot_settings, Desk(bot_settings, embedder))
+    await simcord_env.restart_bot(restarted)
+    await editor.click(channel.last_message, custom_id=f"vote:{answer_id}:0")
+    assert vote_counts(simcord_env, answer_id) == (0, 2)
+    with sqlite3.connect(bot_settings.state_db) as db:
+        voters = [row[0] for row in db.execute("SELECT voter FROM votes")]
+        question, passages = db.execute("SELECT question, passages FROM answers").fetchone()
+    assert len(voters) == 2 and str(reader.id) not in voters and str(editor.id) not in voters
+    assert question == "How many votes were needed?" and "the 23 it needed" in passages
+
+    report = await editor.slash(channel, "feedback")
+    embed = report.response.embeds[0]
+    assert report.ephemeral and "0 👍 · 2 👎" in embed.description
+    assert "How many votes were needed?" in embed.fields[0].name
+    assert "Wrong answer" in embed.fields[0].value
+
+
+@pytest.mark.parametrize("command", ["add", "remove", "settings", "feedback"])
+async def test_non_admins_are_refused_every_admin_command(
+    simcord_env, server, command: str
+) -> None:
+    guild, channel, reader, _ = server
+    assert command not in reader.available_commands(channel)  # hidden by Discord by default
+    # A server admin may show the command to everyone: the bot still refuses.
+    [shown] = [c for c in await simcord_env.bot.tree.fetch_commands() if c.name == command]
+    guild.set_command_permissions(shown, {guild.default_role: True})
+    options = {
+        "add": {"article": ("harbour.md", ARTICLE.encode())},
+        "remove": {"article": "venezuela-dares-us-to-send-in-the-marines.txt"},
+    }.get(command, {})
+    result = await reader.slash(channel, command, **options)
+    assert result.ephemeral and "Only server managers" in result.response.content
+    assert sorted(p.name for p in simcord_env.bot.settings.corpus_dir.iterdir()) == [
+        "venezuela-dares-us-to-send-in-the-marines.txt"
+    ]
+
+
+async def test_an_attached_article_is_answerable_at_once(simcord_env, server, bot_settings) -> None:
+    _, channel, reader, editor = server
+    result = await editor.slash(
+        channel, "add", article=("../../etc/evil name.md", ARTICLE.encode())
+    )
+    embed = embed_of(result)
+    assert embed.title == "Article added"
+    assert "Quillborough harbour reopens" in embed.description and "passages" in embed.description
+    saved = sorted(p.name for p in bot_settings.corpus_dir.iterdir())
+    assert saved == [
+        "quillborough-harbour-reopens.md",
+        "venezuela-dares-us-to-send-in-the-marines.txt",
+    ]
+    answer = embed_of(await reader.slash(channel, "ask", question="When did the harbour reopen?"))
+    assert answer.description.startswith("**Monday**")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "why"),
+    [
+        ("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR" + bytes(200), "binary file"),
+        ("empty.md", b"   \n", "empty file"),
+        ("latin1.txt", "Caf\xe9 cr\xe8me".encode("latin-1"), "not UTF-8"),
+        ("notes.pdf", b"%PDF-1.7", "not an article format"),
+        ("big.txt", b"news " * 500_000, "the limit is 2,000,000"),
+    ],
+)
+async def test_an_unreadable_or_oversized_attachment_is_refused_and_nothing_written(
+    simcord_env, server, bot_settings, name: str, data: bytes, why: str
+) -> None:
+    _, channel, _, editor = server
+    before = sorted(p.name for p in bot_settings.corpus_dir.rglob("*"))
+    result = await editor.slash(channel, "add", article=(name, data))
+    assert why in reply_of(result).content
+    assert sorted(p.name for p in bot_settings.corpus_dir.rglob("*")) == before
+
+
+async def test_remove_offers_titles_and_asks_to_confirm(simcord_env, server, bot_settings) -> None:
+    _, channel, reader, editor = server
+    await editor.slash(channel, "add", article=("harbour.md", ARTICLE.encode()))
+    choices = await editor.autocomplete(channel, "remove", "article", "harbour")
+    assert choices == [
+        {"name": "Quillborough harbour reopens", "value": "quillborough-harbour-reopens.md"}
+    ]
+    [command] = [c for c in await simcord_env.bot.tree.fetch_commands() if c.name == "remove"]
+    server[0].set_command_permissions(command, {server[0].default_role: True})
+    assert await reader.autocomplete(channel, "remove", "article", "harbour") == []
+
+    asked = await editor.slash(channel, "remove", article="quillborough-harbour-reopens.md")
+    assert asked.ephemeral and "Quillborough harbour reopens" in asked.response.content
+    cancelled = await editor.click(asked.response.message, label="Cancel")
+    assert "nothing was removed" in cancelled.response.content
+    assert len(simcord_env.bot.desk.articles()) == 2
+
+    asked = await editor.slash(channel, "remove", article="quillborough-harbour-reopens.md")
+    await editor.click(asked.response.message, label="Remove")
+    assert [a.title for a in simcord_env.bot.desk.articles()] == [
+        "Venezuela dares us to send in the marines"
+    ]
+    assert not (bot_settings.corpus_dir / "quillborough-harbour-reopens.md").exists()
+    kept = list((bot_settings.corpus_dir / ".removed").iterdir())
+    assert len(kept) == 1 and kept[0].read_text() == ARTICLE, "moved aside, not destroyed"
+    answer = embed_of(await reader.slash(channel, "ask", question="When did the harbour reopen?"))
+    assert "Quillborough" not in answer.description
+
+
+async def test_settings_apply_only_to_their_own_server(simcord_env, server) -> None:
+    guild, channel, reader, editor = server
+    other = simcord_env.create_guild("Elsewhere")
+    elsewhere = other.create_text_channel("general")
+    visitor = other.add_member(simcord_env.create_user("visitor"))
+    quiet = guild.create_text_channel("quiet")
+
+    shown = await editor.slash(channel, "settings")
+    assert shown.ephemeral and "Thread mode" in shown.response.embeds[0].description
+    changed = await editor.slash(
+        channel,
+        "settings",
+        cooldown=60.0,
+        max_question_chars=40,
+        remove_channel=quiet,
+        add_channel=channel,
+        thread_mode="off",
+        feedback_buttons=False,
+    )
+    description = changed.response.embeds[0].description
+    assert "60 s" in description and channel.mention in description
+    assert "Changed:" in changed.response.content
+
+    first = await reader.slash(channel, "ask", question="Who walked out of the meeting?")
+    assert embed_of(first).description.startswith("**Delcy Rodriguez**")
+    assert not channel.last_message.components, "feedback buttons are off here"
+    again = await reader.slash(channel, "ask", question="How many votes were needed?")
+    assert again.ephemeral and "try again in 60 s" in again.response.content
+    elsewhere_here = await reader.slash(quiet, "ask", question="Who walked out?")
+    assert elsewhere_here.ephemeral and channel.mention in elsewhere_here.response.content
+    too_long = await editor.slash(
+        channel, "ask", question="Who walked out of the meeting of the OAS?"
+    )
+    assert too_long.ephemeral and "under 40" in too_long.response.content
+
+    # The other server keeps the defaults: no cooldown here, buttons shown, any channel.
+    for question in ("Who walked out of the meeting of the OAS?", "How many votes were needed?"):
+        result = await visitor.slash(elsewhere, "ask", question=question)
+        assert not result.ephemeral
+    assert elsewhere.last_message.components
+    with sqlite3.connect(simcord_env.bot.settings.state_db) as db:
+        logged = db.execute("SELECT guild_id, user_id, name FROM settings_changes").fetchall()
+    assert {(g, u) for g, u, _ in logged} == {(guild.id, editor.id)}
+    assert {n for _, _, n in logged} == {
+        "cooldown_seconds",
+        "max_question_chars",
+        "channel_ids",
+        "thread_mode",
+        "feedback_buttons",
+    }
+
+
+async def test_an_admin_role_set_in_settings_grants_the_admin_commands(simcord_env, server) -> None:
+    guild, channel, reader, editor = server
+    moderators = guild.create_role("moderators")
+    moderator = guild.add_member(simcord_env.create_user("moderator"), roles=[moderators])
+    [command] = [c for c in await simcord_env.bot.tree.fetch_commands() if c.name == "feedback"]
+    guild.set_command_permissions(command, {moderators: True})
+    refused = await moderator.slash(channel, "feedback")
+    assert "Only server managers" in refused.response.content
+    await editor.slash(channel, "settings", admin_role=moderators)
+    allowed = await moderator.slash(channel, "feedback")
+    assert allowed.response.embeds[0].title == "Feedback on answers"
