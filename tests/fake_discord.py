@@ -5,8 +5,11 @@ It speaks just enough of Discord's v10 protocol for discord.py 2.x:
 * a websocket gateway at ``/gateway``: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeat ->
   ACK, RESUME -> INVALID_SESSION (the bot then identifies again), and dispatches that tests
   push (MESSAGE_CREATE, INTERACTION_CREATE);
-* REST under ``/api/v10``: the login calls, command sync, channel messages and typing, the
-  interaction callback (with Discord's 3-second deadline), follow-ups and the original response.
+* REST under ``/api/v10``: the login calls, command sync, channel messages and typing, threads
+  opened from a message (announced with THREAD_CREATE), the interaction callback (with
+  Discord's 3-second deadline, and UPDATE_MESSAGE for button clicks), follow-ups and the
+  original response;
+* attachments of slash command options, served from ``/cdn``.
 
 Every REST request is recorded (``requests``), so tests assert on the exact payloads the bot
 sent. One guild, one text channel and a few users are enough for the bot; extend ``_guild``
@@ -66,6 +69,7 @@ class FakeDiscord:
         self.bot_user = self.user("Newsdesk", bot=True, id=self.app_id)
         self.guild_id = str(next(ids))
         self.channel_id = str(next(ids))
+        self.forum_id = str(next(ids))
         self.interactions: dict[str, Interaction] = {}
         self.identified = asyncio.Event()
         self.commands_synced = asyncio.Event()
@@ -81,12 +85,17 @@ class FakeDiscord:
         # (status, retry_after) answers for the next message-carrying requests, in order:
         # lets a test make Discord answer 429 or 500 to a reply.
         self.failures: list[tuple[int, float]] = []
+        self.messages: dict[str, dict] = {}  # every message the bot posted, by id
+        self.threads: dict[str, dict] = {}  # threads the bot opened, by id
+        self.files: dict[str, bytes] = {}  # attachments, by id
+        self._pending: set[asyncio.Task] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        app.router.add_get("/cdn/{id}/{name}", self._cdn)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -118,8 +127,10 @@ class FakeDiscord:
             "bot": bot,
         }
 
-    async def send_message(self, author: dict, content: str, mentions: list[dict]) -> dict:
-        message = self._message(self.channel_id, author, content, mentions=mentions)
+    async def send_message(
+        self, author: dict, content: str, mentions: list[dict], channel_id: str | None = None
+    ) -> dict:
+        message = self._message(channel_id or self.channel_id, author, content, mentions=mentions)
         message["guild_id"] = self.guild_id
         message["member"] = self._member(author, roles=[])
         await self.dispatch("MESSAGE_CREATE", message)
@@ -132,31 +143,60 @@ class FakeDiscord:
         options: dict[str, Any],
         permissions: int = EVERYONE_PERMISSIONS,
     ) -> Interaction:
+        """Run a slash command; an option given as ``(filename, bytes)`` is an attachment."""
+        types = {str: 3, int: 4, bool: 5}
+        resolved: dict[str, dict] = {}
+        values = []
+        for key, value in options.items():
+            if isinstance(value, tuple):
+                resolved[key] = self._attachment(*value)
+                values.append({"name": key, "type": 11, "value": resolved[key]["id"]})
+            else:
+                values.append({"name": key, "type": types[type(value)], "value": value})
+        data = {"id": str(next(self._ids)), "name": name, "type": 1, "options": values}
+        if resolved:
+            data["resolved"] = {"attachments": {a["id"]: a for a in resolved.values()}}
+        return await self._interact(user, 2, data, permissions)
+
+    async def click(
+        self, user: dict, message: dict, custom_id: str, values: list[str] | None = None
+    ) -> Interaction:
+        """Press a button (or, with ``values``, choose in a select menu) on a bot message."""
+        data: dict[str, Any] = {"custom_id": custom_id, "component_type": 2}
+        if values is not None:
+            data |= {"component_type": 3, "values": values}
+        return await self._interact(user, 3, data, EVERYONE_PERMISSIONS, message)
+
+    async def _interact(
+        self,
+        user: dict,
+        kind: int,
+        data: dict,
+        permissions: int,
+        message: dict | None = None,
+    ) -> Interaction:
         interaction = Interaction(
             str(next(self._ids)), f"itoken-{next(self._ids)}", time.monotonic()
         )
         self.interactions[interaction.token] = interaction
-        types = {str: 3, int: 4, bool: 5}
+        if message:
+            interaction.message_id = message["id"]
+        channel_id = message["channel_id"] if message else self.channel_id
+        extra = {"message": message} if message else {}
         await self.dispatch(
             "INTERACTION_CREATE",
             {
                 "id": interaction.id,
                 "application_id": self.app_id,
-                "type": 2,
+                "type": kind,
                 "token": interaction.token,
                 "version": 1,
                 "guild_id": self.guild_id,
-                "channel_id": self.channel_id,
-                "channel": {"id": self.channel_id, "type": 0, "guild_id": self.guild_id},
+                "channel_id": channel_id,
+                "channel": self._channel(channel_id),
                 "member": self._member(user, roles=[], permissions=permissions),
-                "data": {
-                    "id": str(next(self._ids)),
-                    "name": name,
-                    "type": 1,
-                    "options": [
-                        {"name": k, "type": types[type(v)], "value": v} for k, v in options.items()
-                    ],
-                },
+                "data": data,
+                **extra,
                 "app_permissions": str((1 << 50) - 1),
                 "locale": "en-US",
                 "guild_locale": "en-US",
@@ -273,7 +313,16 @@ class FakeDiscord:
                     "position": 0,
                     "permission_overwrites": [],
                     "guild_id": self.guild_id,
-                }
+                },
+                {
+                    "id": self.forum_id,
+                    "type": 15,
+                    "name": "questions",
+                    "position": 1,
+                    "permission_overwrites": [],
+                    "guild_id": self.guild_id,
+                    "available_tags": [],
+                },
             ],
             "roles": [everyone],
             "emojis": [],
@@ -295,6 +344,69 @@ class FakeDiscord:
             "joined_at": "2026-01-01T00:00:00+00:00",
         }
 
+    def _channel(self, channel_id: str) -> dict:
+        if channel_id in self.threads:
+            return self.threads[channel_id]
+        return {"id": channel_id, "type": 0, "guild_id": self.guild_id}
+
+    def _attachment(self, filename: str, content: bytes) -> dict:
+        attachment_id = str(next(self._ids))
+        self.files[attachment_id] = content
+        url = f"http://127.0.0.1:{self.port}/cdn/{attachment_id}/{filename.rsplit('/', 1)[-1]}"
+        return {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(content),
+            "url": url,
+            "proxy_url": url,
+            "content_type": "application/octet-stream",
+        }
+
+    async def _cdn(self, request: web.Request) -> web.Response:
+        content = self.files.get(request.match_info["id"])
+        return web.Response(body=content) if content is not None else web.Response(status=404)
+
+    async def forum_post(self, author: dict, title: str, content: str) -> dict:
+        """A member's new forum post: a thread, then its first message, which has its id."""
+        thread = self._thread(self.forum_id, str(next(self._ids)), author["id"], title)
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        message = self._message(thread["id"], author, content, id=thread["id"])
+        message["guild_id"] = self.guild_id
+        message["member"] = self._member(author, roles=[])
+        await self.dispatch("MESSAGE_CREATE", message)
+        return thread
+
+    def _open_thread(self, channel_id: str, message_id: str, payload: dict) -> web.Response:
+        """A public thread started from a message: it takes the message's id, as on Discord."""
+        thread = self._thread(channel_id, message_id, self.app_id, payload["name"])
+        task = asyncio.ensure_future(
+            self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        )
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return _json(thread)
+
+    def _thread(self, parent_id: str, thread_id: str, owner_id: str, name: str) -> dict:
+        thread = {
+            "id": thread_id,
+            "type": 11,
+            "guild_id": self.guild_id,
+            "parent_id": parent_id,
+            "owner_id": owner_id,
+            "name": name,
+            "message_count": 0,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": "2026-01-01T00:00:00+00:00",
+                "locked": False,
+            },
+        }
+        self.threads[thread_id] = thread
+        return thread
+
     def _member(self, user: dict, roles: list[str], permissions: int | None = None) -> dict:
         member = {
             "user": user,
@@ -310,7 +422,7 @@ class FakeDiscord:
 
     def _message(self, channel_id: str, author: dict, content: str, **extra: Any) -> dict:
         return {
-            "id": str(next(self._ids)),
+            "id": extra.pop("id", None) or str(next(self._ids)),
             "channel_id": channel_id,
             "author": author,
             "content": content,
@@ -325,7 +437,7 @@ class FakeDiscord:
             "pinned": False,
             "type": 0,
             "flags": extra.pop("flags", 0),
-            "components": [],
+            "components": extra.pop("components", []),
             **extra,
         }
 
@@ -391,11 +503,19 @@ class FakeDiscord:
             return self._webhook(method, parts, payload)
         if parts[0] == "channels" and parts[-1] == "typing":
             return web.Response(status=204)
+        if parts[0] == "channels" and parts[-1] == "threads" and len(parts) == 5:
+            return self._open_thread(parts[1], parts[3], payload)
         if parts[0] == "channels" and parts[-1] == "messages" and method == "POST":
-            message = self._message(parts[1], self.bot_user, payload.get("content") or "")
-            message["embeds"] = payload.get("embeds", [])
+            message = self._message(
+                parts[1],
+                self.bot_user,
+                payload.get("content") or "",
+                embeds=payload.get("embeds", []),
+                components=payload.get("components", []),
+            )
             if payload.get("message_reference"):
                 message["message_reference"] = payload["message_reference"]
+            self.messages[message["id"]] = message
             return _json(message)
         return _json({"message": f"fake Discord has no route {method} {path}", "code": 0}, 404)
 
@@ -411,6 +531,17 @@ class FakeDiscord:
         interaction.responded = True
         data = payload.get("data") or {}
         flags = data.get("flags", 0)
+        if payload["type"] == 7:  # UPDATE_MESSAGE: a click edits the message it was on
+            message = self.messages[interaction.message_id]
+            message.update(
+                {k: v for k, v in data.items() if k in ("content", "embeds", "components")}
+            )
+            return _json(
+                {
+                    "interaction": {"id": interaction.id, "type": 3},
+                    "resource": {"type": 7, "message": message},
+                }
+            )
         message = self._message(
             self.channel_id,
             self.bot_user,
@@ -446,6 +577,8 @@ class FakeDiscord:
         )
         if method == "PATCH" and parts[-1] == "@original":
             message["id"] = interaction.message_id
+        message["components"] = payload.get("components", [])
+        self.messages[message["id"]] = message
         return _json(message)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ def bot_environment(tmp_path: Path, index_dir: Path, corpus: Path, **settings: s
         PYTHONPATH=str(ROOT),
         NEWSDESK_CORPUS_DIR=str(corpus),
         NEWSDESK_INDEX_DIR=str(index_dir),
+        NEWSDESK_STATE_DB=str(tmp_path / "state.sqlite"),
         NEWSDESK_COOLDOWN_SECONDS="0",
     )
     env.update(settings)
@@ -118,7 +120,10 @@ async def bot(
 ) -> AsyncIterator[BotProcess]:
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index, index_dir, symlinks=True)
-    async with running_bot(fake, tmp_path, index_dir, corpus) as running:
+    # Mentions answered in place, as replies; test_threads_* covers the default thread mode.
+    async with running_bot(
+        fake, tmp_path, index_dir, corpus, NEWSDESK_THREAD_MODE="off"
+    ) as running:
         yield running
 
 
@@ -397,3 +402,121 @@ async def test_load_while_reindexing_loses_nothing_and_never_stalls(
 
 def _deferred(fake: FakeDiscord, token: str) -> bool:
     return any(r.path.endswith(f"{token}/callback") and r.json["type"] == 5 for r in fake.requests)
+
+
+async def test_threads_follow_ups_and_votes_that_outlive_a_restart(
+    fake: FakeDiscord, seed_index: Path, corpus: Path, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir, symlinks=True)
+    reader, other, me = fake.user("reader"), fake.user("other"), fake.bot_user
+
+    def in_thread(f: FakeDiscord, thread_id: str) -> list[dict]:
+        return [m for m in f.messages.values() if m["channel_id"] == thread_id and m["embeds"]]
+
+    async with running_bot(fake, tmp_path, index_dir, corpus):
+        asked = await fake.send_message(
+            reader, f"<@{me['id']}> how many votes were needed?", mentions=[me]
+        )
+        thread = asked["id"]  # a thread opened from a message takes the message's id
+        await fake.wait_for(lambda f: in_thread(f, thread))
+        assert fake.threads[thread]["name"] == "How many votes were needed?"
+        [first] = in_thread(fake, thread)
+        assert first["embeds"][0]["description"].startswith("**23**")
+
+        await fake.send_message(reader, "And in the General Assembly?", [], channel_id=thread)
+        await fake.wait_for(lambda f: len(in_thread(f, thread)) == 2)
+        followup = in_thread(fake, thread)[1]["embeds"][0]["description"]
+        assert followup.startswith("**18**") and "simple majority of 18 votes" in followup
+
+        buttons = [c["custom_id"] for row in first["components"] for c in row["components"]]
+        answer_id = buttons[0].split(":")[1]
+        assert buttons == [f"vote:{answer_id}:1", f"vote:{answer_id}:0"]
+        down = await fake.click(reader, first, f"vote:{answer_id}:0")
+        await fake.wait_for(
+            lambda f: any("What was wrong" in r.json["content"] for r in f.sent(down.token))
+        )
+        why = next(m for m in fake.messages.values() if "What was wrong" in m["content"])
+        reason = await fake.click(reader, why, f"why:{answer_id}", values=["wrong_source"])
+        await fake.wait_for(lambda f: "noted" in f.messages[why["id"]]["content"])
+        assert fake.interactions[reason.token].responded
+
+    fake.identified.clear()
+    async with running_bot(fake, tmp_path, index_dir, corpus):
+        up = await fake.click(other, fake.messages[first["id"]], f"vote:{answer_id}:1")
+        await fake.wait_for(lambda f: f.interactions[up.token].responded)
+
+    labels = [
+        c.get("label")
+        for row in fake.messages[first["id"]]["components"]
+        for c in row["components"]
+    ]
+    assert labels == ["1", "1"], "both votes counted, the one cast before the restart too"
+    with sqlite3.connect(tmp_path / "state.sqlite") as db:
+        votes = db.execute("SELECT up, reason FROM votes ORDER BY up").fetchall()
+    assert votes == [(0, "wrong_source"), (1, None)]
+
+
+ARTICLE = (
+    "---\ntitle: Quillborough harbour reopens\n---\n"
+    "The harbour of Quillborough reopened on Monday after storm repairs."
+)
+
+
+async def test_admin_commands_check_rights_and_add_checks_files_then_answers_at_once(
+    fake: FakeDiscord, bot: BotProcess, corpus: Path
+) -> None:
+    editor, reader = fake.user("editor"), fake.user("reader")
+    before = sorted(p.name for p in corpus.rglob("*"))
+    # Discord hides these commands from non-admins by default, but a server may show them.
+    for command, options in [
+        ("add", {"article": ("harbour.md", ARTICLE.encode())}),
+        ("remove", {"article": "venezuela-dares-us-to-send-in-the-marines.txt"}),
+        ("settings", {}),
+        ("feedback", {}),
+    ]:
+        refused = await fake.slash(reader, command, options)
+        await fake.wait_for(lambda f, token=refused.token: f.sent(token))
+        refusal = fake.sent(refused.token)[0].json
+        assert "Only server managers" in refusal["content"] and refusal["flags"] & 64, command
+
+    png = b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(100)
+    binary = await fake.slash(editor, "add", {"article": ("a.txt", png)}, permissions=MANAGE_GUILD)
+    await fake.wait_for(lambda f: answered(f, binary.token))
+    assert "binary file" in answered(fake, binary.token)[-1].json["content"]
+    assert sorted(p.name for p in corpus.rglob("*")) == before, "nothing written"
+
+    added = await fake.slash(
+        editor, "add", {"article": ("../../etc/x.md", ARTICLE.encode())}, permissions=MANAGE_GUILD
+    )
+    await fake.wait_for(lambda f: any(r.json.get("embeds") for r in answered(f, added.token)), 60)
+    embed = answered(fake, added.token)[-1].json["embeds"][0]
+    assert embed["title"] == "Article added" and "Quillborough" in embed["description"]
+    assert (corpus / "quillborough-harbour-reopens.md").read_text() == ARTICLE
+
+    ask = await fake.slash(reader, "ask", {"question": "When did the harbour reopen?"})
+    await fake.wait_for(lambda f: answered(f, ask.token))
+    assert answered(fake, ask.token)[-1].json["embeds"][0]["description"].startswith("**Monday**")
+
+
+async def test_a_new_forum_post_is_answered_in_its_thread_when_set_to(
+    fake: FakeDiscord, seed_index: Path, corpus: Path, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir, symlinks=True)
+    reader = fake.user("reader")
+
+    def answers(f: FakeDiscord, thread_id: str) -> list[str]:
+        return [
+            m["embeds"][0]["description"]
+            for m in f.messages.values()
+            if m["channel_id"] == thread_id and m["embeds"]
+        ]
+
+    async with running_bot(fake, tmp_path, index_dir, corpus, NEWSDESK_FORUM_ANSWERS="true"):
+        post = await fake.forum_post(reader, "The walkout", "Who walked out of the meeting?")
+        await fake.wait_for(lambda f: answers(f, post["id"]))
+        assert answers(fake, post["id"])[0].startswith("**Delcy Rodriguez**")
+        await fake.send_message(reader, "Who did she call the boss?", [], channel_id=post["id"])
+        await fake.wait_for(lambda f: len(answers(f, post["id"])) == 2)
+        assert answers(fake, post["id"])[1].startswith("**Sullivan**")
