@@ -92,6 +92,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
         colour=colour,
     )
     footer = f"{len(answer.passages)} passages · {answer.seconds * 1000:.0f} ms"
+    if answer.read_as:  # say how a follow-up was understood, so a misreading can be seen
+        footer = f"Read with the thread's earlier questions as: {answer.read_as[:300]}\n{footer}"
     embed.set_footer(text=footer)
     budget = EMBED_TOTAL_LIMIT - len(embed.title or "") - len(description) - len(footer) - 50
     passages = answer.passages[:5]

@@ -25,7 +25,7 @@ MAX_QUESTION_CHARS = 2000
 
 @dataclass(frozen=True)
 class Answer:
-    question: str  # as it was searched for: a follow-up comes completed from its conversation
+    question: str
     covered: bool  # False: the coverage does not answer; ``passages`` are the closest ones
     text: str  # the short answer ("" when not covered)
     sentence: str  # the sentence it came from, quoted exactly
@@ -34,6 +34,8 @@ class Answer:
     url: str | None
     passages: list[Passage] = field(default_factory=list)
     seconds: float = 0.0
+    # A follow-up as completed from its conversation; "" for a question that stands alone.
+    read_as: str = ""
 
     def to_json(self) -> dict:
         """The schema ``python -m index ask --json`` prints."""
@@ -110,13 +112,15 @@ class Answerer:
     def ask(self, question: str, k: int = 5, history: Sequence[Turn] = ()) -> Answer:
         """Answer ``question``; ``history`` holds the conversation's earlier turns, oldest first."""
         started = time.perf_counter()
-        question = with_context(clean_question(question), history)
-        passages = self.retriever.search(question, k=max(k, self.policy.passages_read))
-        readings = self.readings(question, passages)
+        question = clean_question(question)
+        query = with_context(question, history)
+        passages = self.retriever.search(query, k=max(k, self.policy.passages_read))
+        readings = self.readings(query, passages)
+        read_as = query if query != question else ""
         best = max(readings, key=lambda r: r.score(self.policy), default=None)
         if best is None or max(r.cosine for r in readings) < self.policy.abstain_threshold:
             seconds = time.perf_counter() - started
-            return Answer(question, False, "", "", "", "", None, passages[:k], seconds)
+            return Answer(question, False, "", "", "", "", None, passages[:k], seconds, read_as)
         passage = best.passage
         return Answer(
             question=question,
@@ -129,6 +133,7 @@ class Answerer:
             # Lead with the passage that holds the answer.
             passages=[passage] + [p for p in passages if p.id != passage.id][: k - 1],
             seconds=time.perf_counter() - started,
+            read_as=read_as,
         )
 
     def readings(self, question: str, passages: list[Passage]) -> list[Reading]:

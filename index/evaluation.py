@@ -90,7 +90,7 @@ def score(answerer: Answerer, questions: list[dict], k: int = 5) -> dict:
             hits = [p.rank for p in answer.passages if evidence in normalize(p.text)]
             if history:
                 alone = answerer.ask(item["question"], k=k).passages
-                row["asked_as"] = answer.question
+                row["asked_as"] = answer.read_as or answer.question
                 row["evidence_rank_alone"] = next(
                     (p.rank for p in alone if evidence in normalize(p.text)), None
                 )

@@ -95,7 +95,7 @@ class FeedbackLog:
                 (
                     guild_id,
                     question,
-                    answer.question,
+                    answer.read_as or answer.question,
                     answer.text,
                     int(answer.covered),
                     json.dumps(shown),

@@ -147,6 +147,8 @@ def test_a_follow_up_is_read_with_its_conversation(seed_index: Path, embedder) -
     history = [Turn(first.question, first.text)]
     followup = answerer.ask("And in the General Assembly?", history=history)
     assert followup.text == "18"
+    assert followup.question == "And in the General Assembly?"
+    assert followup.read_as == "How many votes were needed, in the General Assembly?"
     assert "simple majority of 18 votes" in followup.passages[0].text
     assert answerer.ask("Who walked out of the meeting?", history=history).text == (
         "Delcy Rodriguez"

@@ -98,8 +98,9 @@ class Ask(commands.Cog):
     async def remember(self, thread: discord.Thread, answer: Answer) -> None:
         # The question as it was searched for, so a follow-up of a follow-up keeps the topic.
         state = self.bot.state
+        asked = answer.read_as or answer.question
         await asyncio.to_thread(state.start_conversation, thread.id, thread.guild.id)
-        await asyncio.to_thread(state.add_turn, thread.id, answer.question, answer.text)
+        await asyncio.to_thread(state.add_turn, thread.id, asked, answer.text)
 
     @app_commands.command(name="ask", description="Ask a question about the news coverage")
     @app_commands.describe(question="What you want to know, e.g. who walked out of the meeting?")
