@@ -42,7 +42,7 @@ async def test_a_mention_opens_a_thread_and_follow_ups_there_need_no_mention(
     await reader.send(thread, "And in the General Assembly?")
     followup = answer_in(thread)
     assert followup.title == "And in the General Assembly?"
-    assert "as: How many votes were needed, in the General Assembly?" in followup.footer.text
+    assert "as: how many votes were needed, in the General Assembly?" in followup.footer.text
     assert followup.description.startswith("**18**")
     assert "simple majority of 18 votes" in followup.description
     # A follow-up of the follow-up keeps the conversation's topic.
