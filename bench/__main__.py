@@ -1,14 +1,18 @@
 """``python -m bench``: figures for BENCHMARKS.md, printed as a table and saved as JSON.
 
-    python -m bench [--sizes seed,10000] [--vectors 1000000] [--out bench/results/latest.json]
+    python -m bench [--sizes seed,10000] [--vectors 1000000] [--real-vectors 100000]
+                    [--out bench/results/latest.json]
 
 1. build throughput of the whole pipeline vs raw ``SentenceTransformer.encode`` on the same
    texts (XQuAD's 48 articles);
-2. warm whole-answer latency (question -> answer + passages), p50/p95, per corpus size;
-3. search-only latency and recall@10 against exact search for each FAISS index type, on
-   random unit vectors;
-4. cold start: process start -> first answer printed, for ``python -m index ask``;
-5. peak resident memory of that process per corpus size.
+2. warm whole-answer latency (question -> answer + passages), p50/p95, per corpus size, and
+   the incremental reindex of one changed article;
+3. search-only latency and recall@10 against exact search for each FAISS index type the
+   store builds, on random unit vectors and on real embeddings of distinct English sentences
+   (the docstrings of the installed packages: the only large real text on this disk);
+4. cold start: process start -> first answer, for ``python -m index ask`` and for the bot
+   (``python -m bot`` against the tests' fake Discord on 127.0.0.1);
+5. peak resident memory of both processes per corpus size.
 
 Large corpora repeat the XQuAD articles under new names (the seed article once, so the seed
 questions keep their answers). A memoising embedder embeds each distinct text once, so they
@@ -146,41 +150,135 @@ def bench_cold_start(index_dir: Path) -> dict:
     return {"cold_start_s": round(seconds, 2), "peak_rss_mb": round(peak_kb / 1024)}
 
 
-def bench_search(count: int, dimension: int = 384, queries: int = 200) -> list[dict]:
-    import faiss
-
+def random_vectors(count: int, queries: int = 200, dimension: int = 384) -> tuple:
+    """Random unit vectors, and queries near some of them."""
     rng = np.random.default_rng(7)
     data = rng.standard_normal((count, dimension), dtype=np.float32)
     data /= np.linalg.norm(data, axis=1, keepdims=True)
     probe = data[rng.choice(count, queries, replace=False)] + 0.3 * rng.standard_normal(
         (queries, dimension), dtype=np.float32
     )
-    probe /= np.linalg.norm(probe, axis=1, keepdims=True)
-    exact = faiss.IndexFlatIP(dimension)
-    exact.add(data)
-    _, truth = exact.search(probe, 10)
+    return data, probe / np.linalg.norm(probe, axis=1, keepdims=True)
+
+
+def real_vectors(embedder: Embedder, count: int, queries: int = 200) -> tuple:
+    """Embeddings of ``count`` distinct docstring sentences, and of ``queries`` others."""
+    sentences = docstring_sentences(count + queries)
+    vectors = embedder.model.encode(sentences, batch_size=64, normalize_embeddings=True)
+    return vectors[:count], vectors[count:]
+
+
+def docstring_sentences(count: int) -> list[str]:
+    """Distinct English sentences from the docstrings of the installed packages, shuffled."""
+    import ast
+    import random
+    import re
+    import sysconfig
+
+    found: dict[str, None] = {}
+    for path in sorted(Path(sysconfig.get_paths()["purelib"]).rglob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(errors="ignore"))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+            doc = ast.get_docstring(node) if isinstance(node, kinds) else None
+            for paragraph in (doc or "").split("\n\n"):
+                for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", " ".join(paragraph.split())):
+                    # Prose only: no code, markup or parameter tables.
+                    if 6 <= len(sentence.split()) <= 40 and not re.search(
+                        r"[>{}=_\\|]|::", sentence
+                    ):
+                        found[sentence] = None
+        if len(found) >= 2 * count:
+            break
+    sentences = list(found)
+    random.Random(3).shuffle(sentences)
+    return sentences[:count]
+
+
+def bench_incremental(
+    corpus: Path, index_dir: Path, embedder: Embedder, settings: Settings
+) -> dict:
+    """Seconds to reindex after one article changed, the rest reused."""
+    article = next(p for p in sorted(corpus.rglob("*.txt")) if "copy" in p.parent.name)
+    with open(article, "a") as handle:
+        handle.write("\n\nThe council met again on Friday to review the harbour budget.\n")
+    report = build(corpus, index_dir, embedder, settings.chunk_tokens)
+    assert len(report.changed) == 1, report.changed
+    return {"incremental_s": report.seconds}
+
+
+def bench_bot(index_dir: Path, corpus: Path) -> dict:
+    """The bot process against the fake Discord: start -> first answer delivered, peak RSS."""
+    import asyncio
+
+    from tests.fake_discord import FakeDiscord
+
+    async def run() -> dict:
+        fake = FakeDiscord()
+        await fake.start()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
+        env |= {
+            "PYTHONPATH": str(ROOT),
+            "NEWSDESK_DISCORD_TOKEN": fake.token,
+            "NEWSDESK_GUILD_ID": fake.guild_id,
+            "NEWSDESK_CORPUS_DIR": str(corpus),
+            "NEWSDESK_INDEX_DIR": str(index_dir),
+            "NEWSDESK_STATE_DB": str(index_dir.parent / "state.sqlite"),
+        }
+        started = time.perf_counter()
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "tests.discord_launcher", fake.api_url, fake.gateway_url),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            await asyncio.wait_for(fake.commands_synced.wait(), 300)
+            await asyncio.wait_for(fake.identified.wait(), 300)
+            asked = await fake.slash(fake.user("reader"), "ask", {"question": "Who walked out?"})
+            await fake.wait_for(
+                lambda f: [r for r in f.sent(asked.token) if "/webhooks/" in r.path]
+            )
+            seconds = time.perf_counter() - started
+            status = Path(f"/proc/{process.pid}/status").read_text()
+            peak_kb = int(next(line.split()[1] for line in status.splitlines() if "VmHWM" in line))
+        finally:
+            process.terminate()
+            await process.wait()
+            await fake.stop()
+        return {"bot_cold_start_s": round(seconds, 2), "bot_peak_rss_mb": round(peak_kb / 1024)}
+
+    return asyncio.run(run())
+
+
+def bench_search(name: str, data: np.ndarray, probe: np.ndarray) -> list[dict]:
+    """Latency and recall@10 against exact search, for each index type the store builds."""
+    from index.store import search_index
+
+    _, truth = search_index(data, approximate_above=len(data)).search(probe, 10)
     results = []
-    hnsw = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
-    hnsw.hnsw.efConstruction = 80
-    started = time.perf_counter()
-    hnsw.add(data)
-    hnsw_build = time.perf_counter() - started
-    hnsw.hnsw.efSearch = 128
-    for name, index, build_s in (("IndexFlatIP", exact, 0.0), ("IndexHNSWFlat", hnsw, hnsw_build)):
+    for approximate_above in (len(data), 0):  # exact, then the HNSW graph
+        started = time.perf_counter()
+        index = search_index(data, approximate_above)
+        build_s = time.perf_counter() - started
         times = []
         found = 0
-        for row in range(queries):
+        for row in range(len(probe)):
             started = time.perf_counter()
             _, ids = index.search(probe[row : row + 1], 10)
             times.append((time.perf_counter() - started) * 1000)
             found += len(set(ids[0]) & set(truth[row]))
         results.append(
             {
-                "index": name,
-                "vectors": count,
+                "vectors": f"{len(data):,} {name}",
+                "index": type(index).__name__,
                 "p50_ms": round(statistics.median(times), 2),
                 "p95_ms": round(percentile(times, 0.95), 2),
-                "recall@10": round(found / (10 * queries), 4),
+                "recall@10": round(found / (10 * len(probe)), 4),
                 "build_s": round(build_s, 1),
             }
         )
@@ -190,7 +288,10 @@ def bench_search(count: int, dimension: int = 384, queries: int = 200) -> list[d
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--sizes", default="seed,10000", help="corpus sizes in passages")
-    parser.add_argument("--vectors", type=int, default=1_000_000, help="vectors for search")
+    parser.add_argument("--vectors", type=int, default=1_000_000, help="random vectors to search")
+    parser.add_argument(
+        "--real-vectors", type=int, default=100_000, help="real sentence embeddings to search"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
 
@@ -230,12 +331,20 @@ def main() -> int:
                 "build_s": round(build_s, 1),
                 **bench_latency(retriever, settings, questions),
                 **bench_cold_start(index_dir),
+                **bench_bot(index_dir, corpus),
+                **bench_incremental(corpus, index_dir, embedder, settings),
             }
             figures["sizes"].append(row)
             retriever.store.close()
 
-    print(f"search over {args.vectors:,} random vectors...", file=sys.stderr)
-    figures["search"] = bench_search(args.vectors)
+    figures["search"] = []
+    if args.real_vectors:
+        print(f"search over {args.real_vectors:,} real embeddings...", file=sys.stderr)
+        data, probe = real_vectors(embedder, args.real_vectors)
+        figures["search"] += bench_search("sentence embeddings", data, probe)
+    if args.vectors:
+        print(f"search over {args.vectors:,} random vectors...", file=sys.stderr)
+        figures["search"] += bench_search("random", *random_vectors(args.vectors))
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2))
@@ -257,20 +366,39 @@ def print_table(figures: dict) -> None:
         f"build: pipeline {build_row['pipeline_texts_per_s']} texts/s, raw encode "
         f"{build_row['raw_encode_texts_per_s']} texts/s, ratio {build_row['ratio']}"
     )
-    header = ("corpus", "passages", "build s", "p50 ms", "p95 ms", "cold s", "RSS MB")
-    print("{:>8} {:>9} {:>8} {:>7} {:>7} {:>7} {:>7}".format(*header))
+    columns = {
+        "size": "corpus",
+        "passages": "passages",
+        "build_s": "build s",
+        "incremental_s": "1 changed s",
+        "p50_ms": "p50 ms",
+        "p95_ms": "p95 ms",
+        "cold_start_s": "CLI cold s",
+        "peak_rss_mb": "CLI RSS MB",
+        "bot_cold_start_s": "bot cold s",
+        "bot_peak_rss_mb": "bot RSS MB",
+    }
+    print(" ".join(f"{title:>11}" for title in columns.values()))
     for row in figures["sizes"]:
-        print(
-            f"{row['size']:>8} {row['passages']:>9} {row['build_s']:>8} {row['p50_ms']:>7} "
-            f"{row['p95_ms']:>7} {row['cold_start_s']:>7} {row['peak_rss_mb']:>7}"
-        )
+        print(" ".join(f"{row[key]:>11}" for key in columns))
+    columns = {
+        "vectors": "vectors",
+        "index": "index",
+        "p50_ms": "p50 ms",
+        "p95_ms": "p95 ms",
+        "recall@10": "recall@10",
+        "build_s": "build s",
+    }
     print(
-        f"{'index':>14} {'vectors':>9} {'p50 ms':>7} {'p95 ms':>7} {'recall@10':>9} {'build s':>8}"
+        " ".join(
+            f"{title:>29}" if key == "vectors" else f"{title:>14}" for key, title in columns.items()
+        )
     )
     for row in figures["search"]:
         print(
-            f"{row['index']:>14} {row['vectors']:>9} {row['p50_ms']:>7} {row['p95_ms']:>7} "
-            f"{row['recall@10']:>9} {row['build_s']:>8}"
+            " ".join(
+                f"{row[key]:>29}" if key == "vectors" else f"{row[key]:>14}" for key in columns
+            )
         )
 
 

@@ -99,6 +99,7 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
         full=args.full,
         max_article_bytes=settings.max_article_bytes,
         on_progress=show,
+        approximate_above=settings.approximate_above,
     )
     bar.close()
     for path, reason in report.skipped:

@@ -168,6 +168,7 @@ class Desk:
             full=full,
             max_article_bytes=self.settings.max_article_bytes,
             on_progress=on_progress,
+            approximate_above=self.settings.approximate_above,
         )
         self._answerer = self._load()
         return report

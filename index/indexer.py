@@ -15,7 +15,9 @@ from pathlib import Path
 from index.articles import Article, load_corpus
 from index.chunking import Chunk, Chunker
 from index.embedding import Embedder, model_identity
+from index.settings import Settings
 from index.store import (
+    BuildSpec,
     Embedded,
     IndexUnavailable,
     Store,
@@ -59,6 +61,7 @@ def build(
     full: bool = False,
     max_article_bytes: int = 20_000_000,
     on_progress: Callable[[BuildProgress], None] | None = None,
+    approximate_above: int = Settings.approximate_above,
 ) -> BuildReport:
     """Build the index of ``corpus_dir`` and make it current; the old one serves until then."""
     started = time.monotonic()
@@ -118,9 +121,10 @@ def build(
 
         progress.stage = "writing"
         notify(progress)
-        manifest = write_build(
-            index_dir, items, embedder.name, model_id, embedder.dimension, chunk_tokens, started
+        spec = BuildSpec(
+            embedder.name, model_id, embedder.dimension, chunk_tokens, approximate_above
         )
+        manifest = write_build(index_dir, items, spec, started)
     report.passages = manifest.passages
     report.seconds = round(time.monotonic() - started, 2)
     progress.stage = "done"

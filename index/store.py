@@ -5,7 +5,8 @@ Layout of ``index_dir``::
     current -> builds/<build id>      symlink, switched atomically when a build completes
     builds/<build id>/
         manifest.json                 written last: model, dimension, chunking, counts, sizes
-        passages.faiss                inner product over unit vectors (= cosine)
+        passages.faiss                inner product over unit vectors (= cosine): exact search
+                                      up to ``approximate_above`` passages, an HNSW graph above
         meta.sqlite                   articles, passages, sentences (text and offsets)
         sentences.npy                 one unit vector per sentence, for answer selection
         bm25/                         the lexical index over the same passages
@@ -36,8 +37,14 @@ import numpy as np
 from index.articles import Article
 from index.chunking import Chunk, Span
 from index.lexical import LexicalIndex
+from index.settings import Settings
 
 FORMAT = 1
+# The HNSW graph used above ``Settings.approximate_above`` passages; BENCHMARKS.md has the
+# recall and latency these were chosen on.
+HNSW_NEIGHBOURS = 32  # M: links per vector
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128  # candidates explored per query
 REBUILD_HINT = "Rebuild it with `python -m index build --full` (or /reindex in Discord)."
 
 SCHEMA = """
@@ -89,6 +96,17 @@ class Manifest:
 
 
 @dataclass(frozen=True)
+class BuildSpec:
+    """What a build is made with; recorded in its manifest."""
+
+    model: str
+    model_id: str
+    dimension: int
+    chunk_tokens: int
+    approximate_above: int = Settings.approximate_above
+
+
+@dataclass(frozen=True)
 class PassageRecord:
     id: int
     article_id: str
@@ -127,6 +145,8 @@ class Store:
         self.manifest = manifest
         try:
             self.faiss = faiss.read_index(str(folder / "passages.faiss"))
+            if isinstance(self.faiss, faiss.IndexHNSW):
+                self.faiss.hnsw.efSearch = HNSW_EF_SEARCH
             self.sentence_vectors = np.load(folder / "sentences.npy", mmap_mode="r")
             self.lexical = LexicalIndex.load(folder / "bm25", manifest.passages)
             # immutable=1: the build never changes after it is written, so no locking is needed.
@@ -310,13 +330,7 @@ def build_lock(index_dir: Path) -> Iterator[None]:
 
 
 def write_build(
-    index_dir: Path,
-    items: Sequence[tuple[Article, Embedded]],
-    model: str,
-    model_id: str,
-    dimension: int,
-    chunk_tokens: int,
-    started: float,
+    index_dir: Path, items: Sequence[tuple[Article, Embedded]], spec: BuildSpec, started: float
 ) -> Manifest:
     """Write a complete build and make it current. Call inside ``build_lock``."""
     builds = index_dir / "builds"
@@ -325,7 +339,7 @@ def write_build(
     partial = builds / f"{build_id}.partial"
     partial.mkdir()
     try:
-        manifest = _write_files(partial, items, model, model_id, dimension, chunk_tokens, started)
+        manifest = _write_files(partial, items, spec, started)
         _fsync_tree(partial)
     except BaseException:
         # A build that fails (a full disk, say) leaves nothing behind; one that is killed is
@@ -340,23 +354,16 @@ def write_build(
 
 
 def _write_files(
-    folder: Path,
-    items: Sequence[tuple[Article, Embedded]],
-    model: str,
-    model_id: str,
-    dimension: int,
-    chunk_tokens: int,
-    started: float,
+    folder: Path, items: Sequence[tuple[Article, Embedded]], spec: BuildSpec, started: float
 ) -> Manifest:
     """Every file of a build, the manifest last."""
-    index = faiss.IndexFlatIP(dimension)
     passage_vectors = [e.passage_vectors for _, e in items if len(e.chunks)]
-    if passage_vectors:
-        index.add(np.ascontiguousarray(np.vstack(passage_vectors), dtype=np.float32))
+    vectors = np.vstack(passage_vectors) if passage_vectors else np.zeros((0, spec.dimension))
+    index = search_index(vectors, spec.approximate_above)
     faiss.write_index(index, str(folder / "passages.faiss"))
 
     sentence_vectors = [e.sentence_vectors for _, e in items if e.sentences]
-    stacked = np.vstack(sentence_vectors) if sentence_vectors else np.zeros((0, dimension))
+    stacked = np.vstack(sentence_vectors) if sentence_vectors else np.zeros((0, spec.dimension))
     np.save(folder / "sentences.npy", stacked.astype(np.float32))
 
     search_texts = _write_metadata(folder / "meta.sqlite", items)
@@ -368,10 +375,10 @@ def _write_files(
         if path.is_file()
     }
     manifest = Manifest(
-        model=model,
-        model_id=model_id,
-        dimension=dimension,
-        chunk_tokens=chunk_tokens,
+        model=spec.model,
+        model_id=spec.model_id,
+        dimension=spec.dimension,
+        chunk_tokens=spec.chunk_tokens,
         articles=len(items),
         passages=index.ntotal,
         sentences=len(stacked),
@@ -382,6 +389,20 @@ def _write_files(
     )
     (folder / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
     return manifest
+
+
+def search_index(vectors: np.ndarray, approximate_above: int) -> faiss.Index:
+    """The FAISS index over ``vectors``: exact while small, an HNSW graph above the threshold."""
+    dimension = vectors.shape[1]
+    if len(vectors) <= approximate_above:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
 
 
 def _write_metadata(path: Path, items: Sequence[tuple[Article, Embedded]]) -> list[str]:

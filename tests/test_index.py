@@ -149,3 +149,24 @@ def test_a_manifest_that_lies_about_the_dimension_is_refused(
     manifest_file.write_text(json.dumps(manifest))
     with pytest.raises(IndexUnavailable, match="dimension"):
         Store.open(index_dir)
+
+
+def test_a_large_index_gets_an_hnsw_graph_that_answers_and_rebuilds(
+    corpus: Path, tmp_path: Path, embedder, settings
+) -> None:
+    index_dir = tmp_path / "index"
+    # A threshold of 2 passages stands in for a corpus above the real one (250,000).
+    build(corpus, index_dir, embedder, settings.chunk_tokens, approximate_above=2)
+    store = Store.open(index_dir)
+    assert store.manifest.faiss_index == "IndexHNSWFlat"
+    assert store.faiss.hnsw.efSearch == 128  # set at load: the search breadth chosen by bench
+    store.close()
+    retriever = Retriever.open(index_dir, embedder)
+    assert "stormed out of the meeting" in retriever.search("Who walked out?", k=3)[0].text
+    (corpus / "harbour.txt").write_text("Harbour news\n\nThe harbour reopened on Monday.")
+    report = build(corpus, index_dir, embedder, settings.chunk_tokens, approximate_above=2)
+    assert report.added == ["harbour.txt"] and report.texts_embedded == 2  # the rest reused
+    assert Store.open(index_dir).manifest.faiss_index == "IndexHNSWFlat"
+    small = build(corpus, tmp_path / "small", embedder, settings.chunk_tokens)
+    assert small.passages == report.passages
+    assert Store.open(tmp_path / "small").manifest.faiss_index == "IndexFlatIP"
