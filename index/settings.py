@@ -37,10 +37,11 @@ class Settings:
     batch_size: int = 32
     max_article_bytes: int = 20_000_000
     max_upload_bytes: int = 2_000_000  # an article attached to /add
-    # Exact search up to this many passages, an HNSW graph above. Exact search costs about
-    # 15 ms per 100,000 passages on 2 cores and is perfect; the graph answers in a few ms
-    # with recall@10 >= 0.95 on real embeddings. BENCHMARKS.md has the figures.
-    approximate_above: int = 250_000
+    # Exact search up to this many passages, an HNSW graph above. Exact search costs 14 ms per
+    # 100,000 passages on 2 cores, so beyond ~150,000 the whole answer would pass 50 ms; the
+    # graph searches 100,000 real embeddings in 0.5 ms at recall@10 0.99, but is rebuilt with
+    # every reindex (13 s per 100,000). BENCHMARKS.md has the figures.
+    approximate_above: int = 150_000
     # Feedback, per-server settings and conversations: kept apart from the index builds.
     state_db: Path = Path("data/newsdesk.sqlite")
     # Answers.

@@ -155,7 +155,7 @@ def test_a_large_index_gets_an_hnsw_graph_that_answers_and_rebuilds(
     corpus: Path, tmp_path: Path, embedder, settings
 ) -> None:
     index_dir = tmp_path / "index"
-    # A threshold of 2 passages stands in for a corpus above the real one (250,000).
+    # A threshold of 2 passages stands in for a corpus above the real one (150,000).
     build(corpus, index_dir, embedder, settings.chunk_tokens, approximate_above=2)
     store = Store.open(index_dir)
     assert store.manifest.faiss_index == "IndexHNSWFlat"
