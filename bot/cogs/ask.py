@@ -188,11 +188,15 @@ class Ask(commands.Cog):
             await self.remember(channel, answer)
 
     def _is_new_forum_post(self, message: discord.Message, thread: discord.Thread) -> bool:
-        """A forum post's first message has the post's (the thread's) own id."""
+        """A post to answer: the first message of a forum post (it has the thread's own id),
+        where the server answers forum posts. Posts in forums outside the server's answer
+        channels are left alone rather than each told where to ask."""
+        server = self.bot.state.server(thread.guild.id)
         return (
             isinstance(thread.parent, discord.ForumChannel)
             and message.id == thread.id
-            and self.bot.state.server(thread.guild.id).forum_answers
+            and server.forum_answers
+            and (not server.channel_ids or thread.parent_id in server.channel_ids)
         )
 
 
