@@ -26,6 +26,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -244,17 +245,21 @@ class Store:
     def embedded(self) -> dict[str, tuple[str, Embedded]]:
         """Every article's hash and embedded content, for reuse by an incremental build."""
         passage_vectors = self.faiss.reconstruct_n(0, self.faiss.ntotal)
+        # Two scans grouped here: one query per article costs minutes at 100,000 passages.
+        passages: dict[str, list[tuple]] = defaultdict(list)
+        for article_id, *row in self._query(
+            "SELECT article_id, id, start_char, end_char, text, first_sentence, sentence_count"
+            " FROM passages ORDER BY id"
+        ):
+            passages[article_id].append(row)
+        sentences: dict[str, list[tuple]] = defaultdict(list)
+        for article_id, *row in self._query(
+            "SELECT article_id, id, start_char, end_char FROM sentences ORDER BY id"
+        ):
+            sentences[article_id].append(row)
         result: dict[str, tuple[str, Embedded]] = {}
         for article_id, content_hash in self._query("SELECT id, hash FROM articles"):
-            rows = self._query(
-                "SELECT id, start_char, end_char, text, first_sentence, sentence_count"
-                " FROM passages WHERE article_id = ? ORDER BY id",
-                (article_id,),
-            )
-            sentence_rows = self._query(
-                "SELECT id, start_char, end_char FROM sentences WHERE article_id = ? ORDER BY id",
-                (article_id,),
-            )
+            rows, sentence_rows = passages[article_id], sentences[article_id]
             ids = [s[0] for s in sentence_rows]
             spans = {s[0]: (s[1], s[2]) for s in sentence_rows}
             chunks = [
