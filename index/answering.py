@@ -68,6 +68,7 @@ class AnswerPolicy:
     passages_read: int = 3  # how many top passages' sentences compete
     sentences_parsed: int = 6  # how many of the best sentences get the (slower) span analysis
     overlap_weight: float = 0.6  # share of the question's words (by IDF) the sentence holds
+    phrase_weight: float = 0.0  # share of the question's word pairs the sentence holds in order
     rank_decay: float = 0.06  # per rank of the passage the sentence comes from
     fit_weight: float = 0.2  # the sentence holds a span of the kind the question asks for
     closeness_weight: float = 0.4  # that span stands near the question's words
@@ -81,12 +82,14 @@ class Reading:
     text: str
     cosine: float
     overlap: float
+    phrase: float = 0.0
     candidate: Candidate | None = None
 
     def base(self, policy: AnswerPolicy) -> float:
         return (
             self.cosine
             + policy.overlap_weight * self.overlap
+            + policy.phrase_weight * self.phrase
             - policy.rank_decay * (self.passage.rank - 1)
         )
 
@@ -142,7 +145,9 @@ class Answerer:
             return []
         store = self.retriever.store
         query = self.retriever.embedder.encode_query(question)
-        asked = set(tokenize([question])[0])
+        asked_words = tokenize([question])[0]
+        asked = set(asked_words)
+        pairs = set(zip(asked_words, asked_words[1:], strict=False))
         weight = {word: store.lexical.idf(word) for word in asked}
         total = sum(weight.values())
         readings = []
@@ -153,7 +158,9 @@ class Answerer:
             for (_, _, _, text), cosine, said in zip(rows, cosines, words, strict=True):
                 shared = asked & set(said)
                 overlap = sum(weight[w] for w in shared) / total if total else 0.0
-                readings.append(Reading(passage, text, float(cosine), overlap))
+                in_order = pairs & set(zip(said, said[1:], strict=False))
+                phrase = len(in_order) / len(pairs) if pairs else 0.0
+                readings.append(Reading(passage, text, float(cosine), overlap, phrase))
         readings.sort(key=lambda r: -r.base(self.policy))
         parsed = Question(question)
         for i, reading in enumerate(readings[: self.policy.sentences_parsed]):

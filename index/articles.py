@@ -148,11 +148,18 @@ def make_article(
 def clean_text(text: str) -> str:
     """Normalise unicode and whitespace, drop boilerplate lines, keep paragraph breaks."""
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    # Zero-width and other format characters carry nothing a reader sees.
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
-    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.split("\n")]
+    lines = [re.sub(r"[ \t\u00a0]+", " ", _visible(line)).strip() for line in text.split("\n")]
     lines = [line for line in lines if not BOILERPLATE.match(line)]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _visible(line: str) -> str:
+    """``line`` without zero-width and other format characters: they carry nothing a reader
+    sees. Checked per character only when the line has any (isprintable runs in C: cleaning
+    every article is most of an incremental reindex)."""
+    if line.isprintable():
+        return line
+    return "".join(ch for ch in line if ch == "\t" or unicodedata.category(ch)[0] != "C")
 
 
 def _parse_text(content: str) -> tuple[str | None, str, dict[str, str]]:
