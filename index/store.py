@@ -369,7 +369,7 @@ def _write_files(
 
     sentence_vectors = [e.sentence_vectors for _, e in items if e.sentences]
     stacked = np.vstack(sentence_vectors) if sentence_vectors else np.zeros((0, spec.dimension))
-    np.save(folder / "sentences.npy", stacked.astype(np.float32))
+    np.save(folder / "sentences.npy", stacked.astype(np.float32, copy=False))
 
     search_texts = _write_metadata(folder / "meta.sqlite", items)
     LexicalIndex.build(search_texts).save(folder / "bm25")
