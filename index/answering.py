@@ -68,7 +68,7 @@ class AnswerPolicy:
     passages_read: int = 3  # how many top passages' sentences compete
     sentences_parsed: int = 6  # how many of the best sentences get the (slower) span analysis
     overlap_weight: float = 0.6  # share of the question's words (by IDF) the sentence holds
-    phrase_weight: float = 0.0  # share of the question's word pairs the sentence holds in order
+    phrase_weight: float = 0.2  # share of the question's word pairs the sentence holds in order
     rank_decay: float = 0.06  # per rank of the passage the sentence comes from
     fit_weight: float = 0.2  # the sentence holds a span of the kind the question asks for
     closeness_weight: float = 0.4  # that span stands near the question's words
