@@ -71,6 +71,9 @@ class FakeDiscord:
         self.guild_id = str(next(ids))
         self.channel_id = str(next(ids))
         self.forum_id = str(next(ids))
+        # A second server with one channel, for what must stay within its own server.
+        self.other_guild_id = str(next(ids))
+        self.other_channel_id = str(next(ids))
         self.interactions: dict[str, Interaction] = {}
         self.identified = asyncio.Event()
         self.commands_synced = asyncio.Event()
@@ -143,9 +146,11 @@ class FakeDiscord:
         name: str,
         options: dict[str, Any],
         permissions: int = EVERYONE_PERMISSIONS,
+        elsewhere: bool = False,
     ) -> Interaction:
-        """Run a slash command; an option given as ``(filename, bytes)`` is an attachment."""
-        types = {str: 3, int: 4, bool: 5}
+        """Run a slash command (``elsewhere``: in the second server); an option given as
+        ``(filename, bytes)`` is an attachment."""
+        types = {str: 3, int: 4, bool: 5, float: 10}
         resolved: dict[str, dict] = {}
         values = []
         for key, value in options.items():
@@ -157,7 +162,8 @@ class FakeDiscord:
         data = {"id": str(next(self._ids)), "name": name, "type": 1, "options": values}
         if resolved:
             data["resolved"] = {"attachments": {a["id"]: a for a in resolved.values()}}
-        return await self._interact(user, 2, data, permissions)
+        channel_id = self.other_channel_id if elsewhere else self.channel_id
+        return await self._interact(user, 2, data, permissions, channel_id=channel_id)
 
     async def click(
         self, user: dict, message: dict, custom_id: str, values: list[str] | None = None
@@ -166,7 +172,9 @@ class FakeDiscord:
         data: dict[str, Any] = {"custom_id": custom_id, "component_type": 2}
         if values is not None:
             data |= {"component_type": 3, "values": values}
-        return await self._interact(user, 3, data, EVERYONE_PERMISSIONS, message)
+        return await self._interact(
+            user, 3, data, EVERYONE_PERMISSIONS, message["channel_id"], message
+        )
 
     async def _interact(
         self,
@@ -174,6 +182,7 @@ class FakeDiscord:
         kind: int,
         data: dict,
         permissions: int,
+        channel_id: str,
         message: dict | None = None,
     ) -> Interaction:
         interaction = Interaction(
@@ -182,7 +191,7 @@ class FakeDiscord:
         self.interactions[interaction.token] = interaction
         if message:
             interaction.message_id = message["id"]
-        channel_id = message["channel_id"] if message else self.channel_id
+        guild_id = self.other_guild_id if channel_id == self.other_channel_id else self.guild_id
         extra = {"message": message} if message else {}
         await self.dispatch(
             "INTERACTION_CREATE",
@@ -192,7 +201,7 @@ class FakeDiscord:
                 "type": kind,
                 "token": interaction.token,
                 "version": 1,
-                "guild_id": self.guild_id,
+                "guild_id": guild_id,
                 "channel_id": channel_id,
                 "channel": self._channel(channel_id),
                 "member": self._member(user, roles=[], permissions=permissions),
@@ -202,7 +211,7 @@ class FakeDiscord:
                 "locale": "en-US",
                 "guild_locale": "en-US",
                 "entitlements": [],
-                "authorizing_integration_owners": {"0": self.guild_id},
+                "authorizing_integration_owners": {"0": guild_id},
                 "context": 0,
                 "attachment_size_limit": 8 * 1024 * 1024,
             },
@@ -273,14 +282,21 @@ class FakeDiscord:
         ready = {
             "v": 10,
             "user": self.bot_user,
-            "guilds": [{"id": self.guild_id, "unavailable": True}],
+            "guilds": [
+                {"id": self.guild_id, "unavailable": True},
+                {"id": self.other_guild_id, "unavailable": True},
+            ],
             "session_id": "fake-session",
             "resume_gateway_url": self.gateway_url,
             "application": {"id": self.app_id, "flags": 1 << 19},
             "private_channels": [],
             "relationships": [],
         }
-        for event, data in (("READY", ready), ("GUILD_CREATE", self._guild())):
+        for event, data in (
+            ("READY", ready),
+            ("GUILD_CREATE", self._guild()),
+            ("GUILD_CREATE", self._other_guild()),
+        ):
             self._sequence += 1
             await socket.send_str(json.dumps({"op": 0, "t": event, "s": self._sequence, "d": data}))
         self.identifies += 1
@@ -345,10 +361,20 @@ class FakeDiscord:
             "joined_at": "2026-01-01T00:00:00+00:00",
         }
 
+    def _other_guild(self) -> dict:
+        guild = self._guild()
+        guild |= {"id": self.other_guild_id, "name": "Elsewhere"}
+        guild["roles"] = [{**guild["roles"][0], "id": self.other_guild_id}]
+        guild["channels"] = [
+            {**guild["channels"][0], "id": self.other_channel_id, "guild_id": self.other_guild_id}
+        ]
+        return guild
+
     def _channel(self, channel_id: str) -> dict:
         if channel_id in self.threads:
             return self.threads[channel_id]
-        return {"id": channel_id, "type": 0, "guild_id": self.guild_id}
+        guild_id = self.other_guild_id if channel_id == self.other_channel_id else self.guild_id
+        return {"id": channel_id, "type": 0, "guild_id": guild_id}
 
     def _attachment(self, filename: str, content: bytes) -> dict:
         attachment_id = str(next(self._ids))

@@ -520,3 +520,35 @@ async def test_a_new_forum_post_is_answered_in_its_thread_when_set_to(
         await fake.send_message(reader, "Who did she call the boss?", [], channel_id=post["id"])
         await fake.wait_for(lambda f: len(answers(f, post["id"])) == 2)
         assert answers(fake, post["id"])[1].startswith("**Sullivan**")
+
+
+async def test_settings_changed_in_one_server_leave_the_other_alone(
+    fake: FakeDiscord, bot: BotProcess
+) -> None:
+    editor, reader, visitor = fake.user("editor"), fake.user("reader"), fake.user("visitor")
+    options = {"cooldown": 60.0, "feedback_buttons": False}
+    changed = await fake.slash(editor, "settings", options, permissions=MANAGE_GUILD)
+    await fake.wait_for(lambda f: f.sent(changed.token))
+    assert (
+        "Changed: cooldown_seconds, feedback_buttons" in fake.sent(changed.token)[0].json["content"]
+    )
+
+    async def ask(user: dict, elsewhere: bool) -> dict:
+        question = {"question": "Who walked out of the meeting?"}
+        asked = await fake.slash(user, "ask", question, elsewhere=elsewhere)
+
+        def reply(f: FakeDiscord) -> list[Recorded]:
+            refusals = [r for r in f.sent(asked.token) if "/callback" in r.path]
+            return refusals + [r for r in answered(f, asked.token) if r.json.get("embeds")]
+
+        await fake.wait_for(reply)
+        return reply(fake)[-1].json
+
+    here = [await ask(reader, elsewhere=False) for _ in range(2)]
+    assert here[0]["embeds"][0]["description"].startswith("**Delcy Rodriguez**")
+    assert not here[0].get("components"), "feedback buttons are off in this server"
+    assert "try again in 60 s" in here[1]["content"], "this server's 60 s cooldown"
+    elsewhere = [await ask(visitor, elsewhere=True) for _ in range(2)]
+    for answer in elsewhere:  # the defaults hold there: no cooldown, buttons shown
+        assert answer["embeds"][0]["description"].startswith("**Delcy Rodriguez**")
+        assert answer["components"]
