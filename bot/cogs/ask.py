@@ -86,16 +86,18 @@ class Ask(commands.Cog):
             message["view"] = vote_view(answer_id)
         return message
 
-    async def history(self, channel: Any) -> list[Turn]:
-        """The earlier turns when ``channel`` is a thread the bot converses in."""
+    async def conversation(self, channel: Any) -> list[Turn] | None:
+        """The earlier turns when ``channel`` is a thread the bot converses in, else None."""
         if not isinstance(channel, discord.Thread):
-            return []
+            return None
         state = self.bot.state
         if not await asyncio.to_thread(state.is_conversation, channel.id):
-            return []
+            return None
         return await asyncio.to_thread(state.history, channel.id)
 
     async def remember(self, thread: discord.Thread, answer: Answer) -> None:
+        """Record a turn before its answer is sent: a follow-up typed the moment the answer
+        appears must find the thread's conversation."""
         # The question as it was searched for, so a follow-up of a follow-up keeps the topic.
         state = self.bot.state
         asked = answer.read_as or answer.question
@@ -116,9 +118,9 @@ class Ask(commands.Cog):
             return
         # Discord wants a first response within 3 s: say "thinking" now, answer after.
         await interaction.response.defer(thinking=True)
-        history = await self.history(channel)
+        history = await self.conversation(channel)
         try:
-            answer = await self.answer(question, interaction.user, "/ask", history)
+            answer = await self.answer(question, interaction.user, "/ask", history or [])
         except Exception:
             log.exception("answering failed")
             await interaction.followup.send(
@@ -132,12 +134,12 @@ class Ask(commands.Cog):
         if server.thread_mode == "all" and isinstance(channel, discord.TextChannel):
             thread = await _open_thread(channel.create_thread, question, public=True)
         if thread is None:
-            await interaction.followup.send(**message)
-            if history:
+            if history is not None:
                 await self.remember(channel, answer)
+            await interaction.followup.send(**message)
             return
-        await thread.send(**message)
         await self.remember(thread, answer)
+        await thread.send(**message)
         await interaction.followup.send(
             f"Answered in {thread.mention}; ask follow-ups there.", allowed_mentions=NO_MENTIONS
         )
@@ -150,9 +152,9 @@ class Ask(commands.Cog):
         channel = message.channel
         guild_id = message.guild.id if message.guild else None
         mentioned = any(user.id == me.id for user in message.mentions)
-        history = await self.history(channel)
+        history = await self.conversation(channel)
         conversing = isinstance(channel, discord.Thread) and (
-            bool(history) or self._is_new_forum_post(message, channel)
+            history is not None or self._is_new_forum_post(message, channel)
         )
         # In a server the bot speaks when mentioned or in its own threads; in a DM, always.
         if guild_id is not None and not (mentioned or conversing):
@@ -166,7 +168,7 @@ class Ask(commands.Cog):
             return
         try:
             async with channel.typing():
-                answer = await self.answer(question, message.author, "message", history)
+                answer = await self.answer(question, message.author, "message", history or [])
         except Exception:
             log.exception("answering failed")
             await message.reply(
@@ -180,12 +182,12 @@ class Ask(commands.Cog):
         if isinstance(channel, discord.TextChannel) and server.thread_mode != "off":
             thread = await _open_thread(message.create_thread, question)
             if thread is not None:
-                await thread.send(**reply)
                 await self.remember(thread, answer)
+                await thread.send(**reply)
                 return
-        await message.reply(**reply, mention_author=False)
         if conversing:
             await self.remember(channel, answer)
+        await message.reply(**reply, mention_author=False)
 
     def _is_new_forum_post(self, message: discord.Message, thread: discord.Thread) -> bool:
         """A post to answer: the first message of a forum post (it has the thread's own id),
