@@ -53,10 +53,9 @@ def corpus(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def bot_settings(settings, seed_index: Path, tmp_path: Path):
+def bot_settings(settings, seed_index: Path, corpus: Path, tmp_path: Path):
     """Settings with a writable corpus and index copied from the seed ones."""
-    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
-    shutil.copytree(SEEDS, corpus)
+    index_dir = tmp_path / "index"
     shutil.copytree(seed_index, index_dir, symlinks=True)
     return replace(
         settings,

@@ -15,7 +15,7 @@ import pytest
 
 from index.indexer import build
 
-from .conftest import ROOT, SEEDS, SHARED
+from .conftest import ROOT, SHARED
 from .fake_discord import MANAGE_GUILD, TOKEN, FakeDiscord, Recorded
 
 STARTUP_SECONDS = 90
@@ -105,13 +105,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
     await server.start()
     yield server
     await server.stop()
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    shutil.copytree(SEEDS, folder)
-    return folder
 
 
 @pytest.fixture
