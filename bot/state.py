@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from index.feedback import connect
+from index.feedback import StateDatabase
 from index.followups import Turn
 from index.settings import Settings
 
@@ -71,12 +70,9 @@ class ServerSettings:
 
 class BotState:
     def __init__(self, path: Path, settings: Settings) -> None:
-        self._db = connect(path)
-        self._lock = threading.Lock()
+        self._db = StateDatabase(path, SCHEMA)
         self._defaults = ServerSettings.defaults(settings)
         self._servers: dict[int, ServerSettings] = {}  # read on every question: cached
-        with self._lock, self._db:
-            self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -87,7 +83,7 @@ class BotState:
         if guild_id is None:
             return self._defaults
         if guild_id not in self._servers:
-            rows = self._rows(
+            rows = self._db.rows(
                 "SELECT name, value FROM server_settings WHERE guild_id = ?", (guild_id,)
             )
             known = {f.name for f in fields(ServerSettings)}
@@ -100,15 +96,15 @@ class BotState:
         before = self.server(guild_id)
         after = replace(before, **changes)
         now = time.time()
-        with self._lock, self._db:
+        with self._db.writing() as db:
             for name, value in changes.items():
                 old, new = _dump(getattr(before, name)), _dump(value)
                 if old == new:
                     continue
-                self._db.execute(
+                db.execute(
                     "INSERT OR REPLACE INTO server_settings VALUES (?, ?, ?)", (guild_id, name, new)
                 )
-                self._db.execute(
+                db.execute(
                     "INSERT INTO settings_changes VALUES (?, ?, ?, ?, ?, ?)",
                     (guild_id, user_id, name, old, new, now),
                 )
@@ -120,7 +116,7 @@ class BotState:
 
     def changes(self, guild_id: int) -> list[tuple[int, str, str, str, float]]:
         """(user id, setting, old, new, time) of every change in one server, oldest first."""
-        return self._rows(
+        return self._db.rows(
             "SELECT user_id, name, old, new, at FROM settings_changes WHERE guild_id = ? "
             "ORDER BY rowid",
             (guild_id,),
@@ -129,33 +125,29 @@ class BotState:
     # Conversations: the threads the bot answers in, and what was asked there.
 
     def start_conversation(self, thread_id: int, guild_id: int | None) -> None:
-        with self._lock, self._db:
-            self._db.execute(
+        with self._db.writing() as db:
+            db.execute(
                 "INSERT OR IGNORE INTO conversations VALUES (?, ?, ?)",
                 (thread_id, guild_id, time.time()),
             )
 
     def is_conversation(self, thread_id: int) -> bool:
-        return bool(self._rows("SELECT 1 FROM conversations WHERE thread_id = ?", (thread_id,)))
+        return bool(self._db.rows("SELECT 1 FROM conversations WHERE thread_id = ?", (thread_id,)))
 
     def add_turn(self, thread_id: int, question: str, answer: str) -> None:
-        with self._lock, self._db:
-            self._db.execute(
+        with self._db.writing() as db:
+            db.execute(
                 "INSERT INTO turns VALUES (?, ?, ?, ?)", (thread_id, question, answer, time.time())
             )
 
     def history(self, thread_id: int) -> list[Turn]:
         """The thread's last few turns, oldest first."""
-        rows = self._rows(
+        rows = self._db.rows(
             "SELECT question, answer FROM turns WHERE thread_id = ? ORDER BY at DESC, rowid DESC "
             "LIMIT ?",
             (thread_id, HISTORY_TURNS),
         )
         return [Turn(question, answer) for question, answer in reversed(rows)]
-
-    def _rows(self, sql: str, args: tuple = ()) -> list[Any]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
 
 
 def _dump(value: Any) -> str:

@@ -13,9 +13,11 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # importing the answer pipeline costs seconds the CLI's export need not pay
     from index.answering import Answer
@@ -63,24 +65,38 @@ class Rated:
     created: float
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection shared by the bot's threads; its user serialises access with a lock."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, check_same_thread=False, timeout=10)
-    db.execute("PRAGMA journal_mode=WAL")
-    return db
+class StateDatabase:
+    """The state database (NEWSDESK_STATE_DB): one connection shared by the bot's threads,
+    every use of it under one lock."""
+
+    def __init__(self, path: Path, schema: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=10)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._lock = threading.Lock()
+        with self.writing() as db:
+            db.executescript(schema)
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """A transaction: committed when the block ends, rolled back if it raises."""
+        with self._lock, self._db:
+            yield self._db
+
+    def rows(self, sql: str, args: tuple = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        self._db.close()
 
 
 class FeedbackLog:
     def __init__(self, path: Path) -> None:
-        self._db = connect(path)
-        self._lock = threading.Lock()
-        with self._lock, self._db:
-            self._db.executescript(SCHEMA)
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),)
-            )
-        [(self._salt,)] = self._rows("SELECT value FROM meta WHERE key = 'salt'")
+        self._db = StateDatabase(path, SCHEMA)
+        with self._db.writing() as db:
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),))
+        [(self._salt,)] = self._db.rows("SELECT value FROM meta WHERE key = 'salt'")
 
     def close(self) -> None:
         self._db.close()
@@ -88,8 +104,8 @@ class FeedbackLog:
     def record(self, question: str, answer: Answer, guild_id: int | None) -> int:
         """Store an answer about to be shown; returns the id its vote buttons carry."""
         shown = [{"article": p.title, "source": p.source, "text": p.text} for p in answer.passages]
-        with self._lock, self._db:
-            cursor = self._db.execute(
+        with self._db.writing() as db:
+            cursor = db.execute(
                 "INSERT INTO answers (guild_id, question, asked_as, answer, covered, passages,"
                 " created) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -107,10 +123,10 @@ class FeedbackLog:
 
     def vote(self, answer_id: int, user_id: int, up: bool) -> bool:
         """One vote per person per answer; a second click changes it. False: no such answer."""
-        with self._lock, self._db:
-            if not self._db.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone():
+        with self._db.writing() as db:
+            if not db.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone():
                 return False
-            self._db.execute(
+            db.execute(
                 "INSERT INTO votes (answer_id, voter, up, at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (answer_id, voter) DO UPDATE SET up = excluded.up, at = excluded.at,"
                 " reason = CASE WHEN excluded.up THEN NULL ELSE votes.reason END",
@@ -122,8 +138,8 @@ class FeedbackLog:
         """Say what was wrong with an answer this person voted down."""
         if reason not in REASONS:
             raise ValueError(f"unknown reason {reason!r}")
-        with self._lock, self._db:
-            cursor = self._db.execute(
+        with self._db.writing() as db:
+            cursor = db.execute(
                 "UPDATE votes SET reason = ? WHERE answer_id = ? AND voter = ? AND up = 0",
                 (reason, answer_id, self._voter(user_id)),
             )
@@ -131,7 +147,7 @@ class FeedbackLog:
 
     def votes(self, answer_id: int) -> tuple[int, int]:
         """(👍, 👎) on one answer."""
-        [(up, down)] = self._rows(
+        [(up, down)] = self._db.rows(
             "SELECT COALESCE(SUM(up), 0), COALESCE(SUM(1 - up), 0) FROM votes WHERE answer_id = ?",
             (answer_id,),
         )
@@ -140,8 +156,8 @@ class FeedbackLog:
     def counts(self, guild_id: int | None = None) -> dict[str, int]:
         """Answers given, and votes up and down, in one server or everywhere."""
         where, args = _in_guild(guild_id)
-        [(answers,)] = self._rows(f"SELECT COUNT(*) FROM answers a {where}", args)
-        [(up, down)] = self._rows(
+        [(answers,)] = self._db.rows(f"SELECT COUNT(*) FROM answers a {where}", args)
+        [(up, down)] = self._db.rows(
             "SELECT COALESCE(SUM(v.up), 0), COALESCE(SUM(1 - v.up), 0) "
             f"FROM votes v JOIN answers a ON a.id = v.answer_id {where}",
             args,
@@ -151,7 +167,7 @@ class FeedbackLog:
     def worst(self, limit: int = 5, guild_id: int | None = None) -> list[Rated]:
         """Answers voted down, most 👎 over 👍 first, then most recent."""
         where, args = _in_guild(guild_id)
-        rows = self._rows(
+        rows = self._db.rows(
             "SELECT a.id, a.question, a.answer, SUM(v.up), SUM(1 - v.up), "
             "GROUP_CONCAT(v.reason), a.created "
             f"FROM answers a JOIN votes v ON v.answer_id = a.id {where} "
@@ -169,7 +185,7 @@ class FeedbackLog:
         rated = self.worst(limit=-1)
         with open(path, "w", encoding="utf-8") as out:
             for item in rated:
-                [(asked_as, passages)] = self._rows(
+                [(asked_as, passages)] = self._db.rows(
                     "SELECT asked_as, passages FROM answers WHERE id = ?", (item.id,)
                 )
                 line = {
@@ -189,10 +205,6 @@ class FeedbackLog:
                 }
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
         return len(rated)
-
-    def _rows(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
 
     def _voter(self, user_id: int) -> str:
         return hashlib.sha256(f"{self._salt}:{user_id}".encode()).hexdigest()
