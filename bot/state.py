@@ -124,24 +124,19 @@ class BotState:
 
     # Conversations: the threads the bot answers in, and what was asked there.
 
-    def start_conversation(self, thread_id: int, guild_id: int | None) -> None:
+    def add_turn(self, thread_id: int, guild_id: int | None, question: str, answer: str) -> None:
+        """Record a turn, making the thread a conversation if it was not one yet."""
+        now = time.time()
         with self._db.writing() as db:
             db.execute(
-                "INSERT OR IGNORE INTO conversations VALUES (?, ?, ?)",
-                (thread_id, guild_id, time.time()),
+                "INSERT OR IGNORE INTO conversations VALUES (?, ?, ?)", (thread_id, guild_id, now)
             )
+            db.execute("INSERT INTO turns VALUES (?, ?, ?, ?)", (thread_id, question, answer, now))
 
-    def is_conversation(self, thread_id: int) -> bool:
-        return bool(self._db.rows("SELECT 1 FROM conversations WHERE thread_id = ?", (thread_id,)))
-
-    def add_turn(self, thread_id: int, question: str, answer: str) -> None:
-        with self._db.writing() as db:
-            db.execute(
-                "INSERT INTO turns VALUES (?, ?, ?, ?)", (thread_id, question, answer, time.time())
-            )
-
-    def history(self, thread_id: int) -> list[Turn]:
-        """The thread's last few turns, oldest first."""
+    def conversation(self, thread_id: int) -> list[Turn] | None:
+        """The thread's last few turns, oldest first; None when it is not a conversation."""
+        if not self._db.rows("SELECT 1 FROM conversations WHERE thread_id = ?", (thread_id,)):
+            return None
         rows = self._db.rows(
             "SELECT question, answer FROM turns WHERE thread_id = ? ORDER BY at DESC, rowid DESC "
             "LIMIT ?",

@@ -90,19 +90,16 @@ class Ask(commands.Cog):
         """The earlier turns when ``channel`` is a thread the bot converses in, else None."""
         if not isinstance(channel, discord.Thread):
             return None
-        state = self.bot.state
-        if not await asyncio.to_thread(state.is_conversation, channel.id):
-            return None
-        return await asyncio.to_thread(state.history, channel.id)
+        return await asyncio.to_thread(self.bot.state.conversation, channel.id)
 
     async def remember(self, thread: discord.Thread, answer: Answer) -> None:
         """Record a turn before its answer is sent: a follow-up typed the moment the answer
         appears must find the thread's conversation."""
         # The question as it was searched for, so a follow-up of a follow-up keeps the topic.
-        state = self.bot.state
         asked = answer.read_as or answer.question
-        await asyncio.to_thread(state.start_conversation, thread.id, thread.guild.id)
-        await asyncio.to_thread(state.add_turn, thread.id, asked, answer.text)
+        await asyncio.to_thread(
+            self.bot.state.add_turn, thread.id, thread.guild.id, asked, answer.text
+        )
 
     @app_commands.command(name="ask", description="Ask a question about the news coverage")
     @app_commands.describe(question="What you want to know, e.g. who walked out of the meeting?")
