@@ -167,6 +167,15 @@ class Store:
             raise IndexUnavailable(
                 f"The index at {folder} is damaged ({error}). {REBUILD_HINT}"
             ) from None
+        kind = type(self.faiss).__name__
+        if kind != manifest.faiss_index or self.faiss.metric_type != faiss.METRIC_INNER_PRODUCT:
+            # Scores from another kind of index (an L2 distance, say) would rank passages
+            # backwards: refuse rather than answer wrongly.
+            raise IndexUnavailable(
+                f"The index at {folder} holds a FAISS {kind} (metric {self.faiss.metric_type}), "
+                f"not the {manifest.faiss_index} over inner products its manifest names; it was "
+                f"written by another version or replaced. {REBUILD_HINT}"
+            )
         expected = (manifest.articles, manifest.passages, manifest.sentences)
         if counts != expected or self.faiss.ntotal != manifest.passages:
             raise IndexUnavailable(

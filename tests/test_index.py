@@ -1,8 +1,10 @@
 """Build, incremental rebuild and retrieval, on a real FAISS index with the real model."""
 
+import json
 import shutil
 from pathlib import Path
 
+import faiss
 import pytest
 
 from index.indexer import build
@@ -87,6 +89,33 @@ def test_truncated_faiss_file_is_refused(seed_index: Path, tmp_path: Path) -> No
         Store.open(index_dir)
 
 
+def test_a_faiss_file_of_another_kind_or_version_is_refused(
+    seed_index: Path, tmp_path: Path
+) -> None:
+    index_dir = copy_index(seed_index, tmp_path)
+    build_dir = (index_dir / "current").resolve()
+    faiss_file = build_dir / "passages.faiss"
+    original = faiss.read_index(str(faiss_file))
+    # The same vectors under L2 distance: a file of exactly the same size, whose scores
+    # would rank passages backwards if it were used.
+    l2 = faiss.IndexFlatL2(original.d)
+    l2.add(original.reconstruct_n(0, original.ntotal))
+    faiss.write_index(l2, str(faiss_file))
+    assert (
+        faiss_file.stat().st_size
+        == json.loads((build_dir / "manifest.json").read_text())["files"]["passages.faiss"]
+    )
+    with pytest.raises(IndexUnavailable, match="IndexFlatL2.*another version.*Rebuild"):
+        Store.open(index_dir)
+
+    # A header this FAISS does not know (as a newer FAISS might write), size unchanged.
+    data = bytearray(faiss.serialize_index(original))
+    data[:4] = b"IxZZ"
+    faiss_file.write_bytes(bytes(data))
+    with pytest.raises(IndexUnavailable, match="damaged.*Rebuild"):
+        Store.open(index_dir)
+
+
 def test_corrupt_sqlite_is_refused_even_when_its_size_is_right(
     seed_index: Path, tmp_path: Path
 ) -> None:
@@ -137,17 +166,20 @@ def test_a_missing_corpus_folder_is_a_clear_error(tmp_path: Path, embedder, sett
         build(tmp_path / "nowhere", tmp_path / "index", embedder, settings.chunk_tokens)
 
 
-def test_a_manifest_that_lies_about_the_dimension_is_refused(
-    seed_index: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"dimension": 768}, "wrong dimension"),  # a manifest that lies about its vectors
+        ({"format": 99}, "format 99"),  # a build written by another version of Newsdesk
+    ],
+)
+def test_a_manifest_that_does_not_match_its_files_is_refused(
+    seed_index: Path, tmp_path: Path, change: dict, error: str
 ) -> None:
-    import json
-
     index_dir = copy_index(seed_index, tmp_path)
     manifest_file = (index_dir / "current").resolve() / "manifest.json"
-    manifest = json.loads(manifest_file.read_text())
-    manifest["dimension"] = 768
-    manifest_file.write_text(json.dumps(manifest))
-    with pytest.raises(IndexUnavailable, match="dimension"):
+    manifest_file.write_text(json.dumps(json.loads(manifest_file.read_text()) | change))
+    with pytest.raises(IndexUnavailable, match=f"{error}.*Rebuild"):
         Store.open(index_dir)
 
 
