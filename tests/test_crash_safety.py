@@ -1,4 +1,4 @@
-"""A build killed at any moment leaves the previous index serving; the next build recovers."""
+"""A build killed at any moment leaves an index that answers; the next build recovers."""
 
 from __future__ import annotations
 
@@ -16,21 +16,20 @@ from index.store import Store
 
 from .conftest import ROOT, SHARED
 
+# Each moment of a build (see tests/paused_build.py), in build order, and the index that must
+# answer after a SIGKILL there: the previous one (1 article) until ``current`` has moved, the
+# new one (4 articles) after.
+MOMENTS = {"embedding": 1, "writing": 1, "renamed": 1, "switching": 1, "switched": 4}
 
-def start_build(corpus: Path, index_dir: Path) -> subprocess.Popen:
+
+def build_command(corpus: Path, index_dir: Path) -> list[str]:
+    return ["build", "--full", "--corpus", str(corpus), "--index", str(index_dir)]
+
+
+def run(arguments: list[str]) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "index",
-            "build",
-            "--full",
-            "--corpus",
-            str(corpus),
-            "--index",
-            str(index_dir),
-        ],
+        [sys.executable, "-m", *arguments],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -38,33 +37,42 @@ def start_build(corpus: Path, index_dir: Path) -> subprocess.Popen:
     )
 
 
-def test_sigkill_at_any_moment_keeps_the_old_index(
+def kill_at(moment: str, corpus: Path, index_dir: Path, marker: Path) -> None:
+    """Run a build until it reaches ``moment``, then SIGKILL it there."""
+    process = run(["tests.paused_build", moment, str(marker), *build_command(corpus, index_dir)])
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert process.poll() is None, f"the build ended before reaching {moment!r}"
+        assert time.monotonic() < deadline, f"the build never reached {moment!r}"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    marker.unlink()
+
+
+def test_a_build_killed_at_any_moment_leaves_an_index_that_answers(
     seed_index: Path, tmp_path: Path, embedder
 ) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index, index_dir, symlinks=True)
-    corpus = tmp_path / "corpus"
+    corpus = tmp_path / "corpus"  # the seed article and three more
     shutil.copytree(ROOT / "seeds", corpus)
-    for article in sorted((SHARED / "eval" / "xquad" / "corpus").glob("*.txt"))[:8]:
+    for article in sorted((SHARED / "eval" / "xquad" / "corpus").glob("*.txt"))[:3]:
         shutil.copy(article, corpus / article.name)
 
-    # Kill while loading, embedding and writing (the last ones land near or in the switch).
-    for delay in (1.0, 4.0, 6.5, 8.0, 9.0, 10.0):
-        process = start_build(corpus, index_dir)
-        time.sleep(delay)
-        finished = process.poll() is not None
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+    for moment, articles in MOMENTS.items():  # each kill leaves its debris for the next
+        kill_at(moment, corpus, index_dir, tmp_path / "reached")
         store = Store.open(index_dir, dimension=embedder.dimension)
-        assert store.manifest.articles in (1, 9)  # the old index, or the new one if it finished
+        assert store.manifest.articles == articles, moment
         answer = Answerer(Retriever(store, embedder)).ask("Who walked out of the meeting?")
-        assert answer.text == "Delcy Rodriguez"
-        if finished:
-            break
+        assert answer.text == "Delcy Rodriguez", moment
+        store.close()
+        if moment == "switching":
+            assert list(index_dir.glob(".current.*")), "killed between the link and the rename"
+    assert len(list((index_dir / "builds").iterdir())) > 1, "the kills left debris behind"
 
-    process = start_build(corpus, index_dir)
-    assert process.wait(timeout=300) == 0
-    assert Store.open(index_dir).manifest.articles == 9
+    assert run(["index", *build_command(corpus, index_dir)]).wait(timeout=300) == 0
+    assert Store.open(index_dir).manifest.articles == 4
     current = (index_dir / "current").resolve()
-    assert [p for p in (index_dir / "builds").iterdir()] == [current]  # leftovers removed
+    assert list((index_dir / "builds").iterdir()) == [current], "leftovers removed"
     assert not list(index_dir.glob(".current.*"))

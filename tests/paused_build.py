@@ -1,0 +1,74 @@
+"""``python -m index build``, stopped dead at a chosen moment, for the crash tests.
+
+    python -m tests.paused_build MOMENT MARKER build [arguments...]
+
+At MOMENT the build writes the file MARKER and sleeps until it is killed, so a test can send
+SIGKILL exactly there rather than after a guessed delay. The moments, in build order:
+
+    embedding   after the first batch of vectors
+    writing     the FAISS file and SQLite metadata written, the BM25 index and manifest not
+    renamed     the complete build renamed out of ``.partial``, ``current`` not yet moved
+    switching   the temporary ``current`` link made, not yet renamed over ``current``
+    switched    ``current`` moved, the previous build not yet removed
+"""
+
+import os
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import index.store
+from index.cli import main
+from index.embedding import Embedder
+
+moment, marker = sys.argv[1], Path(sys.argv[2])
+
+
+def pause() -> None:
+    marker.write_text(moment)
+    time.sleep(3600)
+
+
+def pause_after(function):  # noqa: ANN001, ANN201
+    def paused(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        result = function(*args, **kwargs)
+        pause()
+        return result
+
+    return paused
+
+
+def pause_before(function):  # noqa: ANN001, ANN201
+    def paused(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        pause()
+        return function(*args, **kwargs)
+
+    return paused
+
+
+if moment == "embedding":
+    encode = Embedder.encode
+
+    def encode_then_pause(self, texts, progress=None):  # noqa: ANN001, ANN202
+        def advance(count: int) -> None:
+            if progress:
+                progress(count)
+            pause()
+
+        return encode(self, texts, progress=advance)
+
+    Embedder.encode = encode_then_pause
+elif moment == "writing":
+    index.store._write_metadata = pause_after(index.store._write_metadata)
+elif moment == "renamed":
+    index.store._switch = pause_before(index.store._switch)
+elif moment == "switching":
+    # Only the store's view of ``os`` changes: its rename over ``current`` pauses first.
+    index.store.os = SimpleNamespace(**{**vars(os), "replace": pause_before(os.replace)})
+elif moment == "switched":
+    index.store._switch = pause_after(index.store._switch)
+else:
+    raise SystemExit(f"unknown moment {moment!r}")
+
+sys.exit(main(sys.argv[3:]))
