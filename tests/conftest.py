@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,17 @@ from index.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SHARED = ROOT.parent / "shared"
+
+
+def unprivileged() -> list[str]:
+    """A command prefix that runs a process without root's power to write anywhere, so that
+    folder permissions bind it (the tests here often run as root)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("runs as root, and setpriv (util-linux) is missing to drop the override")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
 
 
 @pytest.fixture(scope="session")

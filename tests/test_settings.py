@@ -1,9 +1,15 @@
+"""Settings from the environment, and folder settings checked before any work."""
+
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from index.settings import Settings, SettingsError
+
+from .conftest import ROOT, unprivileged
 
 
 def test_settings_come_from_the_environment_with_types(monkeypatch) -> None:
@@ -49,10 +55,28 @@ def test_folder_settings_are_checked_before_any_work(tmp_path: Path) -> None:
         paths(tmp_path, loop, tmp_path / "index")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
-def test_an_unwritable_index_folder_is_refused(tmp_path: Path) -> None:
+def test_an_unwritable_index_folder_is_refused_before_any_work(tmp_path: Path) -> None:
     corpus, locked = tmp_path / "corpus", tmp_path / "locked"
     corpus.mkdir()
+    (corpus / "a.txt").write_text("An article about the harbour.")
     locked.mkdir(mode=0o500)
-    with pytest.raises(SettingsError, match="not writable"):
-        paths(tmp_path, corpus, locked / "index")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
+    env |= {
+        "NEWSDESK_CORPUS_DIR": str(corpus),
+        "NEWSDESK_INDEX_DIR": str(locked / "index"),
+        "NEWSDESK_STATE_DB": str(tmp_path / "state.sqlite"),
+        "NEWSDESK_DISCORD_TOKEN": "unused-token",
+    }
+    for command in (["index", "build"], ["bot"]):
+        result = subprocess.run(
+            [*unprivileged(), sys.executable, "-m", *command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 2, result.stderr
+        assert f"NEWSDESK_INDEX_DIR={locked / 'index'} is not writable" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert list(locked.iterdir()) == []
