@@ -3,8 +3,9 @@
 It speaks just enough of Discord's v10 protocol for discord.py 2.x:
 
 * a websocket gateway at ``/gateway``: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeat ->
-  ACK, RESUME -> INVALID_SESSION (the bot then identifies again), and dispatches that tests
-  push (MESSAGE_CREATE, INTERACTION_CREATE);
+  ACK, RESUME -> the events the bot missed then RESUMED (or, with ``accept_resume`` off,
+  INVALID_SESSION, after which the bot identifies again), and dispatches that tests push
+  (MESSAGE_CREATE, INTERACTION_CREATE);
 * REST under ``/api/v10``: the login calls, command sync, channel messages and typing, threads
   opened from a message (announced with THREAD_CREATE), the interaction callback (with
   Discord's 3-second deadline, and UPDATE_MESSAGE for button clicks), follow-ups and the
@@ -77,7 +78,11 @@ class FakeDiscord:
         self.interactions: dict[str, Interaction] = {}
         self.identified = asyncio.Event()
         self.commands_synced = asyncio.Event()
-        self._sockets: list[web.WebSocketResponse] = []
+        self._sockets: list[web.WebSocketResponse] = []  # every open connection
+        self._sessions: list[web.WebSocketResponse] = []  # those identified or resumed
+        self._reachable = asyncio.Event()  # cleared while Discord is "away"
+        self._reachable.set()
+        self.accept_resume = True
         self._sequence = 0
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -166,14 +171,35 @@ class FakeDiscord:
         return await self._interact(user, 2, data, permissions, channel_id=channel_id)
 
     async def click(
-        self, user: dict, message: dict, custom_id: str, values: list[str] | None = None
+        self,
+        user: dict,
+        message: dict,
+        custom_id: str,
+        values: list[str] | None = None,
+        permissions: int = EVERYONE_PERMISSIONS,
     ) -> Interaction:
         """Press a button (or, with ``values``, choose in a select menu) on a bot message."""
         data: dict[str, Any] = {"custom_id": custom_id, "component_type": 2}
         if values is not None:
             data |= {"component_type": 3, "values": values}
+        return await self._interact(user, 3, data, permissions, message["channel_id"], message)
+
+    async def replay(
+        self, original: Interaction, user: dict, permissions: int = EVERYONE_PERMISSIONS
+    ) -> Interaction:
+        """Send an earlier interaction's exact command or click again, as ``user``."""
+        event = next(
+            e["d"]
+            for e in self.dispatched
+            if e["t"] == "INTERACTION_CREATE" and e["d"]["token"] == original.token
+        )
         return await self._interact(
-            user, 3, data, EVERYONE_PERMISSIONS, message["channel_id"], message
+            user,
+            event["type"],
+            event["data"],
+            permissions,
+            event["channel_id"],
+            event.get("message"),
         )
 
     async def _interact(
@@ -220,14 +246,23 @@ class FakeDiscord:
 
     async def dispatch(self, event: str, data: dict) -> None:
         self._sequence += 1
-        self.dispatched.append({"t": event, "d": data})
-        for socket in self._sockets:
-            await socket.send_str(json.dumps({"op": 0, "t": event, "s": self._sequence, "d": data}))
+        payload = {"op": 0, "t": event, "s": self._sequence, "d": data}
+        self.dispatched.append(payload)
+        # With no session (the bot is reconnecting) the event waits in ``dispatched`` for a
+        # RESUME, as on Discord.
+        for socket in self._sessions:
+            await socket.send_str(json.dumps(payload))
 
     async def drop_connections(self) -> None:
-        """Close every gateway connection, as Discord does now and then."""
+        """Close every gateway connection, as Discord does now and then, and stay away (new
+        connections wait) until ``come_back``: events dispatched meanwhile are missed."""
+        self._reachable.clear()
+        self._sessions.clear()
         for socket in list(self._sockets):
             await socket.close(code=4000)
+
+    def come_back(self) -> None:
+        self._reachable.set()
 
     async def wait_for(self, predicate, timeout: float = 30.0):  # noqa: ANN001
         """Wait until ``predicate(self)`` is truthy (re-checked on every request and identify)."""
@@ -247,6 +282,7 @@ class FakeDiscord:
 
     # -- gateway ---------------------------------------------------------------------------
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        await self._reachable.wait()
         socket = web.WebSocketResponse()
         await socket.prepare(request)
         self._sockets.append(socket)
@@ -271,11 +307,11 @@ class FakeDiscord:
                         break
                     await self._identify(socket)
                 elif op == 6:
-                    # A resume we cannot honour: discord.py then identifies afresh.
-                    self.resumes += 1
-                    await socket.send_str(json.dumps({"op": 9, "d": False}))
+                    await self._resume(socket, payload["d"])
         finally:
             self._sockets.remove(socket)
+            if socket in self._sessions:
+                self._sessions.remove(socket)
         return socket
 
     async def _identify(self, socket: web.WebSocketResponse) -> None:
@@ -299,8 +335,25 @@ class FakeDiscord:
         ):
             self._sequence += 1
             await socket.send_str(json.dumps({"op": 0, "t": event, "s": self._sequence, "d": data}))
+        self._sessions.append(socket)
         self.identifies += 1
         self.identified.set()
+        await self._notify()
+
+    async def _resume(self, socket: web.WebSocketResponse, resume: dict) -> None:
+        """Replay what the bot missed since its last sequence number, then RESUMED."""
+        valid = resume.get("token") == self.token and resume.get("session_id") == "fake-session"
+        if not (valid and self.accept_resume):
+            await socket.send_str(json.dumps({"op": 9, "d": False}))  # the bot identifies again
+            return
+        for payload in self.dispatched:
+            if payload["s"] > (resume.get("seq") or 0):
+                await socket.send_str(json.dumps(payload))
+        self._sequence += 1
+        resumed = {"op": 0, "t": "RESUMED", "s": self._sequence, "d": {}}
+        await socket.send_str(json.dumps(resumed))
+        self._sessions.append(socket)
+        self.resumes += 1
         await self._notify()
 
     def _guild(self) -> dict:
@@ -577,6 +630,8 @@ class FakeDiscord:
             flags=flags | (128 if payload["type"] == 5 else 0),
             interaction_metadata={"id": interaction.id, "type": 2, "user": self.user("asker")},
         )
+        message["components"] = data.get("components", [])
+        self.messages[message["id"]] = message
         interaction.message_id = message["id"]
         return _json(
             {

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import sqlite3
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from index.indexer import build
 
-from .conftest import ROOT, SHARED
+from .conftest import ROOT, SHARED, unprivileged
 from .fake_discord import MANAGE_GUILD, TOKEN, FakeDiscord, Recorded
 
 STARTUP_SECONDS = 90
@@ -57,9 +58,11 @@ async def launch(
     index_dir: Path,
     corpus: Path,
     token: str = TOKEN,
+    prefix: Sequence[str] = (),
     **settings: str,
 ) -> BotProcess:
-    """Start ``python -m bot`` (through the launcher) against ``fake``; output goes to a log."""
+    """Start ``python -m bot`` (through the launcher) against ``fake``; output goes to a log.
+    ``prefix`` goes before the command (see ``conftest.unprivileged``)."""
     log = tmp_path / "bot.log"
     env = bot_environment(
         tmp_path,
@@ -71,6 +74,7 @@ async def launch(
     )
     with open(log, "wb") as handle:
         process = await asyncio.create_subprocess_exec(
+            *prefix,
             sys.executable,
             "-m",
             "tests.discord_launcher",
@@ -86,17 +90,33 @@ async def launch(
 
 @asynccontextmanager
 async def running_bot(
-    fake: FakeDiscord, tmp_path: Path, index_dir: Path, corpus: Path, **settings: str
+    fake: FakeDiscord,
+    tmp_path: Path,
+    index_dir: Path,
+    corpus: Path,
+    prefix: Sequence[str] = (),
+    **settings: str,
 ) -> AsyncIterator[BotProcess]:
     """A bot connected to ``fake``; stopped afterwards, its output checked for the token."""
-    bot = await launch(fake, tmp_path, index_dir, corpus, **settings)
+    bot = await launch(fake, tmp_path, index_dir, corpus, prefix=prefix, **settings)
     try:
         await asyncio.wait_for(fake.identified.wait(), STARTUP_SECONDS)
         await asyncio.sleep(0.5)  # let discord.py take in the GUILD_CREATE
         yield bot
     finally:
         await bot.stop()
-        assert TOKEN not in bot.output(), "the token leaked into the bot's output"
+        assert_token_kept_secret(fake, bot, tmp_path)
+
+
+def assert_token_kept_secret(fake: FakeDiscord, bot: BotProcess, folder: Path) -> None:
+    """The token appears in nothing captured: output and logs, every request the bot sent
+    (bodies and paths; only its Authorization header may carry it), every file it wrote."""
+    assert TOKEN not in bot.output(), "the token leaked into the bot's output"
+    for request in fake.requests:
+        assert TOKEN not in f"{request.path} {json.dumps(request.json)}", request.path
+    for path in folder.rglob("*"):
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes(), f"the token leaked into {path}"
 
 
 @pytest.fixture
@@ -258,17 +278,43 @@ async def test_quoted_mentions_ping_nobody_and_long_passages_fit(
         assert "\\*\\*budget\\*\\*" in text  # quoted markdown stays literal
 
 
-async def test_the_bot_reconnects_after_the_gateway_drops(
+async def test_a_question_asked_while_the_gateway_was_down_is_answered_after_a_resume(
     fake: FakeDiscord, bot: BotProcess
 ) -> None:
+    me = fake.bot_user
     await fake.drop_connections()
+    question = await fake.send_message(
+        fake.user("reader"), f"<@{me['id']}> who walked out of the meeting?", mentions=[me]
+    )
+    fake.come_back()
+    await fake.wait_for(lambda f: f.resumes == 1, timeout=60)
+
+    def reply(f: FakeDiscord) -> list[Recorded]:
+        return [
+            r
+            for r in f.sent()
+            if str((r.json.get("message_reference") or {}).get("message_id")) == question["id"]
+        ]
+
+    await fake.wait_for(reply)
+    assert reply(fake)[0].json["embeds"][0]["description"].startswith("**Delcy Rodriguez**")
+    assert fake.identifies == 1, "resumed, not a new session"
+
+
+async def test_the_bot_identifies_again_when_its_session_cannot_be_resumed(
+    fake: FakeDiscord, bot: BotProcess
+) -> None:
+    fake.accept_resume = False
+    await fake.drop_connections()
+    fake.come_back()
     await fake.wait_for(lambda f: f.identifies >= 2, timeout=60)
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # let discord.py take in the new GUILD_CREATE
     ask = await fake.slash(
         fake.user("reader"), "ask", {"question": "Who walked out of the meeting?"}
     )
     await fake.wait_for(lambda f: answered(f, ask.token))
     assert answered(fake, ask.token)[-1].json["embeds"][0]["description"].startswith("**Delcy")
+    assert not ask.late
 
 
 @pytest.mark.parametrize("status", [429, 500])
@@ -284,6 +330,48 @@ async def test_a_reply_is_delivered_through_429_and_500(
     assert attempts[0].json == attempts[-1].json  # the same reply, retried by discord.py
     assert attempts[-1].json["embeds"][0]["description"].startswith("**74**")
     assert "Traceback" not in bot.output()
+
+
+async def test_an_unwritable_index_folder_fails_a_reindex_and_the_old_index_serves(
+    fake: FakeDiscord, seed_index: Path, corpus: Path, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir, symlinks=True)
+    (corpus / "harbour.md").write_text(ARTICLE)
+    editor, reader = fake.user("editor"), fake.user("reader")
+
+    async def reindex() -> dict:
+        started = await fake.slash(editor, "reindex", {}, permissions=MANAGE_GUILD)
+
+        def ended(f: FakeDiscord) -> list[Recorded]:
+            return [
+                r
+                for r in answered(f, started.token)
+                if r.json.get("embeds") or "failed" in (r.json.get("content") or "")
+            ]
+
+        await fake.wait_for(ended, timeout=60)
+        return ended(fake)[-1].json
+
+    async def ask(question: str) -> str:
+        asked = await fake.slash(reader, "ask", {"question": question})
+        await fake.wait_for(lambda f: answered(f, asked.token))
+        return answered(fake, asked.token)[-1].json["embeds"][0]["description"]
+
+    async with running_bot(fake, tmp_path, index_dir, corpus, prefix=unprivileged()):
+        builds = index_dir / "builds"
+        builds.chmod(0o555)  # a new build cannot be written beside the current one
+        try:
+            failed = await reindex()
+        finally:
+            builds.chmod(0o755)
+        assert "Reindex failed" in failed["content"] and "Permission denied" in failed["content"]
+        assert "previous index is still answering" in failed["content"]
+        assert (await ask("Who walked out of the meeting?")).startswith("**Delcy Rodriguez**")
+
+        done = await reindex()
+        assert "Added 1, changed 0, removed 0" in done["embeds"][0]["description"]
+        assert (await ask("When did the harbour reopen?")).startswith("**Monday**")
 
 
 def run_bot(tmp_path: Path, **env: str) -> tuple[int, str]:
@@ -490,6 +578,43 @@ async def test_admin_commands_check_rights_and_add_checks_files_then_answers_at_
     ask = await fake.slash(reader, "ask", {"question": "When did the harbour reopen?"})
     await fake.wait_for(lambda f: answered(f, ask.token))
     assert answered(fake, ask.token)[-1].json["embeds"][0]["description"].startswith("**Monday**")
+
+
+async def test_admin_interactions_replayed_without_rights_are_refused(
+    fake: FakeDiscord, bot: BotProcess, corpus: Path
+) -> None:
+    editor, reader = fake.user("editor"), fake.user("reader")
+    seed = "venezuela-dares-us-to-send-in-the-marines.txt"
+
+    def refusal(f: FakeDiscord, interaction) -> str:  # noqa: ANN001
+        sent = f.sent(interaction.token)
+        return sent[0].json["content"] if sent and sent[0].json["flags"] & 64 else ""
+
+    # An admin's /remove asks to confirm; others press its Remove button.
+    asked = await fake.slash(editor, "remove", {"article": seed}, permissions=MANAGE_GUILD)
+    await fake.wait_for(lambda f: f.sent(asked.token))
+    confirm = fake.messages[fake.interactions[asked.token].message_id]
+    [remove] = [
+        c["custom_id"]
+        for row in confirm["components"]
+        for c in row["components"]
+        if c["label"] == "Remove"
+    ]
+    by_reader = await fake.click(reader, confirm, remove)
+    await fake.wait_for(lambda f: refusal(f, by_reader))
+    assert "Only the admin who asked" in refusal(fake, by_reader)
+    # The admin who asked, after losing Manage Server: the rights are checked on the click.
+    demoted = await fake.click(editor, confirm, remove)
+    await fake.wait_for(lambda f: refusal(f, demoted))
+    assert (corpus / seed).exists(), "nothing removed"
+
+    # The admin's /reindex, replayed exactly by a member without rights.
+    reindex = await fake.slash(editor, "reindex", {}, permissions=MANAGE_GUILD)
+    await fake.wait_for(lambda f: any(r.json.get("embeds") for r in answered(f, reindex.token)))
+    replayed = await fake.replay(reindex, reader)
+    await fake.wait_for(lambda f: refusal(f, replayed))
+    assert "Only server managers" in refusal(fake, replayed)
+    assert not answered(fake, replayed.token), "no reindex was started"
 
 
 async def test_a_new_forum_post_is_answered_in_its_thread_when_set_to(
