@@ -102,12 +102,17 @@ def read_file(path: Path, relative: str, max_bytes: int = 20_000_000) -> Iterato
         records = _json_records(content, jsonl=suffix == ".jsonl")
         found = False
         for number, record in enumerate(records):
-            article = _from_record(record, f"{relative}#{number}" if len(records) > 1 else relative)
+            # Numbered by position, unreadable records included, so ids stay put when one
+            # is fixed.
+            record_id = f"{relative}#{number}" if len(records) > 1 else relative
+            article = _from_record(record, record_id)
             if article is not None:
                 found = True
                 yield article
+            elif len(records) > 1:
+                log.warning("skipped %s: %s", record_id, _unreadable(record))
         if not found:
-            raise SkipFile("no record with a non-empty 'text' field")
+            raise SkipFile("no readable record with a non-empty 'text' field")
         return
 
     if suffix in {".html", ".htm"}:
@@ -216,13 +221,29 @@ def _parse_html(content: str) -> tuple[str | None, str, dict[str, str]]:
 
 
 def _json_records(content: str, jsonl: bool) -> list[object]:
+    """The records of a JSON file, or of a JSON Lines file one per line: there a line that
+    does not parse stands as its ``JSONDecodeError``, so the lines around it are still read."""
+    if jsonl:
+        return [_json_line(line) for line in content.splitlines() if line.strip()]
     try:
-        if jsonl:
-            return [json.loads(line) for line in content.splitlines() if line.strip()]
         data = json.loads(content)
     except json.JSONDecodeError as error:
         raise SkipFile(f"invalid JSON (line {error.lineno}: {error.msg})") from None
     return data if isinstance(data, list) else [data]
+
+
+def _json_line(line: str) -> object:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as error:
+        return error
+
+
+def _unreadable(record: object) -> str:
+    """Why a JSON record is not an article."""
+    if isinstance(record, json.JSONDecodeError):
+        return f"invalid JSON ({record.msg})"
+    return "no non-empty 'text' field"
 
 
 def _from_record(record: object, article_id: str) -> Article | None:

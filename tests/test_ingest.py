@@ -70,6 +70,23 @@ def test_html_json_jsonl_and_markdown_articles_keep_their_titles(tmp_path: Path)
     assert articles["note.md"].text == "The budget passed easily."
 
 
+def test_the_readable_records_of_a_json_lines_file_are_kept(tmp_path: Path, caplog) -> None:
+    (tmp_path / "wire.jsonl").write_text(
+        json.dumps({"title": "First", "text": "The harbour reopened."})
+        + '\n{"title": "Cut off", "text": "The export stop\n'
+        + json.dumps({"title": "No text", "text": 42})
+        + "\n"
+        + json.dumps({"title": "Fourth", "text": "Ferries resumed."})
+        + "\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        corpus = load_corpus(tmp_path)
+    assert [a.id for a in corpus.articles] == ["wire.jsonl#0", "wire.jsonl#3"]
+    assert "skipped wire.jsonl#1: invalid JSON" in caplog.text
+    assert "skipped wire.jsonl#2: no non-empty 'text' field" in caplog.text
+    assert corpus.skipped == []  # the file itself was read
+
+
 def test_clean_text_keeps_paragraphs_and_drops_invisible_characters() -> None:
     raw = "First\u200b line.\r\n\r\n\r\n\r\nSecond   line.\nTags: ; ; ;\n"
     assert clean_text(raw) == "First line.\n\nSecond line."
