@@ -87,13 +87,10 @@ async def test_guard_rails_answer_ephemerally(simcord_env, server, bot_settings)
     assert blank.ephemeral and "Ask me a question" in blank.response.content
 
 
-@pytest.mark.parametrize("hostile", ["@everyone who walked out?", "<@&123456789> who walked out?"])
-async def test_replies_never_ping(simcord_env, server, hostile: str) -> None:
-    _, channel, reader, _ = server
-    await reader.slash(channel, "ask", question=hostile)
-    await reader.send(channel, f"{simcord_env.bot.user.mention} {hostile}")
+def assert_nobody_pinged(env) -> int:  # noqa: ANN001
+    """Every message the bot sent has mentions disabled; returns how many were checked."""
     checked = 0
-    for entry in simcord_env.http_requests:
+    for entry in env.http_requests:
         payload = entry.json if isinstance(entry.json, dict) else {}
         body = payload.get("data", payload) if isinstance(payload.get("data"), dict) else payload
         if "content" in body or "embeds" in body:
@@ -103,7 +100,15 @@ async def test_replies_never_ping(simcord_env, server, hostile: str) -> None:
                 mentions.get("users") or mentions.get("roles") or mentions.get("replied_user")
             )
             checked += 1
-    assert checked >= 2
+    return checked
+
+
+@pytest.mark.parametrize("hostile", ["@everyone who walked out?", "<@&123456789> who walked out?"])
+async def test_replies_never_ping(simcord_env, server, hostile: str) -> None:
+    _, channel, reader, _ = server
+    await reader.slash(channel, "ask", question=hostile)
+    await reader.send(channel, f"{simcord_env.bot.user.mention} {hostile}")
+    assert assert_nobody_pinged(simcord_env) >= 2
 
 
 HOSTILE_QUESTIONS = [
@@ -136,6 +141,7 @@ async def test_hostile_questions_get_a_reply_or_a_clear_refusal(
         embed = last.embeds[0]
         assert embed.title and embed.description
         assert len(embed) <= 6000
+    assert assert_nobody_pinged(simcord_env) >= 1
     token = simcord_env.bot.http.token or ""
     for entry in simcord_env.http_requests:
         assert not token or token not in str(entry.json)

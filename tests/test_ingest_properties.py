@@ -38,16 +38,20 @@ contents = st.one_of(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(files=st.lists(st.tuples(NAMES, contents), min_size=1, max_size=5))
-def test_ingest_never_crashes_and_accounts_for_every_file(tmp_path_factory, files) -> None:
+def test_ingest_never_crashes_and_accounts_for_every_file(tmp_path_factory, caplog, files) -> None:
     folder = tmp_path_factory.mktemp("corpus")
     for number, (name, content) in enumerate(files):
         (folder / f"{number}{name}").write_bytes(content)
     (folder / "good.txt").write_text("The harbour reopened on Monday.")
-    corpus = load_corpus(folder)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        corpus = load_corpus(folder)
     read = {a.id.split("#")[0] for a in corpus.articles}
     skipped = {path for path, _ in corpus.skipped}
     assert "good.txt" in read
     assert read | skipped == {p.name for p in folder.iterdir()}  # nothing silently lost
+    warned = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert all(name in warned for name in skipped), "each skipped file is named in a warning"
     for article in corpus.articles:
         assert article.text.strip() and article.title.strip()
 
