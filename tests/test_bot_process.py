@@ -64,14 +64,8 @@ async def launch(
     """Start ``python -m bot`` (through the launcher) against ``fake``; output goes to a log.
     ``prefix`` goes before the command (see ``conftest.unprivileged``)."""
     log = tmp_path / "bot.log"
-    env = bot_environment(
-        tmp_path,
-        index_dir,
-        corpus,
-        NEWSDESK_DISCORD_TOKEN=token,
-        NEWSDESK_GUILD_ID=fake.guild_id,
-        **settings,
-    )
+    settings = {"NEWSDESK_DISCORD_TOKEN": token, "NEWSDESK_GUILD_ID": fake.guild_id, **settings}
+    env = bot_environment(tmp_path, index_dir, corpus, **settings)
     with open(log, "wb") as handle:
         process = await asyncio.create_subprocess_exec(
             *prefix,
@@ -205,9 +199,28 @@ async def test_ask_mentions_and_admin_checks_end_to_end(fake: FakeDiscord, bot: 
     refusal = fake.sent(refused.token)[0].json
     assert "Only server managers" in refusal["content"] and refusal["flags"] & 64
     assert len(reply(fake)) == 1  # the other bot's mention got nothing
+    [sync] = [r for r in fake.requests if r.method == "PUT" and "/commands" in r.path]
+    assert sync.path == f"/applications/{fake.app_id}/guilds/{fake.guild_id}/commands"
 
     for request in fake.sent():
         assert_safe(request.json)
+
+
+async def test_a_first_start_builds_the_index_and_syncs_commands_globally_without_a_guild(
+    fake: FakeDiscord, corpus: Path, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "index"  # nothing there yet
+    async with running_bot(fake, tmp_path, index_dir, corpus, NEWSDESK_GUILD_ID="") as bot:
+        [sync] = [r for r in fake.requests if r.method == "PUT" and "/commands" in r.path]
+        assert sync.path == f"/applications/{fake.app_id}/commands", "global, not per guild"
+        names = {c["name"]: c for c in sync.json}
+        assert {"ask", "sources", "reindex", "add", "remove", "settings", "feedback"} <= set(names)
+        assert int(names["reindex"]["default_member_permissions"]) == MANAGE_GUILD
+        ask = await fake.slash(fake.user("reader"), "ask", {"question": "Who walked out?"})
+        await fake.wait_for(lambda f: answered(f, ask.token))
+        assert (index_dir / "current").exists()
+        log = bot.output()
+        assert "Building it from" in log and "embedding" in log and "(0/" in log
 
 
 async def test_questions_are_answered_while_an_admin_reindex_runs(
