@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import sqlite3
 import sys
@@ -249,6 +250,8 @@ async def test_questions_are_answered_while_an_admin_reindex_runs(
     embed = final.json["embeds"][0]
     assert embed["title"] == "Reindex complete"
     assert "Added 12, changed 0, removed 0" in embed["description"]
+    edits = [r.json.get("content") or "" for r in answered(fake, reindex.token)]
+    assert any(re.match(r"Reindexing: embedding \d+/\d+ passages", e) for e in edits), edits
     assert not ask.late and not reindex.late
 
     new = await fake.slash(
