@@ -238,6 +238,9 @@ async def test_questions_are_answered_while_an_admin_reindex_runs(
     ask = await fake.slash(
         reader, "ask", {"question": "How many people have died in the protests?"}
     )
+    again = await fake.slash(editor, "reindex", {}, permissions=MANAGE_GUILD)
+    await fake.wait_for(lambda f: f.sent(again.token))
+    assert "already running" in fake.sent(again.token)[-1].json["content"]
 
     def report(f: FakeDiscord) -> list[Recorded]:
         return [r for r in answered(f, reindex.token) if r.json.get("embeds")]
