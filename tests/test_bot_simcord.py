@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import logging
+import re
 import shutil
 from dataclasses import replace
 
@@ -69,6 +71,37 @@ async def test_non_admin_reindex_is_refused_and_admin_reindex_reports(
     assert "Added 1, changed 0, removed 0" in embed.description
     answer = embed_of(await reader.slash(channel, "ask", question="When did the harbour reopen?"))
     assert "Monday" in answer.description
+
+
+async def test_user_and_role_ids_in_the_admin_setting_may_reindex(simcord_env, server) -> None:
+    guild, channel, reader, _ = server
+    desk_role = guild.create_role("desk")  # no Manage Server
+    deskhand = guild.add_member(simcord_env.create_user("deskhand"), roles=[desk_role])
+    [reindex] = [c for c in await simcord_env.bot.tree.fetch_commands() if c.name == "reindex"]
+    guild.set_command_permissions(reindex, {guild.default_role: True})
+    bot = simcord_env.bot
+    bot.settings = replace(bot.settings, admin_ids=frozenset({reader.id, desk_role.id}))
+    for member in (reader, deskhand):
+        done = await member.slash(channel, "reindex")
+        assert embed_of(done).title == "Reindex complete", member
+    bot.settings = replace(bot.settings, admin_ids=frozenset())
+    refused = await reader.slash(channel, "reindex")
+    assert refused.ephemeral and "Only server managers" in refused.response.content
+
+
+async def test_each_question_logs_its_latency_and_its_text_only_when_allowed(
+    simcord_env, server, caplog
+) -> None:
+    _, channel, reader, _ = server
+    bot = simcord_env.bot
+    for allowed in (True, False):
+        bot.settings = replace(bot.settings, log_questions=allowed)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="bot"):
+            await reader.slash(channel, "ask", question="Who walked out of the meeting?")
+        [line] = [r.getMessage() for r in caplog.records if r.name.startswith("bot.")]
+        assert re.search(r"-> answered in \d+ ms$", line), line
+        assert ("walked out" in line) is allowed, line
 
 
 async def test_sources_lists_the_articles(simcord_env, server) -> None:
