@@ -64,12 +64,16 @@ def _parser() -> argparse.ArgumentParser:
 
     feedback = commands.add_parser("feedback", help="votes cast on the bot's answers")
     feedback.add_argument("--db", type=Path, help="feedback database (default: NEWSDESK_STATE_DB)")
-    feedback.set_defaults(corpus=None, index=None, verbose=False)
     actions = feedback.add_subparsers(required=True, metavar="ACTION")
-    export = actions.add_parser("export", help="write the voted-down questions as eval lines")
+    # The common options too, like every subcommand, though votes live outside any index.
+    export = actions.add_parser(
+        "export", parents=[common], help="write the voted-down questions as eval lines"
+    )
     export.add_argument("file", type=Path, help="the JSONL file to write")
     export.set_defaults(run=run_feedback_export)
-    counts = actions.add_parser("stats", help="print the counts and the worst answers")
+    counts = actions.add_parser(
+        "stats", parents=[common], help="print the counts and the worst answers"
+    )
     counts.set_defaults(run=run_feedback_stats)
     return parser
 

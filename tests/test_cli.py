@@ -79,7 +79,8 @@ def test_feedback_export_writes_voted_down_questions_as_eval_lines(
     assert line["answers"] == [] and line["evidence"] == "" and line["answerable"] is True
     assert line["feedback"]["down"] == 2 and line["feedback"]["up"] == 0
     assert line["feedback"]["reasons"] == ["wrong_answer"]
-    stats = run("feedback", "--db", str(db), "stats")
+    # Like every subcommand it takes --corpus and --index (votes live outside any index).
+    stats = run("feedback", "--db", str(db), "stats", "--index", str(tmp_path), "--corpus", ".")
     assert "2 answers, 1 👍, 2 👎" in stats.stdout
 
     missing = run("feedback", "--db", str(tmp_path / "none.sqlite"), "export", str(out))
