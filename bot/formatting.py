@@ -7,6 +7,7 @@ half a markdown sequence, and it is cut at a sentence or word boundary with an e
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import discord
 
@@ -69,6 +70,11 @@ def _source_line(title: str, url: str | None, limit: int) -> str:
     return name
 
 
+def _listed(names: Sequence[str]) -> str:
+    """ "A", "A or B", "A, B or C"."""
+    return " or ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
+
+
 def answer_embed(answer: Answer) -> discord.Embed:
     """The reply to a question: the short answer first, then the passages behind it."""
     if answer.covered:
@@ -82,9 +88,11 @@ def answer_embed(answer: Answer) -> discord.Embed:
         colour = COLOUR_ANSWER
     else:
         description = (
-            "The coverage I have does not answer that. "
-            "These are the closest passages, in case they help."
-        )
+            f"Nothing in the coverage I have mentions {fit(_listed(answer.unknown_names), 300)}, "
+            "so it does not answer that."
+            if answer.unknown_names
+            else "The coverage I have does not answer that."
+        ) + " These are the closest passages, in case they help."
         colour = COLOUR_NOT_COVERED
     embed = discord.Embed(
         title=fit(answer.question, TITLE_LIMIT) or "Question",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from index.followups import Turn, with_context
-from index.lexical import tokenize
+from index.lexical import stopwords, tokenize
 from index.retriever import Passage, Retriever
 from index.settings import Settings
 from index.spans import Candidate, Question, candidates
@@ -36,6 +36,8 @@ class Answer:
     seconds: float = 0.0
     # A follow-up as completed from its conversation; "" for a question that stands alone.
     read_as: str = ""
+    # Names in the question that no passage mentions, when that is why it is not covered.
+    unknown_names: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         """The schema ``python -m index ask --json`` prints."""
@@ -65,6 +67,10 @@ class AnswerPolicy:
 
     # Best sentence cosine below this: "not covered". The setting holds the default.
     abstain_threshold: float = Settings.abstain_threshold
+    # A question naming something no passage mentions ("Lionel Messi") needs a sentence this
+    # close to be answered: on a broad corpus an off-topic question often lands near a real
+    # topic (BENCHMARKS.md, "Abstention").
+    unknown_name_threshold: float = 0.42
     passages_read: int = 3  # how many top passages' sentences compete
     sentences_parsed: int = 6  # how many of the best sentences get the (slower) span analysis
     overlap_weight: float = 0.6  # share of the question's words (by IDF) the sentence holds
@@ -121,9 +127,17 @@ class Answerer:
         readings = self.readings(query, passages)
         read_as = query if query != question else ""
         best = max(readings, key=lambda r: r.score(self.policy), default=None)
-        if best is None or max(r.cosine for r in readings) < self.policy.abstain_threshold:
+        closest = max((r.cosine for r in readings), default=0.0)
+        lexical = self.retriever.store.lexical
+        unknown = tuple(name for name in names(query) if not lexical.knows(name))
+        threshold = self.policy.abstain_threshold
+        if unknown:
+            threshold = max(threshold, self.policy.unknown_name_threshold)
+        if best is None or closest < threshold:
             seconds = time.perf_counter() - started
-            return Answer(question, False, "", "", "", "", None, passages[:k], seconds, read_as)
+            return Answer(
+                question, False, "", "", "", "", None, passages[:k], seconds, read_as, unknown
+            )
         passage = best.passage
         return Answer(
             question=question,
@@ -168,6 +182,26 @@ class Answerer:
             if found:
                 readings[i] = replace(reading, candidate=found[0])
         return readings
+
+
+# A run of capitalised words: "Lionel Messi", "Philosopher's Stone", "iPhone".
+_NAME = re.compile(r"\b[A-Za-z]?[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
+
+
+def names(question: str) -> list[str]:
+    """The names a question uses: runs of capitalised words, without a leading question word
+    ("What", "Did") and without short acronyms ("CEO", "UMC"), which coverage often spells
+    out; "UserDatagram" is read as "User Datagram"."""
+    found = []
+    for match in _NAME.finditer(question):
+        words = [
+            w
+            for w in match.group(0).split()
+            if not (w.isupper() and len(w) <= 4) and w.lower() not in stopwords()
+        ]
+        if words:
+            found.append(re.sub(r"(?<=[a-z]{2})(?=[A-Z])", " ", " ".join(words)))
+    return found
 
 
 def clean_question(question: str) -> str:

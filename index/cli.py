@@ -129,6 +129,9 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if answer.covered:
         print(f"{answer.text}\n  “{answer.sentence}”\n  — {answer.article}\n")
+    elif answer.unknown_names:
+        missing = ", ".join(answer.unknown_names)
+        print(f"Nothing in the coverage mentions {missing}. The closest passages:\n")
     else:
         print("The coverage does not answer that. The closest passages:\n")
     for p in answer.passages:

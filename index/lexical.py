@@ -89,6 +89,10 @@ class LexicalIndex:
         frequency = int(self._document_frequency[row]) if row is not None else 0
         return float(np.log(1 + (self.size - frequency + 0.5) / (frequency + 0.5)))
 
+    def knows(self, text: str) -> bool:
+        """Whether every word of ``text`` occurs somewhere in the indexed passages."""
+        return all(word in self.model.vocab_dict for word in tokenize([text])[0])
+
     def scores(self, query: str) -> np.ndarray:
         """The BM25 score of every passage for ``query`` (zeros when no word matches)."""
         words = [w for w in tokenize([query])[0] if w in self.model.vocab_dict]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from index.answering import Answerer
+from index.answering import Answerer, names
 from index.evaluation import evaluate, load_questions
 from index.followups import Turn
 from index.indexer import build
@@ -104,6 +104,26 @@ def test_off_topic_questions_are_abstained_with_the_closest_passages(
         assert not answer.covered, (question, answer.sentence)
         assert answer.text == "" and len(answer.passages) == 3
         assert answer.to_json()["answer"] is None
+
+
+def test_names_are_runs_of_capitalised_words_without_question_words_or_acronyms() -> None:
+    assert names("How many goals did Lionel Messi score?") == ["Lionel Messi"]
+    assert names("Who is the CEO of Microsoft?") == ["Microsoft"]
+    assert names("When will the next iPhone be out?") == ["iPhone"]
+    assert names("What does UserDatagram Protocol do?") == ["User Datagram Protocol"]
+    assert names("who walked out of the meeting?") == []
+
+
+def test_a_question_naming_what_the_coverage_never_mentions_needs_a_closer_sentence(
+    seed_index: Path, embedder
+) -> None:
+    answerer = Answerer(Retriever.open(seed_index, embedder))
+    # Close to the OAS article (cosine 0.38, over the 0.28 threshold), but about a stranger.
+    stranger = answerer.ask("What did Lionel Messi say at the OAS meeting?")
+    assert not stranger.covered and stranger.unknown_names == ("Lionel Messi",)
+    assert stranger.passages, "the closest passages are still shown"
+    known = answerer.ask("What did Delcy Rodriguez say at the OAS meeting?")
+    assert known.covered and known.unknown_names == ()
 
 
 def test_bm25_finds_an_article_added_by_an_incremental_reindex(

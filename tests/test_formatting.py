@@ -1,5 +1,7 @@
 """The embed builder: Discord's limits, safe quoting and honest wording, without Discord."""
 
+from dataclasses import replace
+
 import discord
 
 from bot.formatting import answer_embed, fit, quote, sources_embed
@@ -81,6 +83,10 @@ def test_a_not_covered_answer_says_so_and_shows_the_closest_passages() -> None:
     assert embed.description.startswith("The coverage I have does not answer that")
     assert embed.fields[0].value == "> Close text."
     assert embed.colour == discord.Colour.light_grey()
+    strangers = replace(answer, unknown_names=("Lionel Messi", "Coldplay", "*Stone*"))
+    assert answer_embed(strangers).description.startswith(
+        "Nothing in the coverage I have mentions Lionel Messi, Coldplay or \\*Stone\\*, so it"
+    )
 
 
 def test_the_answer_leads_in_bold_with_the_sentence_quoted_and_the_article_linked() -> None:
