@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from bot.formatting import NO_MENTIONS
@@ -48,6 +49,7 @@ class NewsdeskBot(commands.Bot):
         await asyncio.to_thread(self._desk.open)
         # Vote buttons on answers sent before this start keep working.
         self.add_dynamic_items(VoteButton, ReasonSelect)
+        self.tree.on_error = self.command_failed
         for cog in COGS:
             await self.load_extension(cog)
         if self.settings.guild_id:
@@ -84,6 +86,24 @@ class NewsdeskBot(commands.Bot):
             ephemeral=True,
         )
         return True
+
+    async def command_failed(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        """A command that raised: logged with its traceback; the member gets a short private
+        apology instead of Discord's "The application did not respond"."""
+        name = interaction.command.name if interaction.command else "?"
+        log.error("/%s failed", name, exc_info=error)
+        text = "Something went wrong with that command; it has been logged. Please try again."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            else:
+                await interaction.response.send_message(
+                    text, ephemeral=True, allowed_mentions=NO_MENTIONS
+                )
+        except discord.HTTPException:
+            log.warning("could not tell the member that /%s failed", name)
 
     async def close(self) -> None:
         await super().close()

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from .conftest import callbacks, embed_of
+from .conftest import callbacks, embed_of, reply_of
 
 
 async def test_ask_defers_then_answers_with_the_passage(simcord_env, server) -> None:
@@ -110,6 +110,23 @@ async def test_sources_lists_the_articles(simcord_env, server) -> None:
     embed = result.response.embeds[0]
     assert embed.title == "Indexed articles (1)"
     assert "Venezuela dares us to send in the marines" in embed.description
+
+
+async def test_a_command_that_fails_gets_a_private_apology_not_silence(
+    simcord_env, server, monkeypatch, caplog
+) -> None:
+    _, channel, reader, _ = server
+
+    def broken() -> list:
+        raise RuntimeError("the metadata database went away")
+
+    monkeypatch.setattr(simcord_env.bot.desk, "articles", broken)
+    with caplog.at_level(logging.ERROR, logger="bot"):
+        result = await reader.slash(channel, "sources")
+    reply = reply_of(result)
+    assert reply.ephemeral and "Something went wrong" in reply.content
+    assert "database" not in reply.content, "no internals shown to the member"
+    assert "/sources failed" in caplog.text and "went away" in caplog.text
 
 
 async def test_guard_rails_answer_ephemerally(simcord_env, server, bot_settings) -> None:
