@@ -9,6 +9,7 @@ import sys
 import discord
 
 from bot.client import NewsdeskBot
+from index.feedback import StateUnavailable
 from index.settings import Settings, SettingsError
 from index.store import IndexUnavailable
 
@@ -81,7 +82,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    except (IndexUnavailable, FileNotFoundError) as error:
+    except (IndexUnavailable, StateUnavailable, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -23,6 +23,8 @@ COGS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.server", "bot.cogs.feedback"
 
 class NewsdeskBot(commands.Bot):
     def __init__(self, settings: Settings, desk: Desk | None = None) -> None:
+        # A text bot: no voice, so no start-up warnings about voice libraries it lacks.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
         # Needed to read "@Newsdesk who walked out?"; slash commands work without it.
         intents.message_content = True

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from index.feedback import REASONS, FeedbackLog
+from index.feedback import REASONS, FeedbackLog, StateUnavailable
 from index.settings import Settings, SettingsError
 from index.store import IndexUnavailable, Store
 
@@ -24,7 +24,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.run in (run_build, run_eval):
             settings.check_paths()
         return args.run(args, settings)
-    except (IndexUnavailable, SettingsError, FileNotFoundError, NotADirectoryError) as error:
+    except (
+        IndexUnavailable,
+        StateUnavailable,
+        SettingsError,
+        FileNotFoundError,
+        NotADirectoryError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

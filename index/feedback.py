@@ -65,17 +65,32 @@ class Rated:
     created: float
 
 
+class StateUnavailable(RuntimeError):
+    """The state database cannot be used; the message says why and what to do."""
+
+
 class StateDatabase:
     """The state database (NEWSDESK_STATE_DB): one connection shared by the bot's threads,
     every use of it under one lock."""
 
     def __init__(self, path: Path, schema: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
         self._lock = threading.Lock()
-        with self.writing() as db:
-            db.executescript(schema)
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, timeout=10)
+            # Checked whole at start (it is small), so damage shows here, not mid-answer.
+            [(verdict,)] = self._db.execute("PRAGMA quick_check").fetchall()[:1]
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(verdict)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            with self.writing() as db:
+                db.executescript(schema)
+        except sqlite3.DatabaseError as error:
+            raise StateUnavailable(
+                f"The state database {path} is damaged ({error}). It holds votes, per-server "
+                "settings and thread conversations: restore it from a backup, or move it aside "
+                "and a new, empty one is made at the next start."
+            ) from None
 
     @contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:

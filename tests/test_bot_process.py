@@ -414,6 +414,17 @@ def test_a_missing_token_exits_with_a_clear_message(tmp_path: Path) -> None:
     assert "Traceback" not in output
 
 
+def test_a_damaged_state_database_stops_the_start_with_a_clear_message(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "seeds", tmp_path / "corpus")
+    state = tmp_path / "state.sqlite"
+    state.write_bytes(b"votes and settings" + bytes(range(256)) * 32)
+    code, output = run_bot(tmp_path, NEWSDESK_DISCORD_TOKEN=TOKEN)
+    assert code == 1
+    assert f"The state database {state} is damaged" in output and "backup" in output
+    assert "Traceback" not in output and "voice will NOT be supported" not in output
+    assert not (tmp_path / "index").exists(), "stopped before any work"
+
+
 async def test_a_rejected_token_exits_without_printing_it(
     fake: FakeDiscord, seed_index: Path, corpus: Path, tmp_path: Path
 ) -> None:
