@@ -40,6 +40,9 @@ from index.chunking import Chunk, Span
 from index.lexical import LexicalIndex
 from index.settings import Settings
 
+# Bump when what a build holds or embeds changes (its files, ``passage_text_for_search``, the
+# chunking): older builds are then refused with a rebuild hint, and never lend their vectors to
+# an incremental build.
 FORMAT = 1
 # The HNSW graph used above ``Settings.approximate_above`` passages; BENCHMARKS.md has the
 # recall and latency these were chosen on.
