@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from index.indexer import build
+from index.store import Store
 
 from .conftest import ROOT, SHARED, unprivileged
-from .fake_discord import MANAGE_GUILD, TOKEN, FakeDiscord, Recorded
+from .fake_discord import MANAGE_GUILD, TOKEN, FakeDiscord, Interaction, Recorded
 
 STARTUP_SECONDS = 90
 
@@ -391,6 +392,47 @@ async def test_an_unwritable_index_folder_fails_a_reindex_and_the_old_index_serv
         done = await reindex()
         assert "Added 1, changed 0, removed 0" in done["embeds"][0]["description"]
         assert (await ask("When did the harbour reopen?")).startswith("**Monday**")
+
+
+async def test_a_bot_killed_during_a_reindex_restarts_on_the_old_index_and_reindexes(
+    fake: FakeDiscord, seed_index: Path, corpus: Path, tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir, symlinks=True)
+    for article in sorted((SHARED / "eval" / "xquad" / "corpus").glob("*.txt"))[:6]:
+        shutil.copy(article, corpus / article.name)
+    editor = fake.user("editor")
+
+    async def reindex() -> Interaction:
+        return await fake.slash(editor, "reindex", {}, permissions=MANAGE_GUILD)
+
+    bot = await launch(fake, tmp_path, index_dir, corpus)
+    await asyncio.wait_for(fake.identified.wait(), STARTUP_SECONDS)
+    await asyncio.sleep(0.5)
+    started = await reindex()
+    await fake.wait_for(
+        lambda f: any(
+            "embedding" in (r.json.get("content") or "") for r in answered(f, started.token)
+        )
+    )
+    bot.process.kill()  # SIGKILL, mid-build: as if the machine died
+    await bot.process.wait()
+    assert Store.open(index_dir).manifest.articles == 1, "the old index is still current"
+
+    fake.identified.clear()
+    async with running_bot(fake, tmp_path, index_dir, corpus):
+        ask = await fake.slash(
+            fake.user("reader"), "ask", {"question": "Who walked out of the meeting?"}
+        )
+        await fake.wait_for(lambda f: answered(f, ask.token))
+        assert answered(fake, ask.token)[-1].json["embeds"][0]["description"].startswith("**Delcy")
+        again = await reindex()
+        await fake.wait_for(
+            lambda f: any(r.json.get("embeds") for r in answered(f, again.token)), timeout=120
+        )
+        report = [r for r in answered(fake, again.token) if r.json.get("embeds")][-1]
+        assert "Added 6, changed 0, removed 0" in report.json["embeds"][0]["description"]
+    assert list((index_dir / "builds").iterdir()) == [(index_dir / "current").resolve()]
 
 
 def run_bot(tmp_path: Path, **env: str) -> tuple[int, str]:
