@@ -71,7 +71,7 @@ def _source_line(title: str, url: str | None, limit: int) -> str:
 
 
 def _listed(names: Sequence[str]) -> str:
-    """ "A", "A or B", "A, B or C"."""
+    """Names as a phrase: A; A or B; A, B or C."""
     return " or ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
 
 

@@ -79,7 +79,7 @@ class StateDatabase:
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, timeout=10)
             # Checked whole at start (it is small), so damage shows here, not mid-answer.
-            [(verdict,)] = self._db.execute("PRAGMA quick_check").fetchall()[:1]
+            (verdict,) = self._db.execute("PRAGMA quick_check").fetchone()
             if verdict != "ok":
                 raise sqlite3.DatabaseError(verdict)
             self._db.execute("PRAGMA journal_mode=WAL")
