@@ -1,5 +1,6 @@
 """Settings from the environment, and folder settings checked before any work."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -80,3 +81,13 @@ def test_an_unwritable_index_folder_is_refused_before_any_work(tmp_path: Path) -
         assert f"NEWSDESK_INDEX_DIR={locked / 'index'} is not writable" in result.stderr
         assert "Traceback" not in result.stderr
     assert list(locked.iterdir()) == []
+
+
+def test_every_setting_is_listed_in_env_example() -> None:
+    listed = (ROOT / ".env.example").read_text()
+    missing = [
+        f"NEWSDESK_{f.name.upper()}"
+        for f in dataclasses.fields(Settings)
+        if f"NEWSDESK_{f.name.upper()}=" not in listed
+    ]
+    assert missing == []
