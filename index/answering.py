@@ -71,6 +71,11 @@ class AnswerPolicy:
     # close to be answered: on a broad corpus an off-topic question often lands near a real
     # topic (BENCHMARKS.md, "Abstention").
     unknown_name_threshold: float = 0.42
+    # A long sentence holding several topics scores a low cosine even when it answers: a
+    # sentence holding nearly all the question's words (by IDF share, at least two words)
+    # is answered down to this cosine.
+    worded_threshold: float = 0.15
+    worded_overlap: float = 0.8
     passages_read: int = 3  # how many top passages' sentences compete
     sentences_parsed: int = 6  # how many of the best sentences get the (slower) span analysis
     overlap_weight: float = 0.6  # share of the question's words (by IDF) the sentence holds
@@ -127,13 +132,8 @@ class Answerer:
         readings = self.readings(query, passages)
         read_as = query if query != question else ""
         best = max(readings, key=lambda r: r.score(self.policy), default=None)
-        closest = max((r.cosine for r in readings), default=0.0)
-        lexical = self.retriever.store.lexical
-        unknown = tuple(name for name in names(query) if not lexical.knows(name))
-        threshold = self.policy.abstain_threshold
-        if unknown:
-            threshold = max(threshold, self.policy.unknown_name_threshold)
-        if best is None or closest < threshold:
+        unknown = self._unknown_names(query)
+        if best is None or not self._covered(query, readings, unknown):
             seconds = time.perf_counter() - started
             return Answer(
                 question, False, "", "", "", "", None, passages[:k], seconds, read_as, unknown
@@ -152,6 +152,23 @@ class Answerer:
             seconds=time.perf_counter() - started,
             read_as=read_as,
         )
+
+    def _covered(self, question: str, readings: list[Reading], unknown: Sequence[str]) -> bool:
+        """Whether the best sentences are close enough to the question to answer it;
+        ``unknown``: the names in it that no passage mentions."""
+        policy = self.policy
+        closest = max(r.cosine for r in readings)
+        if unknown:
+            return closest >= max(policy.abstain_threshold, policy.unknown_name_threshold)
+        worded = len(set(tokenize([question])[0])) >= 2 and any(
+            r.overlap >= policy.worded_overlap and r.cosine >= policy.worded_threshold
+            for r in readings
+        )
+        return closest >= policy.abstain_threshold or worded
+
+    def _unknown_names(self, question: str) -> tuple[str, ...]:
+        lexical = self.retriever.store.lexical
+        return tuple(name for name in names(question) if not lexical.knows(name))
 
     def readings(self, question: str, passages: list[Passage]) -> list[Reading]:
         """The sentences of the best passages, the most promising analysed for a short span."""

@@ -126,6 +126,15 @@ def test_a_question_naming_what_the_coverage_never_mentions_needs_a_closer_sente
     assert known.covered and known.unknown_names == ()
 
 
+def test_a_long_sentence_holding_the_question_words_answers_despite_a_low_cosine(
+    seed_index: Path, embedder
+) -> None:
+    answerer = Answerer(Retriever.open(seed_index, embedder))
+    # Its sentence covers three topics: cosine 0.21, under the 0.28 threshold.
+    answer = answerer.ask("What is the threshold in the General Assembly?")
+    assert answer.covered and answer.text == "a simple majority of 18 votes"
+
+
 def test_bm25_finds_an_article_added_by_an_incremental_reindex(
     corpus: Path, tmp_path: Path, embedder, settings
 ) -> None:
