@@ -1,10 +1,10 @@
 """Short answers: the span of a sentence that fits what the question asks for.
 
 The question word says which kind of span answers it (who -> a person or organisation, how
-many -> a number, where -> a place, when -> a date, what did X say -> the quotation). Among a
-sentence's spans of that kind (spaCy's small English model, shipped as a package), those
-already named in the question are dropped, and the rest are scored by how well their kind
-fits and how close they stand to the question's own words in the sentence.
+many -> a number, where -> a place, when -> a date, what did X say or dare Y to do -> the
+quotation). Among a sentence's spans of that kind (spaCy's small English model, shipped as a
+package), those already named in the question are dropped, and the rest are scored by how
+well their kind fits and how close they stand to the question's own words in the sentence.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ MAX_WORDS = 10
 QUESTION_KINDS: list[tuple[str, str, dict[str, float]]] = [
     (
         "quote",
-        r"\bwhat did .+ (say|said|reply|respond|answer|tell|call)"
+        r"\bwhat did .+ (say|said|reply|respond|answer|tell|dare|challenge|urge|demand|warn"
+        r"|threaten|promise|claim)"
         r"|\bwhat was .+ (reply|response|rebuttal|answer|remark)\b|\bwhat words?\b",
         {},
     ),

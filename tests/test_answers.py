@@ -62,6 +62,11 @@ def best_span(question: str, sentence: str) -> str:
             "We will not cut a single teacher.",
         ),
         (
+            "What did the union dare the council to do?",
+            "The union challenged the council “to put it to a vote” and walked out.",
+            "to put it to a vote",
+        ),
+        (
             "How many votes does the council need?",
             "The motion won 12 votes, short of the 15 votes the council needs to pass it.",
             "15",
