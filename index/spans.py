@@ -2,9 +2,10 @@
 
 The question word says which kind of span answers it (who -> a person or organisation, how
 many -> a number, where -> a place, when -> a date, what did X say or dare Y to do -> the
-quotation). Among a sentence's spans of that kind (spaCy's small English model, shipped as a
-package), those already named in the question are dropped, and the rest are scored by how
-well their kind fits and how close they stand to the question's own words in the sentence.
+quotation, who is <name> -> the title or apposition the sentence gives them). Among a
+sentence's spans of that kind (spaCy's small English model, shipped as a package), those
+already named in the question are dropped, and the rest are scored by how well their kind
+fits and how close they stand to the question's own words in the sentence.
 """
 
 from __future__ import annotations
@@ -109,12 +110,21 @@ def parse(text: str) -> Doc:
     return _nlp()(text)
 
 
+# "Who is John Sullivan?" asks what the coverage calls someone it names, not for a person.
+DESCRIBE = re.compile(
+    r"^\s*[Ww]ho\s+(?:is|was|are|were)\s+(?P<name>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)*)\s*\??\s*$"
+)
+TITLE_POS = {"PROPN", "ADJ", "NOUN"}
+
+
 class Question:
     """A question read once: its kind and the words a sentence answering it would share."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.kind, self.labels = question_kind(text)
+        described = DESCRIBE.match(text)
+        self.described = described.group("name") if described else None
         content = [
             t
             for t in parse(text)
@@ -147,6 +157,9 @@ def forms(token: Token) -> set[str]:
 
 def candidates(question: Question, sentence: str) -> list[Candidate]:
     """The spans of ``sentence`` that could answer ``question``, best first."""
+    if question.described:
+        found = descriptions(question.described, parse(sentence))
+        return [Candidate(_trim(span.text), 1.0, 1.0) for span in found]
     if question.kind == "quote":
         quotes = QUOTE.findall(sentence)
         if quotes:
@@ -171,6 +184,30 @@ def candidates(question: Question, sentence: str) -> list[Candidate]:
         if not question.names(span)
     ]
     return sorted(found, key=lambda c: -(c.fit + c.closeness + WORD_BONUS * len(c.text.split())))
+
+
+def descriptions(name: str, doc: Doc) -> list[Span]:
+    """What ``doc`` calls ``name``: the title before it ("US Deputy Secretary of State John
+    Sullivan") and any apposition after it ("Delcy Rodriguez, Venezuela's foreign minister")."""
+    surname = name.split()[-1].lower()
+    found = []
+    for entity in doc.ents:
+        if surname not in {t.lower_ for t in entity}:
+            continue
+        first = entity.start
+        while first > 0 and (
+            doc[first - 1].pos_ in TITLE_POS
+            or (doc[first - 1].lower_ == "of" and first > 1 and doc[first - 2].pos_ == "PROPN")
+        ):
+            first -= 1
+        if first < entity.start:
+            found.append(doc[first : entity.start])
+        found += [
+            doc[t.left_edge.i : t.right_edge.i + 1]
+            for t in entity.root.children
+            if t.dep_ == "appos"
+        ]
+    return found
 
 
 def noun_phrases(doc: Doc) -> list[Span]:

@@ -62,6 +62,16 @@ def best_span(question: str, sentence: str) -> str:
             "We will not cut a single teacher.",
         ),
         (
+            "Who is John Sullivan?",
+            "The outburst came as US Deputy Secretary of State John Sullivan tried to help.",
+            "US Deputy Secretary of State",
+        ),
+        (
+            "Who is Rodriguez?",
+            "Delcy Rodriguez, Venezuela's foreign minister, said it was useless.",
+            "Venezuela's foreign minister",
+        ),
+        (
             "What did the union dare the council to do?",
             "The union challenged the council “to put it to a vote” and walked out.",
             "to put it to a vote",
