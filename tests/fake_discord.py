@@ -145,6 +145,16 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_CREATE", message)
         return message
 
+    async def forum_post(self, author: dict, title: str, content: str) -> dict:
+        """A member's new forum post: a thread, then its first message, which has its id."""
+        thread = self._thread(self.forum_id, str(next(self._ids)), author["id"], title)
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        message = self._message(thread["id"], author, content, id=thread["id"])
+        message["guild_id"] = self.guild_id
+        message["member"] = self._member(author, roles=[])
+        await self.dispatch("MESSAGE_CREATE", message)
+        return thread
+
     async def slash(
         self,
         user: dict,
@@ -445,16 +455,6 @@ class FakeDiscord:
     async def _cdn(self, request: web.Request) -> web.Response:
         content = self.files.get(request.match_info["id"])
         return web.Response(body=content) if content is not None else web.Response(status=404)
-
-    async def forum_post(self, author: dict, title: str, content: str) -> dict:
-        """A member's new forum post: a thread, then its first message, which has its id."""
-        thread = self._thread(self.forum_id, str(next(self._ids)), author["id"], title)
-        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
-        message = self._message(thread["id"], author, content, id=thread["id"])
-        message["guild_id"] = self.guild_id
-        message["member"] = self._member(author, roles=[])
-        await self.dispatch("MESSAGE_CREATE", message)
-        return thread
 
     def _open_thread(self, channel_id: str, message_id: str, payload: dict) -> web.Response:
         """A public thread started from a message: it takes the message's id, as on Discord."""
