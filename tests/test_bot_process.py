@@ -421,7 +421,10 @@ async def test_a_bot_killed_during_a_reindex_restarts_on_the_old_index_and_reind
     )
     bot.process.kill()  # SIGKILL, mid-build: as if the machine died
     await bot.process.wait()
-    assert Store.open(index_dir).manifest.articles == 1, "the old index is still current"
+    assert_token_kept_secret(fake, bot, tmp_path)
+    store = Store.open(index_dir)
+    assert store.manifest.articles == 1, "the old index is still current"
+    store.close()
 
     fake.identified.clear()
     async with running_bot(fake, tmp_path, index_dir, corpus):
@@ -662,7 +665,7 @@ async def test_admin_interactions_replayed_without_rights_are_refused(
     editor, reader = fake.user("editor"), fake.user("reader")
     seed = "venezuela-dares-us-to-send-in-the-marines.txt"
 
-    def refusal(f: FakeDiscord, interaction) -> str:  # noqa: ANN001
+    def refusal(f: FakeDiscord, interaction: Interaction) -> str:
         sent = f.sent(interaction.token)
         return sent[0].json["content"] if sent and sent[0].json["flags"] & 64 else ""
 
