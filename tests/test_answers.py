@@ -71,6 +71,24 @@ def best_span(question: str, sentence: str) -> str:
             "Delcy Rodriguez, Venezuela's foreign minister, said it was useless.",
             "Venezuela's foreign minister",
         ),
+        (  # years, clauses and percentages the small model does not tag
+            "When did Luther's writings reach Italy?",
+            "Luther's writings circulated widely, reaching France, England, and Italy as early "
+            "as 1519.",
+            "1519",
+        ),
+        (
+            "When does immunodeficiency occur?",
+            "Immunodeficiency occurs when the immune system is less active than normal, "
+            "resulting in recurring and life-threatening infections.",
+            "when the immune system is less active than normal",
+        ),
+        (
+            "What percentage of its efficiency does the engine reach?",
+            "The efficiency of Energiprojekt's steam engine reaches some 27-30% on high-pressure "
+            "engines.",
+            "27-30%",
+        ),
         (
             "What did the union dare the council to do?",
             "The union challenged the council “to put it to a vote” and walked out.",
@@ -181,7 +199,7 @@ def test_xquad_eval(xquad_settings, embedder) -> None:
     assert report["recall@1"] >= 0.92
     assert report["recall@5"] >= 0.99
     assert report["sentence_accuracy"] >= 0.81  # target 0.85: see BENCHMARKS.md
-    assert report["short_answer_accuracy"] >= 0.38  # target 0.40: see BENCHMARKS.md
+    assert report["short_answer_accuracy"] >= 0.395  # 0.402 on 2026-11-27: BENCHMARKS.md
     assert report["wrongly_refused"] / report["answerable"] < 0.02
 
 
