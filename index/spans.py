@@ -48,7 +48,11 @@ QUESTION_KINDS: list[tuple[str, str, dict[str, float]]] = [
     ),
     (
         "date",
-        r"\bwhen\b|\b(what|which|in what) (year|years|date|day|month|decade|century|time|era)\b",
+        # "when" asks for a time as the question's own word, not mid-question ("What happens
+        # when ...?" asks for a thing).
+        r"^\W*(?:(?:and|but|so|since|until|from|as of)\s+)?when\b|\bwhen\W*$"
+        r"|\b(what|which|in what) (year|years|date|day|month|decade|century|time|era)\b"
+        r"|\bwhat (is|was) the time\b",
         {"DATE": 1.0, "TIME": 0.8},
     ),
     (
@@ -69,6 +73,9 @@ QUESTION_KINDS: list[tuple[str, str, dict[str, float]]] = [
         r"|university|school|institution|church|body)\b",
         {"ORG": 1.0, "PERSON": 0.5, "NORP": 0.5},
     ),
+    # "What happens when ...?" is answered by a whole clause, which no span rule finds: the
+    # sentence is the answer.
+    ("happening", r"\bwhat (happens|happened|will happen|would happen)\b", {}),
     ("thing", r".", {}),
 ]
 

@@ -9,7 +9,7 @@ from index.evaluation import evaluate, load_questions
 from index.followups import Turn
 from index.indexer import build
 from index.retriever import Fusion, Retriever
-from index.spans import Question, candidates
+from index.spans import Question, candidates, question_kind
 
 from .conftest import ROOT, SEEDS, SHARED
 
@@ -103,6 +103,21 @@ def best_span(question: str, sentence: str) -> str:
 )
 def test_the_span_fits_the_question_type(question: str, sentence: str, expected: str) -> None:
     assert best_span(question, sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("When did the protests start?", "date"),
+        ("Since when have the protests gone on?", "date"),
+        ("The meeting ended when?", "date"),
+        ("Who was the leader when the Franks entered the valley?", "person"),  # not a time
+        ("What happens when the immune system is less active?", "happening"),  # the sentence
+        ("What kind of contract is given when the contractor designs it?", "thing"),
+    ],
+)
+def test_the_question_word_sets_the_kind_of_answer(question: str, kind: str) -> None:
+    assert question_kind(question)[0] == kind
 
 
 def test_a_span_named_in_the_question_is_not_the_answer() -> None:
