@@ -253,7 +253,7 @@ def percent_spans(doc: Doc) -> list[tuple[Span, float]]:
     """When the model tags no percentage: the numbers before a "%" ("27-30%")."""
     found = []
     for token in doc:
-        if token.text == "%" or token.lower_ in {"percent", "per cent"}:
+        if token.text == "%" or token.lower_ == "percent":
             start = token.i
             while start > 0 and (doc[start - 1].like_num or doc[start - 1].text in {"-", "–"}):
                 start -= 1
