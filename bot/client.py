@@ -13,7 +13,7 @@ from bot.formatting import NO_MENTIONS
 from bot.state import BotState
 from bot.views import ReasonSelect, VoteButton
 from index.desk import Desk
-from index.feedback import FeedbackLog
+from index.feedback import FeedbackLog, StateDatabase
 from index.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,9 @@ class NewsdeskBot(commands.Bot):
         )
         self.settings = settings
         self._desk = desk
-        self.state = BotState(settings.state_db, settings)
-        self.feedback = FeedbackLog(settings.state_db)
+        self._state_db = StateDatabase(settings.state_db)  # checked once, shared by both
+        self.state = BotState(self._state_db, settings)
+        self.feedback = FeedbackLog(self._state_db)
 
     @property
     def desk(self) -> Desk:
@@ -109,8 +110,7 @@ class NewsdeskBot(commands.Bot):
 
     async def close(self) -> None:
         await super().close()
-        self.state.close()
-        self.feedback.close()
+        self._state_db.close()
 
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: mentions are questions, handled by the Ask cog."""

@@ -10,7 +10,6 @@ import json
 import logging
 import time
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
 from typing import Any
 
 from index.feedback import StateDatabase
@@ -69,13 +68,11 @@ class ServerSettings:
 
 
 class BotState:
-    def __init__(self, path: Path, settings: Settings) -> None:
-        self._db = StateDatabase(path, SCHEMA)
+    def __init__(self, db: StateDatabase, settings: Settings) -> None:
+        self._db = db
+        db.create(SCHEMA)
         self._defaults = ServerSettings.defaults(settings)
         self._servers: dict[int, ServerSettings] = {}  # read on every question: cached
-
-    def close(self) -> None:
-        self._db.close()
 
     # Per-server settings.
 

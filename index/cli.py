@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from index.feedback import REASONS, FeedbackLog, StateUnavailable
+from index.feedback import REASONS, FeedbackLog, StateDatabase, StateUnavailable
 from index.settings import Settings, SettingsError
 from index.store import IndexUnavailable, Store
 
@@ -176,7 +176,7 @@ def _feedback(args: argparse.Namespace, settings: Settings) -> FeedbackLog:
     path = args.db or settings.state_db
     if not path.is_file():
         raise FileNotFoundError(f"No feedback database at {path}: the bot has not recorded any.")
-    return FeedbackLog(path)
+    return FeedbackLog(StateDatabase(path))
 
 
 def run_feedback_export(args: argparse.Namespace, settings: Settings) -> int:

@@ -70,10 +70,10 @@ class StateUnavailable(RuntimeError):
 
 
 class StateDatabase:
-    """The state database (NEWSDESK_STATE_DB): one connection shared by the bot's threads,
-    every use of it under one lock."""
+    """The state database (NEWSDESK_STATE_DB): one connection shared by the bot's threads and
+    by everything kept there (votes, server settings, conversations), every use under one lock."""
 
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         try:
@@ -83,14 +83,17 @@ class StateDatabase:
             if verdict != "ok":
                 raise sqlite3.DatabaseError(verdict)
             self._db.execute("PRAGMA journal_mode=WAL")
-            with self.writing() as db:
-                db.executescript(schema)
         except sqlite3.DatabaseError as error:
             raise StateUnavailable(
                 f"The state database {path} is damaged ({error}). It holds votes, per-server "
                 "settings and thread conversations: restore it from a backup, or move it aside "
                 "and a new, empty one is made at the next start."
             ) from None
+
+    def create(self, schema: str) -> None:
+        """Create the tables of ``schema`` that are not there yet."""
+        with self.writing() as db:
+            db.executescript(schema)
 
     @contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:
@@ -107,14 +110,14 @@ class StateDatabase:
 
 
 class FeedbackLog:
-    def __init__(self, path: Path) -> None:
-        self._db = StateDatabase(path, SCHEMA)
-        with self._db.writing() as db:
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),))
-        [(self._salt,)] = self._db.rows("SELECT value FROM meta WHERE key = 'salt'")
-
-    def close(self) -> None:
-        self._db.close()
+    def __init__(self, db: StateDatabase) -> None:
+        self._db = db
+        db.create(SCHEMA)
+        with db.writing() as writing:
+            writing.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),)
+            )
+        [(self._salt,)] = db.rows("SELECT value FROM meta WHERE key = 'salt'")
 
     def record(self, question: str, answer: Answer, guild_id: int | None) -> int:
         """Store an answer about to be shown; returns the id its vote buttons carry."""

@@ -10,7 +10,7 @@ from simcord.builders import ChannelHandle
 
 from bot.client import NewsdeskBot
 from index.desk import Desk
-from index.feedback import FeedbackLog
+from index.feedback import FeedbackLog, StateDatabase
 
 from .conftest import embed_of, reply_of
 
@@ -27,7 +27,7 @@ def answer_in(channel: ChannelHandle) -> discord.Embed:
 
 
 def vote_counts(env, answer_id: int) -> tuple[int, int]:
-    return FeedbackLog(env.bot.settings.state_db).votes(answer_id)
+    return FeedbackLog(StateDatabase(env.bot.settings.state_db)).votes(answer_id)
 
 
 async def test_a_mention_opens_a_thread_and_follow_ups_there_need_no_mention(

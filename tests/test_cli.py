@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from index.answering import Answerer
-from index.feedback import FeedbackLog
+from index.feedback import FeedbackLog, StateDatabase
 from index.retriever import Retriever
 
 from .conftest import ROOT
@@ -60,7 +60,8 @@ def test_feedback_export_writes_voted_down_questions_as_eval_lines(
 ) -> None:
     answerer = Answerer(Retriever.open(seed_index, embedder))
     db = tmp_path / "state.sqlite"
-    votes = FeedbackLog(db)
+    state = StateDatabase(db)
+    votes = FeedbackLog(state)
     liked = votes.record("How many votes were needed?", answerer.ask("How many votes?"), 7)
     disliked = answerer.ask("Who represented the United States at the meeting?")
     wrong = votes.record(disliked.question, disliked, 7)
@@ -69,7 +70,7 @@ def test_feedback_export_writes_voted_down_questions_as_eval_lines(
     votes.vote(wrong, 1, up=False)  # changed their mind: one vote, down
     votes.vote(wrong, 2, up=False)
     assert votes.explain(wrong, 2, "wrong_answer") and not votes.explain(liked, 1, "other")
-    votes.close()
+    state.close()
 
     out = tmp_path / "regressions.jsonl"
     result = run("feedback", "--db", str(db), "export", str(out))
