@@ -201,11 +201,17 @@ class FeedbackLog:
     def export(self, path: Path) -> int:
         """Write the voted-down questions as eval lines (answers and evidence left to fill in)."""
         rated = self.worst(limit=-1)
+        marks = ",".join("?" * len(rated))
+        shown = {
+            answer_id: (asked_as, passages)
+            for answer_id, asked_as, passages in self._db.rows(
+                f"SELECT id, asked_as, passages FROM answers WHERE id IN ({marks})",
+                tuple(item.id for item in rated),
+            )
+        }
         with open(path, "w", encoding="utf-8") as out:
             for item in rated:
-                [(asked_as, passages)] = self._db.rows(
-                    "SELECT asked_as, passages FROM answers WHERE id = ?", (item.id,)
-                )
+                asked_as, passages = shown[item.id]
                 line = {
                     "id": f"feedback-{item.id}",
                     "question": item.question,
