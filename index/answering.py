@@ -160,11 +160,13 @@ class Answerer:
         closest = max(r.cosine for r in readings)
         if unknown:
             return closest >= max(policy.abstain_threshold, policy.unknown_name_threshold)
-        worded = len(set(tokenize([question])[0])) >= 2 and any(
+        if closest >= policy.abstain_threshold:
+            return True
+        # A long many-topic sentence: covered when it holds nearly all the question's words.
+        return len(set(tokenize([question])[0])) >= 2 and any(
             r.overlap >= policy.worded_overlap and r.cosine >= policy.worded_threshold
             for r in readings
         )
-        return closest >= policy.abstain_threshold or worded
 
     def _unknown_names(self, question: str) -> tuple[str, ...]:
         lexical = self.retriever.store.lexical
