@@ -190,8 +190,13 @@ def feedback_embed(counts: dict[str, int], worst: list[Rated]) -> discord.Embed:
     return embed
 
 
+def channel_list(ids: frozenset[int]) -> str:
+    """Channels as Discord shows them: "#general, #news"."""
+    return ", ".join(f"<#{c}>" for c in sorted(ids))
+
+
 def settings_embed(server: ServerSettings, guild_name: str) -> discord.Embed:
-    channels = ", ".join(f"<#{c}>" for c in sorted(server.channel_ids)) or "every channel"
+    channels = channel_list(server.channel_ids) or "every channel"
     role = f"<@&{server.admin_role_id}>" if server.admin_role_id else "none (Manage Server only)"
     lines = [
         f"**Answer channels:** {channels}",

@@ -19,7 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import NewsdeskBot
-from bot.formatting import NO_MENTIONS, answer_embed
+from bot.formatting import NO_MENTIONS, answer_embed, channel_list
 from bot.views import vote_view
 from index.answering import Answer, clean_question
 from index.followups import Turn
@@ -44,8 +44,7 @@ class Ask(commands.Cog):
             return "I only answer questions in servers, not in direct messages."
         server = self.bot.state.server(guild_id)
         if server.channel_ids and guild_id is not None and channel_id not in server.channel_ids:
-            channels = ", ".join(f"<#{c}>" for c in sorted(server.channel_ids))
-            return f"I answer questions in {channels}."
+            return f"I answer questions in {channel_list(server.channel_ids)}."
         if not question.strip():
             return f"Ask me a question about the news coverage. {EXAMPLE}"
         if len(question) > server.max_question_chars:
