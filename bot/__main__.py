@@ -10,6 +10,7 @@ import discord
 
 from bot.client import NewsdeskBot
 from index.feedback import StateUnavailable
+from index.reader import ReaderWeightsError
 from index.settings import Settings, SettingsError
 from index.store import IndexUnavailable
 
@@ -82,7 +83,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    except (IndexUnavailable, StateUnavailable, FileNotFoundError) as error:
+    except (IndexUnavailable, StateUnavailable, ReaderWeightsError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

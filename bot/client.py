@@ -14,6 +14,7 @@ from bot.state import BotState
 from bot.views import ReasonSelect, VoteButton
 from index.desk import Desk
 from index.feedback import FeedbackLog, StateDatabase
+from index.reader.model import default_reader
 from index.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class NewsdeskBot(commands.Bot):
         self.settings = settings
         self._desk = desk
         self._state_db = StateDatabase(settings.state_db)  # checked once, shared by both
+        # Loaded before logging in: missing or damaged weights stop the start with one line.
+        default_reader(settings.reader_weights)
         self.state = BotState(self._state_db, settings)
         self.feedback = FeedbackLog(self._state_db)
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from index.feedback import REASONS, FeedbackLog, StateDatabase, StateUnavailable
+from index.reader import ReaderWeightsError
 from index.settings import Settings, SettingsError
 from index.store import IndexUnavailable, Store
 
@@ -27,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     except (
         IndexUnavailable,
         StateUnavailable,
+        ReaderWeightsError,
         SettingsError,
         FileNotFoundError,
         NotADirectoryError,

@@ -22,6 +22,7 @@ from index.articles import SkipFile, read_file
 from index.embedding import Embedder
 from index.followups import Turn
 from index.indexer import BuildProgress, BuildReport, build
+from index.reader.model import default_reader
 from index.retriever import Retriever
 from index.settings import Settings
 from index.store import ArticleRecord, IndexUnavailable
@@ -46,6 +47,8 @@ class Desk:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.embedder = embedder or Embedder(settings.model, settings.batch_size)
+        # Loaded at start, so missing or damaged weights stop it before any work.
+        self.reader = default_reader(settings.reader_weights)
         self._answerer: Answerer | None = None
         self._rebuilding = threading.Lock()
 
@@ -175,7 +178,7 @@ class Desk:
 
     def _load(self) -> Answerer:
         retriever = Retriever.open(self.settings.index_dir, self.embedder)
-        return Answerer.from_settings(retriever, self.settings)
+        return Answerer.from_settings(retriever, self.settings, self.reader)
 
 
 def _free_name(folder: Path, title: str, suffix: str) -> str:

@@ -21,9 +21,11 @@ from index.answering import Answerer
 from index.embedding import Embedder
 from index.followups import Turn
 from index.indexer import build
+from index.metrics import exact_match, token_f1
 from index.retriever import Fusion, Mode, Retriever
 from index.settings import Settings
-from index.spans import MAX_WORDS
+
+MAX_WORDS = 10  # a short answer holds at most this many words
 
 
 def normalize(text: str) -> str:
@@ -104,6 +106,9 @@ def score(answerer: Answerer, questions: list[dict], k: int = 5) -> dict:
                 and any(r in short for r in refs),
                 "sentence_correct": answer.covered
                 and any(r in normalize(answer.sentence) for r in refs),
+                # SQuAD's own metrics, comparable with published readers; 0 when refused.
+                "exact_match": exact_match(answer.text, item["answers"]) if answer.covered else 0.0,
+                "f1": token_f1(answer.text, item["answers"]) if answer.covered else 0.0,
             }
         rows.append(row)
     return summarize(rows)
@@ -125,6 +130,12 @@ def summarize(rows: list[dict]) -> dict:
             if answerable
             else None
         )
+
+    def mean(metric: str) -> float | None:
+        """A SQuAD metric in percent, as published readers report it."""
+        if not answerable:
+            return None
+        return round(100 * sum(r[metric] for r in answerable) / len(answerable), 1)
 
     def recall(k: int, among: list[dict] = answerable, rank: str = "evidence_rank") -> float | None:
         if not among:
@@ -148,6 +159,8 @@ def summarize(rows: list[dict]) -> dict:
         "answer_accuracy": share("correct"),
         "short_answer_accuracy": share("short_correct"),
         "sentence_accuracy": share("sentence_correct"),
+        "exact_match": mean("exact_match"),
+        "f1": mean("f1"),
         "wrongly_refused": sum(1 for r in answerable if not r["covered"]),
         "followups": len(followups),
         "followup_recall@1": recall(1, followups),

@@ -47,6 +47,7 @@ class Settings:
     # Answers.
     top_k: int = 5
     abstain_threshold: float = 0.28
+    reader_weights: Path = Path(__file__).parent / "reader" / "weights" / "reader.safetensors"
     # Discord.
     discord_token: str = field(default="", repr=False)
     guild_id: int | None = None

@@ -1,12 +1,14 @@
 """The command line, run as a user runs it: a separate ``python -m index`` process."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from index.answering import Answerer
 from index.feedback import FeedbackLog, StateDatabase
+from index.reader.model import RETRAIN
 from index.retriever import Retriever
 
 from .conftest import ROOT
@@ -53,6 +55,23 @@ def test_asking_without_an_index_explains_how_to_build(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "python -m index build" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_missing_reader_weights_are_one_clear_line(seed_index: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "reader.safetensors"
+    result = subprocess.run(
+        [sys.executable, "-m", "index", "ask", "--index", str(seed_index), "Who walked out?"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NEWSDESK_READER_WEIGHTS": str(missing)},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: The reader's weights are missing ({missing}): restore them with "
+        f"`git checkout -- {missing}` or retrain with `{RETRAIN}`."
+    ]
 
 
 def test_feedback_export_writes_voted_down_questions_as_eval_lines(

@@ -1,0 +1,52 @@
+"""The reader seam: a question and candidate sentences -> the span that answers, per sentence.
+
+``Answerer`` asks a ``Reader`` which of the candidate sentences answers and where; the default
+is the model this project trains (``index.reader.model.TrainedReader``, weights in
+``weights/``); tests may pass any object with the same ``read`` method. Every span a reader
+returns is a verbatim substring of its sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+# Sentences are joined with one space to make the reader's context, in training and at
+# question time alike.
+SEPARATOR = " "
+
+
+@dataclass(frozen=True)
+class FoundSpan:
+    sentence: int  # index into the sentences given to ``read``
+    start: int  # character offsets into that sentence
+    end: int
+    text: str
+    probability: float  # the model's probability that this span is the answer
+
+
+@dataclass(frozen=True)
+class ReaderOutput:
+    spans: list[FoundSpan]  # the best span of each sentence that has one, best first
+    no_answer: float  # the model's probability that none of the sentences answers
+
+    def best(self, sentence: int) -> FoundSpan | None:
+        return next((s for s in self.spans if s.sentence == sentence), None)
+
+
+class ReaderWeightsError(RuntimeError):
+    """The reader's weights are missing, damaged or made for another base model."""
+
+
+class Reader(Protocol):
+    def read(self, question: str, sentences: Sequence[str]) -> ReaderOutput: ...
+
+
+def join_sentences(sentences: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:
+    """The context the reader sees, and each sentence's [start, end) in it."""
+    ranges, at = [], 0
+    for sentence in sentences:
+        ranges.append((at, at + len(sentence)))
+        at += len(sentence) + len(SEPARATOR)
+    return SEPARATOR.join(sentences), ranges

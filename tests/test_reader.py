@@ -1,0 +1,235 @@
+"""The shipped reader: committed weights, spans per question type, the seam, a damaged file,
+and a training run on a handful of examples."""
+
+import gzip
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from safetensors.torch import load_file
+
+from index.answering import Answerer
+from index.reader import FoundSpan, ReaderOutput
+from index.reader.model import FROZEN, WEIGHTS, ReaderWeightsError, TrainedReader, default_reader
+from index.reader.train import TrainConfig, _save_checkpoint, optimizer_for, train
+from index.retriever import Retriever
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        (
+            "Who chaired the hearing?",
+            "The hearing, chaired by Senator Maria Lopez, lasted four hours in Boston.",
+            "Maria Lopez",
+        ),
+        (
+            "How many workers lost their jobs?",
+            "The plant opened in 1998 and 340 workers lost their jobs when it closed.",
+            "340",
+        ),
+        (
+            "Where did the summit take place?",
+            "Leaders of nine countries met at the summit in Nairobi on Friday.",
+            "Nairobi",
+        ),
+        (
+            "When did the bridge reopen?",
+            "The bridge, damaged by floods, reopened on 3 March 2021 after repairs.",
+            "3 March 2021",
+        ),
+        (
+            "What did the mayor say about the budget?",
+            "Asked about the budget, the mayor said: “We will not cut a single teacher.”",
+            "We will not cut a single teacher.",
+        ),
+        (
+            "Who is John Sullivan?",
+            "The outburst came as US Deputy Secretary of State John Sullivan tried to help.",
+            "US Deputy Secretary of State",
+        ),
+        (
+            "When did Luther's writings reach Italy?",
+            "Luther's writings circulated widely, reaching France, England, and Italy as early "
+            "as 1519.",
+            "1519",
+        ),
+        (
+            "When does immunodeficiency occur?",
+            "Immunodeficiency occurs when the immune system is less active than normal, "
+            "resulting in recurring and life-threatening infections.",
+            "when the immune system is less active than normal",
+        ),
+        (
+            "What percentage of its efficiency does the engine reach?",
+            "The efficiency of Energiprojekt's steam engine reaches some 27-30% on high-pressure "
+            "engines.",
+            "27-30%",
+        ),
+        (
+            "What did the union dare the council to do?",
+            "The union challenged the council “to put it to a vote” and walked out.",
+            "put it to a vote",
+        ),
+        (
+            "How many votes does the council need?",
+            "The motion won 12 votes, short of the 15 votes the council needs to pass it.",
+            "15",
+        ),
+        (  # a name the question already gives is not the answer
+            "Who did Delcy Rodriguez argue with?",
+            "Delcy Rodriguez argued with John Sullivan before she left the room.",
+            "John Sullivan",
+        ),
+    ],
+)
+def test_the_span_answers_the_question(question: str, sentence: str, expected: str) -> None:
+    [best, *_] = default_reader().read(question, [sentence]).spans
+    assert expected in best.text and len(best.text.split()) <= len(expected.split()) + 2
+    assert sentence[best.start : best.end] == best.text
+
+
+def test_the_answering_sentence_wins_among_others() -> None:
+    sentences = [
+        "The council met on Tuesday in the old town hall.",
+        "Rain delayed the start of the meeting by an hour.",
+        "The mayor, Ana Souza, announced that the harbour would reopen in May.",
+        "Fishermen welcomed the news.",
+    ]
+    read = default_reader().read("Who announced that the harbour would reopen?", sentences)
+    assert read.spans[0].sentence == 2 and "Ana Souza" in read.spans[0].text
+    assert read.best(2) is read.spans[0]
+    assert read.no_answer < read.spans[0].probability
+
+
+def test_no_answer_wins_where_no_sentence_answers() -> None:
+    sentences = ["The council met on Tuesday.", "Rain delayed the start of the meeting."]
+    read = default_reader().read("Who won the football World Cup final?", sentences)
+    assert read.no_answer > max(s.probability for s in read.spans)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    question=st.text(min_size=1, max_size=80),
+    sentences=st.lists(st.text(min_size=1, max_size=200), min_size=1, max_size=4),
+)
+def test_every_span_is_a_verbatim_substring_of_its_sentence(
+    question: str, sentences: list[str]
+) -> None:
+    read = default_reader().read(question, sentences)
+    for span in read.spans:
+        assert sentences[span.sentence][span.start : span.end] == span.text
+    assert 0.0 <= read.no_answer <= 1.0
+
+
+def test_a_huge_question_still_leaves_room_for_the_sentences() -> None:
+    read = default_reader().read("who " * 3000 + "reopened the bridge?", ["Ana Souza did."])
+    assert read.spans and read.spans[0].text in "Ana Souza did."
+
+
+class FakeReader:
+    """Answers with the last word of the sentence that holds the word 'answer'."""
+
+    def read(self, question: str, sentences: list[str]) -> ReaderOutput:
+        spans = [
+            FoundSpan(i, s.rfind(" ") + 1, len(s), s[s.rfind(" ") + 1 :], 0.9)
+            for i, s in enumerate(sentences)
+            if "answer" in s.lower()
+        ]
+        return ReaderOutput(spans, 0.1)
+
+
+def test_the_answerer_takes_any_reader(seed_index: Path, embedder) -> None:
+    answerer = Answerer(Retriever.open(seed_index, embedder), reader=FakeReader())
+    answer = answerer.ask("Who walked out of the meeting?")
+    assert not answer.covered, "no sentence holds 'answer': the fake found nothing"
+    assert answer.passages
+
+
+def test_missing_or_damaged_weights_are_refused_with_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ReaderWeightsError, match="missing.*git checkout"):
+        TrainedReader(tmp_path / "nothing.safetensors")
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(WEIGHTS.read_bytes()[:1_000_000])
+    with pytest.raises(ReaderWeightsError, match="damaged.*python -m index.reader train"):
+        TrainedReader(damaged)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\x00" * 64)
+    with pytest.raises(ReaderWeightsError, match="damaged"):
+        TrainedReader(garbage)
+
+
+def squad_file(path: Path) -> Path:
+    """A few SQuAD-shaped paragraphs in two articles (the second is held out)."""
+    rows = []
+    for title in ("Harbour", "Bridge"):
+        context = (
+            f"The {title.lower()} reopened in May after repairs. Mayor Ana Souza cut the ribbon. "
+            f"About 300 people came to see the {title.lower()}."
+        )
+        qas = [
+            {"question": "Who cut the ribbon?", "answers": [{"text": "Ana Souza", "starts": []}]},
+            {"question": "How many people came?", "answers": [{"text": "300", "starts": []}]},
+            {"question": "When did it reopen?", "answers": [{"text": "May", "starts": []}]},
+        ]
+        for qa in qas:
+            qa["answers"][0]["starts"] = [context.index(qa["answers"][0]["text"])]
+        rows += [{"title": title, "paragraph": p, "context": context, "qas": qas} for p in (0, 1)]
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in rows)
+    return path
+
+
+def tiny_run(tmp_path: Path) -> TrainConfig:
+    """One epoch over the six questions of the first article, on the CPU: seconds."""
+    return TrainConfig(
+        data=squad_file(tmp_path / "squad.jsonl.gz"),
+        out=tmp_path / "run",
+        epochs=1,
+        batch_size=4,
+        max_length=64,
+        holdout_articles=1,
+        device="cpu",
+    )
+
+
+def test_training_writes_weights_that_load_and_a_model_card(tmp_path: Path) -> None:
+    config = tiny_run(tmp_path)
+    figures = train(config, progress=False)
+    assert figures["steps"] >= 2 and figures["holdout"]["questions"] == 6
+    card = (config.out / "MODEL_CARD.md").read_text()
+    assert "CC BY-SA 4.0" in card and "SQuAD v1.1" in card and "| `learning_rate` |" in card
+    assert not (config.out / "checkpoint.pt").exists(), "a finished run leaves no checkpoint"
+    reader = TrainedReader(config.out / "reader.safetensors")
+    assert all(
+        s.text in "Mayor Ana Souza cut the ribbon."
+        for s in reader.read("Who cut the ribbon?", ["Mayor Ana Souza cut the ribbon."]).spans
+    )
+
+
+def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    """A checkpoint at the last step: the rerun trains no further and ships its weights."""
+    config = tiny_run(tmp_path)
+    first = train(config, progress=False)
+    shipped = load_file(str(config.out / "reader.safetensors"))
+    resumed = replace(config, out=tmp_path / "resumed")
+    model = TrainedReader(config.out / "reader.safetensors").model
+    model.get_parameter(FROZEN).requires_grad_(False)
+    optimizer, scheduler = optimizer_for(model, config, first["steps"])
+    resumed.out.mkdir()
+    _save_checkpoint(
+        resumed.out / "checkpoint.pt", resumed, model, optimizer, scheduler, first["steps"]
+    )
+    again = train(resumed, progress=False)
+    assert again["steps"] == first["steps"]
+    after = load_file(str(resumed.out / "reader.safetensors"))
+    assert all(torch.equal(after[k], shipped[k]) for k in shipped)
+    # A checkpoint made with other settings is not resumed.
+    other = replace(resumed, learning_rate=1e-3)
+    _save_checkpoint(other.out / "checkpoint.pt", resumed, model, optimizer, scheduler, 1)
+    with pytest.raises(SystemExit, match="other settings"):
+        train(other, progress=False)
