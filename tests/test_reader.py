@@ -14,7 +14,14 @@ from safetensors.torch import load_file
 
 from index.answering import Answerer
 from index.reader import FoundSpan, ReaderOutput
-from index.reader.model import FROZEN, WEIGHTS, ReaderWeightsError, TrainedReader, default_reader
+from index.reader.model import (
+    FROZEN,
+    WEIGHTS,
+    ReaderWeightsError,
+    TrainedReader,
+    default_reader,
+    reader_input,
+)
 from index.reader.train import TrainConfig, _save_checkpoint, optimizer_for, train
 from index.retriever import Retriever
 
@@ -126,6 +133,18 @@ def test_every_span_is_a_verbatim_substring_of_its_sentence(
     assert 0.0 <= read.no_answer <= 1.0
 
 
+def test_sentences_that_do_not_fit_are_left_out_by_priority_and_kept_in_order() -> None:
+    reader = default_reader()
+    sentences = ["The mayor spoke first. " * 5, "Ana Souza reopened the bridge.", "It rained."]
+    read = reader_input(reader.tokenizer, "Who reopened it?", sentences, 40, priority=[1, 2, 0])
+    assert sorted(set(read.sentence) - {-1}) == [1, 2], "the long first one did not fit"
+    tokens = [n for n in read.sentence if n >= 0]
+    assert tokens == sorted(tokens), "laid out in the order given"
+    narrow = TrainedReader(max_length=40)
+    found = narrow.read("Who reopened the bridge?", sentences, priority=[1, 2, 0])
+    assert found.spans[0].sentence == 1 and found.best(0) is None
+
+
 def test_a_huge_question_still_leaves_room_for_the_sentences() -> None:
     read = default_reader().read("who " * 3000 + "reopened the bridge?", ["Ana Souza did."])
     assert read.spans and read.spans[0].text in "Ana Souza did."
@@ -134,7 +153,9 @@ def test_a_huge_question_still_leaves_room_for_the_sentences() -> None:
 class FakeReader:
     """Answers with the last word of the sentence that holds the word 'answer'."""
 
-    def read(self, question: str, sentences: list[str]) -> ReaderOutput:
+    def read(
+        self, question: str, sentences: list[str], priority: list[int] | None = None
+    ) -> ReaderOutput:
         spans = [
             FoundSpan(i, s.rfind(" ") + 1, len(s), s[s.rfind(" ") + 1 :], 0.9)
             for i, s in enumerate(sentences)

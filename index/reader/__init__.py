@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-# Sentences are joined with one space to make the reader's context, in training and at
-# question time alike.
+# Sentences are joined with one space to make the reader's context in training; at question
+# time their word pieces are laid end to end, which BERT's tokenizer makes the same input.
 SEPARATOR = " "
 
 
@@ -40,7 +40,13 @@ class ReaderWeightsError(RuntimeError):
 
 
 class Reader(Protocol):
-    def read(self, question: str, sentences: Sequence[str]) -> ReaderOutput: ...
+    def read(
+        self, question: str, sentences: Sequence[str], priority: Sequence[int] | None = None
+    ) -> ReaderOutput:
+        """The best span of each sentence read. ``sentences`` come in the order to read them
+        (document order reads best); ``priority`` (indices, best first) says which to keep
+        when they do not all fit the reader's window."""
+        ...
 
 
 def join_sentences(sentences: Sequence[str]) -> tuple[str, list[tuple[int, int]]]:

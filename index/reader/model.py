@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
 
-from index.reader import FoundSpan, ReaderOutput, ReaderWeightsError, join_sentences
+from index.reader import FoundSpan, ReaderOutput, ReaderWeightsError
 
 WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
 FROZEN = "bert.embeddings.word_embeddings.weight"  # loaded from the packaged model
@@ -98,43 +99,83 @@ def load_model(path: Path = WEIGHTS, base: str | None = None) -> BertForQuestion
     return model.eval()
 
 
+@dataclass(frozen=True)
+class ReaderInput:
+    """``[CLS] question [SEP] sentences [SEP]`` as token ids, and for each token the sentence it
+    comes from (-1 outside them) and its character offsets in that sentence."""
+
+    ids: list[int]
+    types: list[int]
+    sentence: list[int]
+    offsets: list[tuple[int, int]]
+
+
+def reader_input(
+    tok,
+    question: str,
+    sentences: Sequence[str],
+    max_length: int,
+    priority: Sequence[int] | None = None,
+) -> ReaderInput:
+    """Each text tokenized once, the sentences laid out in the order given. When they do not
+    all fit, they are kept whole in ``priority`` order (indices, best first; default: the
+    order given) and the rest left out; only a first sentence longer than the window is cut.
+    BERT's word pieces do not cross spaces, so this equals tokenizing the sentences joined."""
+    question_ids = tok(question, add_special_tokens=False)["input_ids"][:MAX_QUESTION_TOKENS]
+    pieces = tok(list(sentences), add_special_tokens=False, return_offsets_mapping=True)
+    ids = [tok.cls_token_id, *question_ids, tok.sep_token_id]
+    sentence = [-1] * len(ids)
+    offsets = [(0, 0)] * len(ids)
+    room = max_length - len(ids) - 1
+    kept: dict[int, int] = {}  # sentence -> its tokens that fit
+    for number in range(len(sentences)) if priority is None else priority:
+        size = len(pieces["input_ids"][number])
+        if size <= room or not kept:
+            kept[number] = min(size, room)
+            room -= kept[number]
+    for number in sorted(kept):
+        ids += pieces["input_ids"][number][: kept[number]]
+        sentence += [number] * kept[number]
+        offsets += [tuple(o) for o in pieces["offset_mapping"][number][: kept[number]]]
+    question_end = len(question_ids) + 2
+    ids.append(tok.sep_token_id)
+    sentence.append(-1)
+    offsets.append((0, 0))
+    types = [0] * question_end + [1] * (len(ids) - question_end)
+    return ReaderInput(ids, types, sentence, offsets)
+
+
 def decode(
     start_logits: np.ndarray,
     end_logits: np.ndarray,
-    offsets: Sequence[tuple[int, int]],
-    sequence_ids: Sequence[int | None],
+    read: ReaderInput,
     sentences: Sequence[str],
     max_span_tokens: int = MAX_SPAN_TOKENS,
 ) -> ReaderOutput:
-    """The best span of each sentence from one pass over ``question [SEP] sentences``.
+    """The best span of each sentence from one pass over ``read``.
 
-    Start and end are scored by log-probability over the context tokens and [CLS] (the model's
-    "no answer"); a span starts and ends in the same sentence, within ``max_span_tokens``,
-    and is widened to whole words.
+    Start and end are scored by log-probability over the sentences' tokens and [CLS] (the
+    model's "no answer"); a span starts and ends in the same sentence, within
+    ``max_span_tokens``, and is widened to whole words.
     """
-    _, ranges = join_sentences(sentences)
-    context = np.array([s == 1 for s in sequence_ids])
+    owner_of = np.array(read.sentence)
+    context = owner_of >= 0
     context[0] = True  # [CLS]: no answer
-    start = _log_softmax(np.where(context, start_logits, -np.inf))
-    end = _log_softmax(np.where(context, end_logits, -np.inf))
-    context[0] = False
-    tokens = np.flatnonzero(context)
-    owner = np.array([_sentence_of(offsets[t][0], ranges) for t in tokens])
+    start = _log_softmax(np.where(context, start_logits[: len(owner_of)], -np.inf))
+    end = _log_softmax(np.where(context, end_logits[: len(owner_of)], -np.inf))
+    tokens = np.flatnonzero(owner_of >= 0)
+    owner = owner_of[tokens]
     scores = start[tokens][:, None] + end[tokens][None, :]
     gap = np.arange(len(tokens))[None, :] - np.arange(len(tokens))[:, None]
     allowed = (owner[:, None] == owner[None, :]) & (gap >= 0) & (gap < max_span_tokens)
     scores = np.where(allowed, scores, -np.inf)
     spans = []
-    for sentence in np.unique(owner):
-        rows = owner == sentence
-        masked = np.where(rows[:, None], scores, -np.inf)
+    for number in np.unique(owner):
+        masked = np.where((owner == number)[:, None], scores, -np.inf)
         i, j = np.unravel_index(int(np.argmax(masked)), masked.shape)
-        if not np.isfinite(masked[i, j]):
-            continue
-        first = ranges[sentence][0]
-        text = sentences[sentence]
-        a, b = _whole_words(text, offsets[tokens[i]][0] - first, offsets[tokens[j]][1] - first)
-        spans.append(FoundSpan(int(sentence), a, b, text[a:b], float(np.exp(masked[i, j]))))
+        text = sentences[number]
+        a, b = _whole_words(text, read.offsets[tokens[i]][0], read.offsets[tokens[j]][1])
+        spans.append(FoundSpan(int(number), a, b, text[a:b], float(np.exp(masked[i, j]))))
     spans.sort(key=lambda s: -s.probability)
     return ReaderOutput(spans, float(np.exp(start[0] + end[0])))
 
@@ -142,10 +183,6 @@ def decode(
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - np.max(logits)
     return shifted - np.log(np.sum(np.exp(shifted)))
-
-
-def _sentence_of(offset: int, ranges: Sequence[tuple[int, int]]) -> int:
-    return next(i for i, (_, end) in enumerate(ranges) if offset < end)
 
 
 _WORD = re.compile(r"\w")
@@ -168,35 +205,17 @@ class TrainedReader:
         self.tokenizer = tokenizer()
         self.max_length = max_length
 
-    def read(self, question: str, sentences: Sequence[str]) -> ReaderOutput:
+    def read(
+        self, question: str, sentences: Sequence[str], priority: Sequence[int] | None = None
+    ) -> ReaderOutput:
         if not sentences:
             return ReaderOutput([], 1.0)
-        context, _ = join_sentences(sentences)
-        encoded = self.tokenizer(
-            self._clip(question),
-            context,
-            truncation="only_second",
-            max_length=self.max_length,
-            return_offsets_mapping=True,
-            return_tensors="pt",
-        )
-        offsets = encoded.pop("offset_mapping")[0].tolist()
+        read = reader_input(self.tokenizer, question, sentences, self.max_length, priority)
         with torch.inference_mode():
-            out = self.model(**encoded)
-        return decode(
-            out.start_logits[0].numpy(),
-            out.end_logits[0].numpy(),
-            offsets,
-            encoded.sequence_ids(0),
-            sentences,
-        )
-
-    def _clip(self, question: str) -> str:
-        """At most MAX_QUESTION_TOKENS of the question, so the sentences always fit."""
-        ids = self.tokenizer(question, add_special_tokens=False)["input_ids"]
-        if len(ids) <= MAX_QUESTION_TOKENS:
-            return question
-        return self.tokenizer.decode(ids[:MAX_QUESTION_TOKENS])
+            out = self.model(
+                input_ids=torch.tensor([read.ids]), token_type_ids=torch.tensor([read.types])
+            )
+        return decode(out.start_logits[0].numpy(), out.end_logits[0].numpy(), read, sentences)
 
 
 @cache

@@ -34,7 +34,14 @@ from transformers import get_linear_schedule_with_warmup
 from index.chunking import split_sentences
 from index.metrics import exact_match, token_f1
 from index.reader import join_sentences
-from index.reader.model import FROZEN, base_model, decode, save_weights, tokenizer
+from index.reader.model import (
+    FROZEN,
+    base_model,
+    decode,
+    reader_input,
+    save_weights,
+    tokenizer,
+)
 
 
 @dataclass(frozen=True)
@@ -409,28 +416,22 @@ def holdout_figures(
     unanswered = [e for e in examples if not e.answer]
     for at in range(0, len(examples), 64):
         batch = examples[at : at + 64]
-        tokens = tok(
-            [e.question for e in batch],
-            [join_sentences(e.sentences)[0] for e in batch],
-            truncation="only_second",
-            max_length=max_length,
-            padding=True,
-            return_offsets_mapping=True,
-            return_tensors="pt",
-        )
-        offsets = tokens.pop("offset_mapping").tolist()
-        out = model(**{k: v.to(device) for k, v in tokens.items()})
+        inputs = [reader_input(tok, e.question, e.sentences, max_length) for e in batch]
+        width = max(len(i.ids) for i in inputs)
+        ids = torch.tensor([i.ids + [0] * (width - len(i.ids)) for i in inputs], device=device)
+        types = torch.tensor([i.types + [0] * (width - len(i.ids)) for i in inputs], device=device)
+        out = model(input_ids=ids, token_type_ids=types, attention_mask=(ids != 0).long())
         starts, ends = out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
-        for b, example in enumerate(batch):
-            read = decode(starts[b], ends[b], offsets[b], tokens.sequence_ids(b), example.sentences)
-            best = read.spans[0] if read.spans else None
+        for b, (example, read) in enumerate(zip(batch, inputs, strict=True)):
+            found = decode(starts[b], ends[b], read, example.sentences)
+            best = found.spans[0] if found.spans else None
             if example.answer:
                 said = best.text if best else ""
                 em += exact_match(said, [example.answer])
                 f1 += token_f1(said, [example.answer])
                 right_sentence += bool(best and best.sentence == example.sentence)
             else:
-                abstained += bool(best is None or read.no_answer > best.probability)
+                abstained += bool(best is None or found.no_answer > best.probability)
     count = max(len(answered), 1)
     return {
         "questions": len(answered),
