@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install bot build test lint format bench clean
+.PHONY: install bot build test test-fast lint format bench clean
 
 # torch goes in first, pinned to the CPU build on this disk; unpinned it pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -32,6 +32,10 @@ format: install
 # pytest exits 5 when a selection holds no test: that is not a failure of the suite.
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; [ $$status -eq 5 ] && exit 0; exit $$status
+
+# The quick tier for working: unit and simcord tests (no separate processes, no eval sets).
+test-fast: install
+	$(PY) -m pytest -m "unit or simcord" $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench

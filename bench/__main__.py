@@ -5,23 +5,27 @@
 
 1. build throughput of the whole pipeline vs raw ``SentenceTransformer.encode`` on the same
    texts (XQuAD's 48 articles);
-2. warm whole-answer latency (question -> answer + passages), p50/p95, per corpus size, and
-   the incremental reindex of one changed article;
+2. warm whole-answer latency (question -> answer + passages), p50/p95, per corpus size, for
+   short questions (XQuAD's, one in ten) and long ones (SQuAD questions whose answering
+   sentence has 30 to 50 words), the reader's own share, where the time of a long question
+   goes (embedding it, search, scoring sentences, the reader), and the incremental reindex
+   of one changed article;
 3. search-only latency and recall@10 against exact search for each FAISS index type the
    store builds, on random unit vectors and on real embeddings of distinct English sentences
-   (the docstrings of the installed packages: the only large real text on this disk);
+   (the docstrings of the installed packages);
 4. cold start: process start -> first answer, for ``python -m index ask`` and for the bot
-   (``python -m bot`` against the tests' fake Discord on 127.0.0.1);
+   (``python -m bot`` against the fake Discord on 127.0.0.1);
 5. peak resident memory of both processes per corpus size.
 
-Large corpora repeat the XQuAD articles under new names (the seed article once, so the seed
-questions keep their answers). A memoising embedder embeds each distinct text once, so they
-build in minutes; the query path, which is what is timed there, is the product's own.
+The corpora are distinct real prose, nothing repeated: the seed article, XQuAD's 48 articles,
+then the SQuAD v1.1 training articles (``../shared/squad``, 442 articles, about 20,000
+passages) in file order until the size is reached. A size beyond that gets all of it.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -31,41 +35,27 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
+from fakediscord import FakeDiscord
 from index.answering import Answerer
 from index.articles import load_corpus
+from index.chunking import split_sentences
 from index.embedding import Embedder
 from index.evaluation import load_questions
-from index.indexer import build, chunk_article, texts_to_embed
-from index.reader import ReaderOutput
-from index.reader.model import default_reader
+from index.indexer import BuildOptions, build, chunk_article, texts_to_embed
+from index.reader.train import read_squad
 from index.retriever import Retriever
 from index.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 XQUAD = SHARED / "eval" / "xquad"
-
-
-class MemoEmbedder(Embedder):
-    """Embeds each distinct text once: for corpora that repeat articles on purpose."""
-
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
-        super().__init__(*args, **kwargs)
-        self._memo: dict[str, np.ndarray] = {}
-
-    def encode(self, texts, progress=None):  # noqa: ANN001, ANN201
-        new = list(dict.fromkeys(t for t in texts if t not in self._memo))
-        if new:
-            for text, vector in zip(new, super().encode(new), strict=True):
-                self._memo[text] = vector
-        if progress:
-            progress(len(texts))
-        return np.stack([self._memo[t] for t in texts]) if texts else super().encode([])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -85,7 +75,9 @@ def bench_build(settings: Settings, embedder: Embedder) -> dict:
     embedder.model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True)
     raw = len(texts) / (time.perf_counter() - started)
     with tempfile.TemporaryDirectory() as scratch:
-        report = build(XQUAD / "corpus", Path(scratch), embedder, settings.chunk_tokens)
+        report = build(
+            XQUAD / "corpus", Path(scratch), embedder, BuildOptions.from_settings(settings)
+        )
     pipeline = report.texts_embedded / report.seconds
     return {
         "texts": len(texts),
@@ -96,49 +88,109 @@ def bench_build(settings: Settings, embedder: Embedder) -> dict:
     }
 
 
-def make_corpus(folder: Path, passages: int) -> None:
-    """Seed article once, then copies of the XQuAD articles until ~``passages`` passages."""
+WORDS_PER_PASSAGE = 108  # XQuAD's 29,821 words make 276 passages at the default chunk size
+
+
+def make_corpus(folder: Path, passages: int) -> list[dict]:
+    """Seed and XQuAD articles, then SQuAD training articles until ~``passages`` passages;
+    returns the SQuAD paragraphs used (their questions are the long-sentence set)."""
     shutil.copytree(ROOT / "seeds", folder)
-    per_copy = 276  # passages of one copy of the XQuAD corpus at the default chunk size
-    for copy in range(max(1, round(passages / per_copy))):
-        target = folder / f"copy{copy:04d}"
-        target.mkdir()
-        for article in (XQUAD / "corpus").glob("*.txt"):
-            shutil.copy(article, target / article.name)
+    shutil.copytree(XQUAD / "corpus", folder / "xquad")
+    budget = passages * WORDS_PER_PASSAGE - sum(
+        len(p.read_text().split()) for p in folder.rglob("*.txt")
+    )
+    articles: dict[str, list[dict]] = {}
+    for row in read_squad(SHARED / "squad" / "train.jsonl.gz"):
+        articles.setdefault(row["title"], []).append(row)
+    (folder / "squad").mkdir()
+    used = []
+    for number, (title, rows) in enumerate(articles.items()):
+        if budget <= 0:
+            break
+        text = "\n\n".join(row["context"] for row in rows)
+        (folder / "squad" / f"{number:03d}.txt").write_text(f"{title.replace('_', ' ')}\n\n{text}")
+        budget -= len(text.split())
+        used += rows
+    return used
 
 
-class TimedReader:
-    """The shipped reader, timed: the reader's own share of each answer."""
+def long_sentence_questions(rows: list[dict], count: int = 150) -> list[str]:
+    """Up to ``count`` questions whose answering sentence has 30 to 50 words (news-length
+    sentences), at most one per paragraph, from paragraphs spread evenly over ``rows``."""
+    found = []
+    for row in rows[:: max(1, len(rows) // (3 * count))]:
+        sentences = [s for paragraph in split_sentences(row["context"]) for s in paragraph]
+        for qa in row["qas"]:
+            start = qa["answers"][0]["starts"][0]
+            holding = [row["context"][a:b] for a, b in sentences if a <= start < b]
+            if holding and 30 <= len(holding[0].split()) <= 50:
+                found.append(qa["question"])
+                break
+    return found[:count]
 
-    def __init__(self) -> None:
-        self.reader = default_reader()
-        self.ms: list[float] = []
 
-    def read(self, question: str, sentences: Sequence[str]) -> ReaderOutput:
+class Timed:
+    """A callable that adds the milliseconds each call takes to ``total``."""
+
+    def __init__(self, function: Callable) -> None:
+        self.function = function
+        self.total = 0.0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
-        found = self.reader.read(question, sentences)
-        self.ms.append((time.perf_counter() - started) * 1000)
-        return found
+        try:
+            return self.function(*args, **kwargs)
+        finally:
+            self.total += (time.perf_counter() - started) * 1000
 
 
-def bench_latency(retriever: Retriever, settings: Settings, questions: list[str]) -> dict:
+def bench_latency(
+    retriever: Retriever, settings: Settings, questions: dict[str, list[str]]
+) -> dict:
+    """p50/p95 of whole answers per question set, and where each answer's time went: embedding
+    the question, search, scoring sentences, the reader, the rest (p50 of each)."""
     # Warm means loaded, not answered before: the caches must not carry over between sizes.
     retriever.embedder.encode_query.cache_clear()
-    reader = TimedReader()
-    answerer = Answerer.from_settings(retriever, settings, reader)
+    answerer = Answerer.from_settings(retriever, settings)
     answerer.ask("warm-up question")
-    reader.ms.clear()
-    seconds = []
-    for question in questions:
-        started = time.perf_counter()
-        answerer.ask(question, k=settings.top_k)
-        seconds.append(time.perf_counter() - started)
-    ms = [s * 1000 for s in seconds]
-    return {
-        "p50_ms": round(statistics.median(ms), 2),
-        "p95_ms": round(percentile(ms, 0.95), 2),
-        "reader_p50_ms": round(statistics.median(reader.ms), 2),
+    encode_query = retriever.embedder.encode_query
+    timed = {
+        "embed": Timed(encode_query),
+        "search": Timed(retriever.search),
+        "readings": Timed(answerer.readings),
+        "reader": Timed(answerer.reader.read),
     }
+    retriever.embedder.encode_query = timed["embed"]
+    retriever.search = timed["search"]
+    answerer.readings = timed["readings"]
+    answerer.reader = SimpleNamespace(read=timed["reader"])
+    figures: dict[str, Any] = {}
+    for name, asked in questions.items():
+        stages: dict[str, list[float]] = {
+            s: [] for s in ("embed", "search", "sentences", "reader", "rest", "whole")
+        }
+        for question in asked:
+            before = {k: t.total for k, t in timed.items()}
+            started = time.perf_counter()
+            answerer.ask(question, k=settings.top_k)
+            whole = (time.perf_counter() - started) * 1000
+            spent = {k: t.total - before[k] for k, t in timed.items()}
+            stages["embed"].append(spent["embed"])
+            stages["search"].append(spent["search"] - spent["embed"])
+            stages["sentences"].append(spent["readings"] - spent["reader"])
+            stages["reader"].append(spent["reader"])
+            stages["rest"].append(whole - spent["search"] - spent["readings"])
+            stages["whole"].append(whole)
+        whole = stages.pop("whole")
+        figures[name] = {
+            "questions": len(asked),
+            "p50_ms": round(statistics.median(whole), 2),
+            "p95_ms": round(percentile(whole, 0.95), 2),
+            **{f"{stage}_p50_ms": round(statistics.median(ms), 2) for stage, ms in stages.items()},
+        }
+    retriever.embedder.encode_query = encode_query
+    del retriever.search  # the class's own again
+    return figures
 
 
 PEAK_RSS = """
@@ -226,37 +278,42 @@ def bench_incremental(
     article = sorted(corpus.rglob("*.txt"))[-1]
     with open(article, "a") as handle:
         handle.write("\n\nThe council met again on Friday to review the harbour budget.\n")
-    report = build(corpus, index_dir, embedder, settings.chunk_tokens)
+    report = build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
     assert len(report.changed) == 1, report.changed
     return {"incremental_s": report.seconds}
 
 
+async def start_bot(
+    fake: FakeDiscord, corpus: Path, index_dir: Path, output: Any = subprocess.DEVNULL, **env: str
+) -> asyncio.subprocess.Process:
+    """``python -m bot`` against ``fake``, on this corpus and index; ``env``: more settings."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
+    environment |= {
+        "PYTHONPATH": str(ROOT),
+        "NEWSDESK_DISCORD_TOKEN": fake.token,
+        "NEWSDESK_GUILD_ID": fake.guild_id,
+        "NEWSDESK_CORPUS_DIR": str(corpus),
+        "NEWSDESK_INDEX_DIR": str(index_dir),
+        "NEWSDESK_STATE_DB": str(index_dir.parent / "state.sqlite"),
+        **env,
+    }
+    return await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "fakediscord.launcher", fake.api_url, fake.gateway_url),
+        cwd=ROOT,
+        env=environment,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+
+
 def bench_bot(index_dir: Path, corpus: Path) -> dict:
     """The bot process against the fake Discord: start -> first answer delivered, peak RSS."""
-    import asyncio
-
-    from tests.fake_discord import FakeDiscord
 
     async def run() -> dict:
         fake = FakeDiscord()
         await fake.start()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
-        env |= {
-            "PYTHONPATH": str(ROOT),
-            "NEWSDESK_DISCORD_TOKEN": fake.token,
-            "NEWSDESK_GUILD_ID": fake.guild_id,
-            "NEWSDESK_CORPUS_DIR": str(corpus),
-            "NEWSDESK_INDEX_DIR": str(index_dir),
-            "NEWSDESK_STATE_DB": str(index_dir.parent / "state.sqlite"),
-        }
         started = time.perf_counter()
-        process = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "tests.discord_launcher", fake.api_url, fake.gateway_url),
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        process = await start_bot(fake, corpus, index_dir)
         try:
             await asyncio.wait_for(fake.commands_synced.wait(), 300)
             await asyncio.wait_for(fake.identified.wait(), 300)
@@ -319,7 +376,7 @@ def main() -> int:
     args = parser.parse_args()
 
     settings = Settings.from_env(env_file=None)
-    embedder = MemoEmbedder(settings.model, settings.batch_size)
+    embedder = Embedder(settings.model, settings.batch_size)
     figures: dict = {
         "machine": {
             "cpus": len(os.sched_getaffinity(0)),
@@ -329,7 +386,7 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d"),
     }
     print("build throughput (XQuAD corpus)...", file=sys.stderr)
-    figures["build"] = bench_build(settings, Embedder(settings.model, settings.batch_size))
+    figures["build"] = bench_build(settings, embedder)
 
     seed_questions = [q["question"] for q in load_questions(SHARED / "eval" / "seed_qa.jsonl")]
     xquad_questions = [q["question"] for q in load_questions(XQUAD / "questions.jsonl")][::10]
@@ -338,21 +395,25 @@ def main() -> int:
         print(f"corpus size {size}...", file=sys.stderr)
         with tempfile.TemporaryDirectory() as scratch:
             corpus, index_dir = Path(scratch) / "corpus", Path(scratch) / "index"
+            # Distinct questions: a repeated one would be timed from the caches.
+            questions = {"short": seed_questions}
             if size == "seed":
                 shutil.copytree(ROOT / "seeds", corpus)
             else:
-                make_corpus(corpus, int(size))
+                squad = make_corpus(corpus, int(size))
+                questions = {
+                    "short": seed_questions + xquad_questions,
+                    "long": long_sentence_questions(squad),
+                }
             started = time.perf_counter()
-            build(corpus, index_dir, embedder, settings.chunk_tokens)
+            build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
             build_s = time.perf_counter() - started
             retriever = Retriever.open(index_dir, embedder)
-            # Distinct questions: a repeated one would be timed from the caches.
-            questions = seed_questions if size == "seed" else seed_questions + xquad_questions
             row = {
                 "size": size,
                 "passages": retriever.store.manifest.passages,
                 "build_s": round(build_s, 1),
-                **bench_latency(retriever, settings, questions),
+                "latency": bench_latency(retriever, settings, questions),
                 **bench_cold_start(index_dir),
                 **bench_bot(index_dir, corpus),
                 **bench_incremental(corpus, index_dir, embedder, settings),
@@ -394,8 +455,6 @@ def print_table(figures: dict) -> None:
         "passages": "passages",
         "build_s": "build s",
         "incremental_s": "1 changed s",
-        "p50_ms": "p50 ms",
-        "p95_ms": "p95 ms",
         "cold_start_s": "CLI cold s",
         "peak_rss_mb": "CLI RSS MB",
         "bot_cold_start_s": "bot cold s",
@@ -404,6 +463,13 @@ def print_table(figures: dict) -> None:
     print(" ".join(f"{title:>11}" for title in columns.values()))
     for row in figures["sizes"]:
         print(" ".join(f"{row[key]:>11}" for key in columns))
+    stages = ("p50_ms", "p95_ms", "embed_p50_ms", "search_p50_ms", "sentences_p50_ms")
+    stages += ("reader_p50_ms", "rest_p50_ms")
+    print(f"{'corpus':>8} {'questions':>10} " + " ".join(f"{s[:-3]:>17}" for s in stages))
+    for row in figures["sizes"]:
+        for name, latency in row["latency"].items():
+            cells = " ".join(f"{latency[s]:>17}" for s in stages)
+            print(f"{row['size']:>8} {name + ' ' + str(latency['questions']):>10} {cells}")
     columns = {
         "vectors": "vectors",
         "index": "index",

@@ -9,9 +9,9 @@ import sys
 import discord
 
 from bot.client import NewsdeskBot
-from index.feedback import StateUnavailable
 from index.reader import ReaderWeightsError
 from index.settings import Settings, SettingsError
+from index.statedb import StateUnavailable
 from index.store import IndexUnavailable
 
 log = logging.getLogger("bot")

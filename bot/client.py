@@ -9,13 +9,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.checks import NotAdmin
 from bot.formatting import NO_MENTIONS
 from bot.state import BotState
 from bot.views import ReasonSelect, VoteButton
 from index.desk import Desk
-from index.feedback import FeedbackLog, StateDatabase
+from index.feedback import FeedbackLog
 from index.reader.model import default_reader
 from index.settings import Settings
+from index.statedb import StateDatabase
 
 log = logging.getLogger(__name__)
 
@@ -81,26 +83,22 @@ class NewsdeskBot(commands.Bot):
         # The invoker's permissions as Discord resolved them for this interaction.
         return interaction.permissions.manage_guild
 
-    async def refused(self, interaction: discord.Interaction, what: str) -> bool:
-        """True, after telling them privately, when the invoker may not do ``what``."""
-        if self.is_admin(interaction):
-            return False
-        log.warning("refused %s from %s: not an admin", what, interaction.user.id)
-        await interaction.response.send_message(
-            f"Only server managers (or the admins set with /settings or NEWSDESK_ADMIN_IDS) can "
-            f"{what}.",
-            ephemeral=True,
-        )
-        return True
-
     async def command_failed(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        """A command that raised: logged with its traceback; the member gets a short private
-        apology instead of Discord's "The application did not respond"."""
+        """Every command's errors: a member who is not an admin is refused privately; a command
+        that raised is logged with its traceback and the member gets a short private apology
+        instead of Discord's "The application did not respond"."""
         name = interaction.command.name if interaction.command else "?"
-        log.error("/%s failed", name, exc_info=error)
-        text = "Something went wrong with that command; it has been logged. Please try again."
+        if isinstance(error, NotAdmin):
+            log.warning("refused /%s from %s: not an admin", name, interaction.user.id)
+            text = (
+                f"Only server managers (or the admins set with /settings or NEWSDESK_ADMIN_IDS) "
+                f"can {error.what}."
+            )
+        else:
+            log.error("/%s failed", name, exc_info=error)
+            text = "Something went wrong with that command; it has been logged. Please try again."
         try:
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
@@ -109,7 +107,7 @@ class NewsdeskBot(commands.Bot):
                     text, ephemeral=True, allowed_mentions=NO_MENTIONS
                 )
         except discord.HTTPException:
-            log.warning("could not tell the member that /%s failed", name)
+            log.warning("could not tell the member about /%s", name)
 
     async def close(self) -> None:
         await super().close()

@@ -12,30 +12,11 @@ import time
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from index.feedback import StateDatabase
 from index.followups import Turn
 from index.settings import Settings
+from index.statedb import StateDatabase
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS server_settings (
-    guild_id INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (guild_id, name)
-);
-CREATE TABLE IF NOT EXISTS settings_changes (
-    guild_id INTEGER NOT NULL, user_id INTEGER NOT NULL, name TEXT NOT NULL,
-    old TEXT NOT NULL, new TEXT NOT NULL, at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS conversations (
-    thread_id INTEGER PRIMARY KEY, guild_id INTEGER, started REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS turns (
-    thread_id INTEGER NOT NULL REFERENCES conversations(thread_id),
-    question TEXT NOT NULL, answer TEXT NOT NULL, at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS turns_by_thread ON turns (thread_id, at);
-"""
 
 # Turns of a thread a follow-up is read against: the rewrite uses the last, older ones add
 # nothing but noise.
@@ -70,7 +51,6 @@ class ServerSettings:
 class BotState:
     def __init__(self, db: StateDatabase, settings: Settings) -> None:
         self._db = db
-        db.create(SCHEMA)
         self._defaults = ServerSettings.defaults(settings)
         self._servers: dict[int, ServerSettings] = {}  # read on every question: cached
 

@@ -24,6 +24,7 @@ import contextlib
 import itertools
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -274,7 +275,7 @@ class FakeDiscord:
     def come_back(self) -> None:
         self._reachable.set()
 
-    async def wait_for(self, predicate, timeout: float = 30.0):  # noqa: ANN001
+    async def wait_for(self, predicate: Callable[[FakeDiscord], Any], timeout: float = 30.0) -> Any:
         """Wait until ``predicate(self)`` is truthy (re-checked on every request and identify)."""
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout)

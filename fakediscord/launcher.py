@@ -1,6 +1,6 @@
 """Run the unmodified bot (``python -m bot``) against a fake Discord.
 
-    python -m tests.discord_launcher API_URL GATEWAY_URL
+    python -m fakediscord.launcher API_URL GATEWAY_URL
 
 Points discord.py's REST base (also used for webhooks and interaction responses) and its
 gateway URL at the fake, then runs the ``bot`` package exactly as ``python -m bot`` does.

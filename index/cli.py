@@ -8,9 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
-from index.feedback import REASONS, FeedbackLog, StateDatabase, StateUnavailable
+from index.feedback import REASONS, FeedbackLog
 from index.reader import ReaderWeightsError
 from index.settings import Settings, SettingsError
+from index.statedb import StateDatabase, StateUnavailable
 from index.store import IndexUnavailable, Store
 
 
@@ -90,7 +91,7 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from index.embedding import Embedder
-    from index.indexer import BuildProgress, build
+    from index.indexer import BuildOptions, BuildProgress, build
 
     bar = tqdm(total=0, unit="text", desc="reading articles", file=sys.stderr, leave=False)
 
@@ -107,11 +108,9 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
         settings.corpus_dir,
         settings.index_dir,
         embedder,
-        settings.chunk_tokens,
+        BuildOptions.from_settings(settings),
         full=args.full,
-        max_article_bytes=settings.max_article_bytes,
         on_progress=show,
-        approximate_above=settings.approximate_above,
     )
     bar.close()
     for path, reason in report.skipped:

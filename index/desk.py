@@ -21,7 +21,7 @@ from index.answering import Answer, Answerer
 from index.articles import SkipFile, read_file
 from index.embedding import Embedder
 from index.followups import Turn
-from index.indexer import BuildProgress, BuildReport, build
+from index.indexer import BuildOptions, BuildProgress, BuildReport, build
 from index.reader.model import default_reader
 from index.retriever import Retriever
 from index.settings import Settings
@@ -167,11 +167,9 @@ class Desk:
             self.settings.corpus_dir,
             self.settings.index_dir,
             self.embedder,
-            self.settings.chunk_tokens,
+            BuildOptions.from_settings(self.settings),
             full=full,
-            max_article_bytes=self.settings.max_article_bytes,
             on_progress=on_progress,
-            approximate_above=self.settings.approximate_above,
         )
         self._answerer = self._load()
         return report

@@ -20,7 +20,7 @@ from pathlib import Path
 from index.answering import Answerer
 from index.embedding import Embedder
 from index.followups import Turn
-from index.indexer import build
+from index.indexer import BuildOptions, build
 from index.metrics import exact_match, token_f1
 from index.retriever import Fusion, Mode, Retriever
 from index.settings import Settings
@@ -54,13 +54,7 @@ def evaluate(
         index_dir = settings.index_dir
         if corpus is not None:
             index_dir = Path(scratch)
-            build(
-                corpus,
-                index_dir,
-                embedder,
-                settings.chunk_tokens,
-                max_article_bytes=settings.max_article_bytes,
-            )
+            build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
         retriever = Retriever.open(index_dir, embedder, Fusion(mode=mode))
         answerer = Answerer.from_settings(retriever, settings)
         try:

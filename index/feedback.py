@@ -1,6 +1,6 @@
 """Feedback: the answers given and the 👍/👎 votes cast on them, kept in SQLite.
 
-The database lives beside the index, not inside it, so it survives every reindex. Voters are
+Kept in the state database (``index.statedb``), beside the index. Voters are
 stored as a salted hash of their id (the salt is made once per database), which is enough to
 keep one vote per person per answer without keeping who they are.
 """
@@ -10,14 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from index.statedb import StateDatabase
 
 if TYPE_CHECKING:  # importing the answer pipeline costs seconds the CLI's export need not pay
     from index.answering import Answer
@@ -28,28 +26,6 @@ REASONS = {
     "not_covered": "Not covered by the articles",
     "other": "Something else",
 }
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS answers (
-    id INTEGER PRIMARY KEY,
-    guild_id INTEGER,
-    question TEXT NOT NULL,
-    asked_as TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    covered INTEGER NOT NULL,
-    passages TEXT NOT NULL,  -- JSON: the passages shown, in order
-    created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS votes (
-    answer_id INTEGER NOT NULL REFERENCES answers(id),
-    voter TEXT NOT NULL,  -- salted hash of the user id
-    up INTEGER NOT NULL,
-    reason TEXT,
-    at REAL NOT NULL,
-    PRIMARY KEY (answer_id, voter)
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -65,54 +41,9 @@ class Rated:
     created: float
 
 
-class StateUnavailable(RuntimeError):
-    """The state database cannot be used; the message says why and what to do."""
-
-
-class StateDatabase:
-    """The state database (NEWSDESK_STATE_DB): one connection shared by the bot's threads and
-    by everything kept there (votes, server settings, conversations), every use under one lock."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(path, check_same_thread=False, timeout=10)
-            # Checked whole at start (it is small), so damage shows here, not mid-answer.
-            (verdict,) = self._db.execute("PRAGMA quick_check").fetchone()
-            if verdict != "ok":
-                raise sqlite3.DatabaseError(verdict)
-            self._db.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.DatabaseError as error:
-            raise StateUnavailable(
-                f"The state database {path} is damaged ({error}). It holds votes, per-server "
-                "settings and thread conversations: restore it from a backup, or move it aside "
-                "and a new, empty one is made at the next start."
-            ) from None
-
-    def create(self, schema: str) -> None:
-        """Create the tables of ``schema`` that are not there yet."""
-        with self.writing() as db:
-            db.executescript(schema)
-
-    @contextmanager
-    def writing(self) -> Iterator[sqlite3.Connection]:
-        """A transaction: committed when the block ends, rolled back if it raises."""
-        with self._lock, self._db:
-            yield self._db
-
-    def rows(self, sql: str, args: tuple = ()) -> list[Any]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
-
-    def close(self) -> None:
-        self._db.close()
-
-
 class FeedbackLog:
     def __init__(self, db: StateDatabase) -> None:
         self._db = db
-        db.create(SCHEMA)
         with db.writing() as writing:
             writing.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),)

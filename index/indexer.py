@@ -53,17 +53,30 @@ class BuildReport:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class BuildOptions:
+    """How a build reads, chunks and stores: the settings every caller must build with alike
+    (``from_settings``); the defaults are ``Settings``'s."""
+
+    chunk_tokens: int = Settings.chunk_tokens
+    max_article_bytes: int = Settings.max_article_bytes
+    approximate_above: int = Settings.approximate_above
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BuildOptions:
+        return cls(settings.chunk_tokens, settings.max_article_bytes, settings.approximate_above)
+
+
 def build(
     corpus_dir: Path,
     index_dir: Path,
     embedder: Embedder,
-    chunk_tokens: int,
+    options: BuildOptions = BuildOptions(),
     full: bool = False,
-    max_article_bytes: int = 20_000_000,
     on_progress: Callable[[BuildProgress], None] | None = None,
-    approximate_above: int = Settings.approximate_above,
 ) -> BuildReport:
     """Build the index of ``corpus_dir`` and make it current; the old one serves until then."""
+    chunk_tokens = options.chunk_tokens
     started = time.monotonic()
     if not corpus_dir.is_dir():
         raise FileNotFoundError(
@@ -76,7 +89,7 @@ def build(
     with build_lock(index_dir):
         remove_stale_builds(index_dir)
         notify(progress)
-        corpus = load_corpus(corpus_dir, max_article_bytes)
+        corpus = load_corpus(corpus_dir, options.max_article_bytes)
         previous = {} if full else _previous_content(index_dir, model_id, chunk_tokens)
 
         report = BuildReport(articles=len(corpus.articles), skipped=corpus.skipped)
@@ -122,7 +135,7 @@ def build(
         progress.stage = "writing"
         notify(progress)
         spec = BuildSpec(
-            embedder.name, model_id, embedder.dimension, chunk_tokens, approximate_above
+            embedder.name, model_id, embedder.dimension, chunk_tokens, options.approximate_above
         )
         manifest = write_build(index_dir, items, spec, started)
     report.passages = manifest.passages

@@ -14,7 +14,7 @@ import simcord
 from bot.client import NewsdeskBot
 from index.desk import Desk
 from index.embedding import Embedder
-from index.indexer import build
+from index.indexer import BuildOptions, build
 from index.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +33,16 @@ def unprivileged() -> list[str]:
     return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
 
 
+TIERS = ("unit", "simcord", "process", "eval", "crash")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked with no tier is a unit test, so ``-m "unit or simcord"`` selects it."""
+    for item in items:
+        if not any(item.get_closest_marker(tier) for tier in TIERS):
+            item.add_marker(pytest.mark.unit)
+
+
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     return Settings.from_env(env_file=None)
@@ -49,7 +59,7 @@ def seed_index(
 ) -> Path:
     """An index of the seed corpus. Read-only for tests: copy it before changing anything."""
     index_dir = tmp_path_factory.mktemp("seed-index")
-    build(SEEDS, index_dir, embedder, settings.chunk_tokens)
+    build(SEEDS, index_dir, embedder, BuildOptions.from_settings(settings))
     return index_dir
 
 

@@ -15,12 +15,18 @@ SIGKILL exactly there rather than after a guessed delay. The moments, in build o
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any, TypeVar
+
+import numpy as np
 
 import index.store
 from index.cli import main
-from index.embedding import Embedder
+from index.embedding import Embedder, Progress
+
+T = TypeVar("T")
 
 moment, marker = sys.argv[1], Path(sys.argv[2])
 
@@ -30,8 +36,8 @@ def pause() -> None:
     time.sleep(3600)
 
 
-def pause_after(function):  # noqa: ANN001, ANN201
-    def paused(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+def pause_after(function: Callable[..., T]) -> Callable[..., T]:
+    def paused(*args: Any, **kwargs: Any) -> T:
         result = function(*args, **kwargs)
         pause()
         return result
@@ -39,8 +45,8 @@ def pause_after(function):  # noqa: ANN001, ANN201
     return paused
 
 
-def pause_before(function):  # noqa: ANN001, ANN201
-    def paused(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+def pause_before(function: Callable[..., T]) -> Callable[..., T]:
+    def paused(*args: Any, **kwargs: Any) -> T:
         pause()
         return function(*args, **kwargs)
 
@@ -50,7 +56,9 @@ def pause_before(function):  # noqa: ANN001, ANN201
 if moment == "embedding":
     encode = Embedder.encode
 
-    def encode_then_pause(self, texts, progress=None):  # noqa: ANN001, ANN202
+    def encode_then_pause(
+        self: Embedder, texts: Sequence[str], progress: Progress | None = None
+    ) -> np.ndarray:
         def advance(count: int) -> None:
             if progress:
                 progress(count)

@@ -10,9 +10,12 @@ from simcord.builders import ChannelHandle
 
 from bot.client import NewsdeskBot
 from index.desk import Desk
-from index.feedback import FeedbackLog, StateDatabase
+from index.feedback import FeedbackLog
+from index.statedb import StateDatabase
 
 from .conftest import embed_of, reply_of
+
+pytestmark = pytest.mark.simcord
 
 ARTICLE = (
     "---\ntitle: Quillborough harbour reopens\nurl: https://example.org/harbour\n---\n"
@@ -61,6 +64,28 @@ async def test_ask_in_thread_mode_all_answers_in_a_new_thread(simcord_env, serve
     assert answer_in(thread).description.startswith("**Delcy Rodriguez**")
     await reader.send(thread, "Who did she call the boss?")
     assert answer_in(thread).description.startswith("**Sullivan**")
+
+
+@pytest.mark.parametrize("failure", [KeyError("id"), discord.DiscordServerError])
+async def test_a_thread_that_cannot_be_opened_gets_the_answer_in_place(
+    simcord_env, server, monkeypatch, caplog, failure
+) -> None:
+    """An HTTP error or a response the library cannot read: the member still gets the answer."""
+    _, channel, reader, _ = server
+    me = simcord_env.bot.user
+    if failure is discord.DiscordServerError:
+        failure = discord.DiscordServerError(
+            type("Response", (), {"status": 500, "reason": "Server Error"})(), "boom"
+        )
+
+    async def fails(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(discord.Message, "create_thread", fails)
+    await reader.send(channel, f"{me.mention} who walked out of the meeting?")
+    assert channel.threads == []
+    assert answer_in(channel).description.startswith("**Delcy Rodriguez**")
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
 async def test_the_bot_keeps_out_of_threads_it_did_not_start(simcord_env, server) -> None:

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from index.indexer import build
+from fakediscord import MANAGE_GUILD, TOKEN, FakeDiscord, Interaction, Recorded
+from index.indexer import BuildOptions, build
 from index.settings import Settings
 from index.store import Store
 
 from .conftest import ROOT, SHARED, unprivileged
-from .fake_discord import MANAGE_GUILD, TOKEN, FakeDiscord, Interaction, Recorded
+
+pytestmark = pytest.mark.process
 
 STARTUP_SECONDS = 90
 
@@ -74,7 +76,7 @@ async def launch(
             *prefix,
             sys.executable,
             "-m",
-            "tests.discord_launcher",
+            "fakediscord.launcher",
             fake.api_url,
             fake.gateway_url,
             cwd=tmp_path,
@@ -284,7 +286,7 @@ async def test_quoted_mentions_ping_nobody_and_long_passages_fit(
         )
     )
     index_dir = tmp_path / "hostile-index"
-    build(corpus, index_dir, embedder, settings.chunk_tokens)
+    build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
     async with running_bot(fake, tmp_path, index_dir, corpus):
         ask = await fake.slash(
             fake.user("reader"),
@@ -638,29 +640,12 @@ ARTICLE = (
 )
 
 
-async def test_admin_commands_check_rights_and_add_checks_files_then_answers_at_once(
+async def test_an_article_added_by_attachment_is_downloaded_and_answers_at_once(
     fake: FakeDiscord, bot: BotProcess, corpus: Path
 ) -> None:
+    """The attachment is downloaded over HTTP from the CDN and indexed at once; who may add
+    and which files are refused is tested in simcord (test_bot_experience.py)."""
     editor, reader = fake.user("editor"), fake.user("reader")
-    before = sorted(p.name for p in corpus.rglob("*"))
-    # Discord hides these commands from non-admins by default, but a server may show them.
-    for command, options in [
-        ("add", {"article": ("harbour.md", ARTICLE.encode())}),
-        ("remove", {"article": "venezuela-dares-us-to-send-in-the-marines.txt"}),
-        ("settings", {}),
-        ("feedback", {}),
-    ]:
-        refused = await fake.slash(reader, command, options)
-        await fake.wait_for(lambda f, token=refused.token: f.sent(token))
-        refusal = fake.sent(refused.token)[0].json
-        assert "Only server managers" in refusal["content"] and refusal["flags"] & 64, command
-
-    png = b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(100)
-    binary = await fake.slash(editor, "add", {"article": ("a.txt", png)}, permissions=MANAGE_GUILD)
-    await fake.wait_for(lambda f: answered(f, binary.token))
-    assert "binary file" in answered(fake, binary.token)[-1].json["content"]
-    assert sorted(p.name for p in corpus.rglob("*")) == before, "nothing written"
-
     added = await fake.slash(
         editor, "add", {"article": ("../../etc/x.md", ARTICLE.encode())}, permissions=MANAGE_GUILD
     )
@@ -732,35 +717,3 @@ async def test_a_new_forum_post_is_answered_in_its_thread_when_set_to(
         await fake.send_message(reader, "Who did she call the boss?", [], channel_id=post["id"])
         await fake.wait_for(lambda f: len(answers(f, post["id"])) == 2)
         assert answers(fake, post["id"])[1].startswith("**Sullivan**")
-
-
-async def test_settings_changed_in_one_server_leave_the_other_alone(
-    fake: FakeDiscord, bot: BotProcess
-) -> None:
-    editor, reader, visitor = fake.user("editor"), fake.user("reader"), fake.user("visitor")
-    options = {"cooldown": 60.0, "feedback_buttons": False}
-    changed = await fake.slash(editor, "settings", options, permissions=MANAGE_GUILD)
-    await fake.wait_for(lambda f: f.sent(changed.token))
-    assert (
-        "Changed: cooldown_seconds, feedback_buttons" in fake.sent(changed.token)[0].json["content"]
-    )
-
-    async def ask(user: dict, elsewhere: bool) -> dict:
-        question = {"question": "Who walked out of the meeting?"}
-        asked = await fake.slash(user, "ask", question, elsewhere=elsewhere)
-
-        def reply(f: FakeDiscord) -> list[Recorded]:
-            refusals = [r for r in f.sent(asked.token) if "/callback" in r.path]
-            return refusals + [r for r in answered(f, asked.token) if r.json.get("embeds")]
-
-        await fake.wait_for(reply)
-        return reply(fake)[-1].json
-
-    here = [await ask(reader, elsewhere=False) for _ in range(2)]
-    assert here[0]["embeds"][0]["description"].startswith("**Delcy Rodriguez**")
-    assert not here[0].get("components"), "feedback buttons are off in this server"
-    assert "try again in 60 s" in here[1]["content"], "this server's 60 s cooldown"
-    elsewhere = [await ask(visitor, elsewhere=True) for _ in range(2)]
-    for answer in elsewhere:  # the defaults hold there: no cooldown, buttons shown
-        assert answer["embeds"][0]["description"].startswith("**Delcy Rodriguez**")
-        assert answer["components"]

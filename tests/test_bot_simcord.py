@@ -9,8 +9,11 @@ import shutil
 from dataclasses import replace
 
 import pytest
+import simcord
 
 from .conftest import callbacks, embed_of, reply_of
+
+pytestmark = pytest.mark.simcord
 
 
 async def test_ask_defers_then_answers_with_the_passage(simcord_env, server) -> None:
@@ -138,7 +141,7 @@ async def test_guard_rails_answer_ephemerally(simcord_env, server, bot_settings)
     assert blank.ephemeral and "Ask me a question" in blank.response.content
 
 
-def assert_nobody_pinged(env) -> int:  # noqa: ANN001
+def assert_nobody_pinged(env: simcord.Env) -> int:
     """Every message the bot sent has mentions disabled; returns how many were checked."""
     checked = 0
     for entry in env.http_requests:

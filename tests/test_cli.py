@@ -6,12 +6,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from index.answering import Answerer
-from index.feedback import FeedbackLog, StateDatabase
+from index.feedback import FeedbackLog
 from index.reader.model import RETRAIN
 from index.retriever import Retriever
+from index.statedb import StateDatabase
 
 from .conftest import ROOT
+
+pytestmark = pytest.mark.process
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

@@ -10,11 +10,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from index.answering import Answerer
 from index.retriever import Retriever
 from index.store import Store
 
 from .conftest import ROOT, SHARED
+
+pytestmark = pytest.mark.crash
 
 # Each moment of a build (see tests/paused_build.py), in build order, and the index that must
 # answer after a SIGKILL there: the previous one (1 article) until ``current`` has moved, the

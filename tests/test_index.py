@@ -7,7 +7,7 @@ from pathlib import Path
 import faiss
 import pytest
 
-from index.indexer import build
+from index.indexer import BuildOptions, build
 from index.retriever import Retriever
 from index.store import IndexUnavailable, Store
 
@@ -44,17 +44,17 @@ def test_rebuild_embeds_only_changed_articles_and_drops_deleted(
         "Budget news\n\nThe council passed the budget. It raised taxes by 2 percent.",
     )
     write(corpus, "zoo.txt", "Zoo news\n\nA giraffe was born at the zoo. Keepers named her Dot.")
-    first = build(corpus, index_dir, embedder, settings.chunk_tokens)
+    first = build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
     assert sorted(first.added) == ["budget.txt", "harbour.txt", "zoo.txt"]
 
     write(corpus, "zoo.txt", "Zoo news\n\nA giraffe was born at the zoo. Keepers named her Spot.")
-    second = build(corpus, index_dir, embedder, settings.chunk_tokens)
+    second = build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
     assert second.changed == ["zoo.txt"] and not second.added and not second.removed
     # one passage and its two sentences: only the changed article was embedded
     assert second.texts_embedded == 3
 
     (corpus / "harbour.txt").unlink()
-    third = build(corpus, index_dir, embedder, settings.chunk_tokens)
+    third = build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
     assert third.removed == ["harbour.txt"] and third.texts_embedded == 0
     retriever = Retriever.open(index_dir, embedder)
     assert {p.article_id for p in retriever.search("harbour ferries", k=10)} <= {
@@ -64,7 +64,7 @@ def test_rebuild_embeds_only_changed_articles_and_drops_deleted(
     assert "Spot" in retriever.search("What is the giraffe called?", k=1)[0].text
     assert len(list((index_dir / "builds").iterdir())) == 1  # old builds are cleaned up
 
-    full = build(corpus, index_dir, embedder, settings.chunk_tokens, full=True)
+    full = build(corpus, index_dir, embedder, BuildOptions.from_settings(settings), full=True)
     assert full.texts_embedded == 6 and sorted(full.added) == ["budget.txt", "zoo.txt"]
 
 
@@ -141,7 +141,7 @@ def test_a_build_that_dies_before_the_switch_leaves_the_old_index_serving(
     corpus: Path, tmp_path: Path, embedder, settings, monkeypatch
 ) -> None:
     index_dir = tmp_path / "index"
-    build(corpus, index_dir, embedder, settings.chunk_tokens)
+    build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
     before = (index_dir / "current").resolve()
     (corpus / "extra.txt").write_text("An extra article about a harbour.")
 
@@ -150,11 +150,11 @@ def test_a_build_that_dies_before_the_switch_leaves_the_old_index_serving(
 
     monkeypatch.setattr("index.store._switch", crash)
     with pytest.raises(OSError, match="disk full"):
-        build(corpus, index_dir, embedder, settings.chunk_tokens)
+        build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
     assert (index_dir / "current").resolve() == before
     assert Store.open(index_dir).manifest.articles == 1
     monkeypatch.undo()
-    report = build(corpus, index_dir, embedder, settings.chunk_tokens)
+    report = build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
     assert report.added == ["extra.txt"]
     assert [p.name for p in (index_dir / "builds").iterdir()] == [
         (index_dir / "current").resolve().name
@@ -163,7 +163,9 @@ def test_a_build_that_dies_before_the_switch_leaves_the_old_index_serving(
 
 def test_a_missing_corpus_folder_is_a_clear_error(tmp_path: Path, embedder, settings) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        build(tmp_path / "nowhere", tmp_path / "index", embedder, settings.chunk_tokens)
+        build(
+            tmp_path / "nowhere", tmp_path / "index", embedder, BuildOptions.from_settings(settings)
+        )
 
 
 @pytest.mark.parametrize(
@@ -188,7 +190,7 @@ def test_a_large_index_gets_an_hnsw_graph_that_answers_and_rebuilds(
 ) -> None:
     index_dir = tmp_path / "index"
     # A threshold of 2 passages stands in for a corpus above the real one (150,000).
-    build(corpus, index_dir, embedder, settings.chunk_tokens, approximate_above=2)
+    build(corpus, index_dir, embedder, BuildOptions(approximate_above=2))
     store = Store.open(index_dir)
     assert store.manifest.faiss_index == "IndexHNSWFlat"
     assert store.faiss.hnsw.efSearch == 128  # set at load: the search breadth chosen by bench
@@ -196,9 +198,9 @@ def test_a_large_index_gets_an_hnsw_graph_that_answers_and_rebuilds(
     retriever = Retriever.open(index_dir, embedder)
     assert "stormed out of the meeting" in retriever.search("Who walked out?", k=3)[0].text
     (corpus / "harbour.txt").write_text("Harbour news\n\nThe harbour reopened on Monday.")
-    report = build(corpus, index_dir, embedder, settings.chunk_tokens, approximate_above=2)
+    report = build(corpus, index_dir, embedder, BuildOptions(approximate_above=2))
     assert report.added == ["harbour.txt"] and report.texts_embedded == 2  # the rest reused
     assert Store.open(index_dir).manifest.faiss_index == "IndexHNSWFlat"
-    small = build(corpus, tmp_path / "small", embedder, settings.chunk_tokens)
+    small = build(corpus, tmp_path / "small", embedder, BuildOptions.from_settings(settings))
     assert small.passages == report.passages
     assert Store.open(tmp_path / "small").manifest.faiss_index == "IndexFlatIP"

@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.checks import admin_only
 from bot.client import NewsdeskBot
 from bot.formatting import (
     MESSAGE_LIMIT,
@@ -40,12 +41,9 @@ class Admin(commands.Cog):
 
     @app_commands.command(name="reindex", description="Rebuild the index from the articles folder")
     @app_commands.describe(full="Re-embed every article, not only new or changed ones")
-    @app_commands.default_permissions(manage_guild=True)
-    @app_commands.guild_only()
+    @admin_only("reindex")
     async def reindex(self, interaction: discord.Interaction, full: bool = False) -> None:
         desk = self.bot.desk
-        if await self.bot.refused(interaction, "reindex"):
-            return
         if desk.reindexing:
             await interaction.response.send_message(
                 "A reindex is already running; I will keep answering from the current index "
@@ -80,11 +78,8 @@ class Admin(commands.Cog):
 
     @app_commands.command(name="add", description="Add an article to the coverage")
     @app_commands.describe(article="A .txt, .md, .html or .json file holding the article")
-    @app_commands.default_permissions(manage_guild=True)
-    @app_commands.guild_only()
+    @admin_only("add articles")
     async def add(self, interaction: discord.Interaction, article: discord.Attachment) -> None:
-        if await self.bot.refused(interaction, "add articles"):
-            return
         limit = self.bot.settings.max_upload_bytes
         if article.size > limit:  # refused before downloading a byte
             await interaction.response.send_message(
@@ -115,11 +110,8 @@ class Admin(commands.Cog):
 
     @app_commands.command(name="remove", description="Remove an article from the coverage")
     @app_commands.describe(article="The article's title, as /sources lists it")
-    @app_commands.default_permissions(manage_guild=True)
-    @app_commands.guild_only()
+    @admin_only("remove articles")
     async def remove(self, interaction: discord.Interaction, article: str) -> None:
-        if await self.bot.refused(interaction, "remove articles"):
-            return
         records = {a.id: a for a in await asyncio.to_thread(self.bot.desk.articles)}
         record = records.get(article)
         if record is None:

@@ -12,6 +12,9 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import discord
@@ -29,6 +32,20 @@ log = logging.getLogger(__name__)
 EXAMPLE = "Try: `@Newsdesk who walked out of the meeting?` or `/ask`."
 THREAD_NAME_LIMIT = 100  # Discord's limit on a channel name
 THREAD_ARCHIVE_MINUTES = 1440
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where an answer goes and what it is read with."""
+
+    via: str  # for the log: "/ask" or "message"
+    channel: Any  # where the question was asked
+    history: list[Turn]  # the earlier turns of the thread's conversation, oldest first
+    conversing: bool  # the channel is a thread the bot converses in: the answer is a turn
+    in_place: Callable[..., Awaitable[Any]]  # sends a message where the question was asked
+    # Opens a thread for the answer, when the server's thread mode wants one here.
+    open_thread: Callable[..., Awaitable[discord.Thread]] | None = None
+    point_to_thread: bool = False  # say in place where the answer went (/ask)
 
 
 class Ask(commands.Cog):
@@ -59,21 +76,44 @@ class Ask(commands.Cog):
         self._last_question[user.id] = now
         return None
 
-    async def answer(
-        self, question: str, user: discord.abc.User, via: str, history: list[Turn]
-    ) -> Answer:
-        """Answer off the event loop and log one line about it."""
-        answer = await asyncio.to_thread(self.bot.desk.ask, question, history)
+    async def respond(
+        self, question: str, user: discord.abc.User, guild_id: int | None, where: Where
+    ) -> None:
+        """Answer ``question`` and send the answer where it belongs: in a new thread when
+        ``where`` may open one (and it opens), else in place. The one delivery path for /ask,
+        mentions, follow-ups and forum posts."""
+        try:
+            answer = await asyncio.to_thread(self.bot.desk.ask, question, where.history)
+        except Exception:
+            log.exception("answering failed")
+            await where.in_place(
+                content="Something went wrong while answering; please try again.",
+                allowed_mentions=NO_MENTIONS,
+            )
+            return
         asked = repr(question) if self.bot.settings.log_questions else f"({len(question)} chars)"
         log.info(
             "%s from %s: %s -> %s in %.0f ms",
-            via,
+            where.via,
             user.id,
             asked,
             "answered" if answer.covered else "not covered",
             answer.seconds * 1000,
         )
-        return answer
+        message = await self.reply(question, answer, guild_id)
+        thread = await _open_thread(where.open_thread, question) if where.open_thread else None
+        if thread is not None:
+            await self.remember(thread, answer)
+            await thread.send(**message)
+            if where.point_to_thread:
+                await where.in_place(
+                    content=f"Answered in {thread.mention}; ask follow-ups there.",
+                    allowed_mentions=NO_MENTIONS,
+                )
+            return
+        if where.conversing:
+            await self.remember(where.channel, answer)
+        await where.in_place(**message)
 
     async def reply(self, question: str, answer: Answer, guild_id: int | None) -> dict[str, Any]:
         """The message for an answer: its embed and, where the server wants them, vote buttons."""
@@ -114,31 +154,21 @@ class Ask(commands.Cog):
             return
         # Discord wants a first response within 3 s: say "thinking" now, answer after.
         await interaction.response.defer(thinking=True)
-        history = await self.conversation(channel)
-        try:
-            answer = await self.answer(question, interaction.user, "/ask", history or [])
-        except Exception:
-            log.exception("answering failed")
-            await interaction.followup.send(
-                "Something went wrong while answering; please try again.",
-                allowed_mentions=NO_MENTIONS,
-            )
-            return
-        message = await self.reply(question, answer, interaction.guild_id)
         server = self.bot.state.server(interaction.guild_id)
-        thread = None
-        if server.thread_mode == "all" and isinstance(channel, discord.TextChannel):
-            thread = await _open_thread(channel.create_thread, question, public=True)
-        if thread is None:
-            if history is not None:
-                await self.remember(channel, answer)
-            await interaction.followup.send(**message)
-            return
-        await self.remember(thread, answer)
-        await thread.send(**message)
-        await interaction.followup.send(
-            f"Answered in {thread.mention}; ask follow-ups there.", allowed_mentions=NO_MENTIONS
+        in_thread_mode = server.thread_mode == "all" and isinstance(channel, discord.TextChannel)
+        history = await self.conversation(channel)
+        where = Where(
+            via="/ask",
+            channel=channel,
+            history=history or [],
+            conversing=history is not None,
+            in_place=interaction.followup.send,
+            open_thread=partial(channel.create_thread, type=discord.ChannelType.public_thread)
+            if in_thread_mode
+            else None,
+            point_to_thread=True,
         )
+        await self.respond(question, interaction.user, interaction.guild_id, where)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -162,28 +192,18 @@ class Ask(commands.Cog):
         if refusal:
             await message.reply(refusal, mention_author=False, allowed_mentions=NO_MENTIONS)
             return
-        try:
-            async with channel.typing():
-                answer = await self.answer(question, message.author, "message", history or [])
-        except Exception:
-            log.exception("answering failed")
-            await message.reply(
-                "Something went wrong while answering; please try again.",
-                mention_author=False,
-                allowed_mentions=NO_MENTIONS,
-            )
-            return
-        reply = await self.reply(question, answer, guild_id)
         server = self.bot.state.server(guild_id)
-        if isinstance(channel, discord.TextChannel) and server.thread_mode != "off":
-            thread = await _open_thread(message.create_thread, question)
-            if thread is not None:
-                await self.remember(thread, answer)
-                await thread.send(**reply)
-                return
-        if conversing:
-            await self.remember(channel, answer)
-        await message.reply(**reply, mention_author=False)
+        threads = isinstance(channel, discord.TextChannel) and server.thread_mode != "off"
+        where = Where(
+            via="message",
+            channel=channel,
+            history=history or [],
+            conversing=conversing,
+            in_place=partial(message.reply, mention_author=False),
+            open_thread=message.create_thread if threads else None,
+        )
+        async with channel.typing():
+            await self.respond(question, message.author, guild_id, where)
 
     def _is_new_forum_post(self, message: discord.Message, thread: discord.Thread) -> bool:
         """A post to answer: the first message of a forum post (it has the thread's own id),
@@ -203,19 +223,18 @@ def _home(channel: Any, channel_id: int | None) -> int | None:
     return channel.parent_id if isinstance(channel, discord.Thread) else channel_id
 
 
-async def _open_thread(create: Any, question: str, public: bool = False) -> discord.Thread | None:
-    """A thread named after the question, or None when the bot may not open one here."""
+async def _open_thread(create: Any, question: str) -> discord.Thread | None:
+    """A thread named after the question, or None when none could be opened: missing
+    permissions, an HTTP error or an answer the library could not read all mean "answer in
+    place" rather than no answer."""
     name = clean_question(question) or "Question"
     name = name[0].upper() + name[1:]
     if len(name) > THREAD_NAME_LIMIT:  # plain text: thread names show no markdown
         name = name[: THREAD_NAME_LIMIT - 1].rsplit(" ", 1)[0] + "…"
-    options: dict[str, Any] = {"name": name, "auto_archive_duration": THREAD_ARCHIVE_MINUTES}
-    if public:
-        options["type"] = discord.ChannelType.public_thread
     try:
-        return await create(**options)
-    except discord.HTTPException as error:
-        log.warning("could not open a thread (%s); answering in place", error)
+        return await create(name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES)
+    except Exception as error:
+        log.warning("could not open a thread (%r); answering in place", error)
         return None
 
 

@@ -12,6 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.checks import admin_only
 from bot.client import NewsdeskBot
 from bot.formatting import NO_MENTIONS, feedback_embed
 
@@ -21,11 +22,8 @@ class Feedback(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="feedback", description="See how answers were rated here")
-    @app_commands.default_permissions(manage_guild=True)
-    @app_commands.guild_only()
+    @admin_only("see the feedback")
     async def feedback(self, interaction: discord.Interaction) -> None:
-        if await self.bot.refused(interaction, "see the feedback"):
-            return
         votes = self.bot.feedback
         counts = await asyncio.to_thread(votes.counts, interaction.guild_id)
         worst = await asyncio.to_thread(votes.worst, 5, interaction.guild_id)

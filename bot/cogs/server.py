@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.checks import admin_only
 from bot.client import NewsdeskBot
 from bot.formatting import NO_MENTIONS, THREAD_MODE_TEXT, settings_embed
 
@@ -42,8 +43,7 @@ class Server(commands.Cog):
     @app_commands.choices(
         thread_mode=[app_commands.Choice(name=t, value=m) for m, t in THREAD_MODE_TEXT.items()]
     )
-    @app_commands.default_permissions(manage_guild=True)
-    @app_commands.guild_only()
+    @admin_only("see or change the settings")
     async def settings(
         self,
         interaction: discord.Interaction,
@@ -58,8 +58,6 @@ class Server(commands.Cog):
         feedback_buttons: bool | None = None,
         forum_answers: bool | None = None,
     ) -> None:
-        if await self.bot.refused(interaction, "see or change the settings"):
-            return
         assert interaction.guild is not None  # guild_only
         state = self.bot.state
         server = state.server(interaction.guild.id)

@@ -1,0 +1,38 @@
+"""Checks on app commands, as decorators (discord.py's ``app_commands.check``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import discord
+from discord import app_commands
+
+T = TypeVar("T")
+
+
+class NotAdmin(app_commands.CheckFailure):
+    """Raised by ``admin_only``; the bot's error handler refuses the member privately."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"not an admin: may not {what}")
+        self.what = what
+
+
+def admin_only(what: str) -> Callable[[T], T]:
+    """For admins only (``NewsdeskBot.is_admin``), in servers only. Discord shows the command to
+    members with Manage Server by default; the bot checks again on every call, so a server that
+    shows it to everyone still cannot have it run by anyone else. ``what`` completes "Only
+    admins can ..." in the refusal."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        if interaction.client.is_admin(interaction):  # type: ignore[attr-defined]
+            return True
+        raise NotAdmin(what)
+
+    def decorate(command: T) -> T:
+        command = app_commands.check(predicate)(command)
+        command = app_commands.default_permissions(manage_guild=True)(command)
+        return app_commands.guild_only()(command)
+
+    return decorate

@@ -1,0 +1,132 @@
+"""The state database (``NEWSDESK_STATE_DB``): votes, per-server settings and conversations.
+
+It lives beside the index, not inside it, so it survives every reindex. Its schema is
+versioned (SQLite's ``user_version``) and brought up to date at start by the ordered
+``MIGRATIONS`` below: a database from an older release is upgraded in place, one from a newer
+release is refused with a clear message. To change the schema, append a migration; never edit
+one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+# Migration N brings a database from version N - 1 to N. Version 0 is a new file, or one
+# from before versions were kept (its tables are those of migration 1, hence IF NOT EXISTS).
+MIGRATIONS: tuple[str, ...] = (
+    # 1: feedback (answers shown, votes), per-server settings, thread conversations.
+    """
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS answers (
+        id INTEGER PRIMARY KEY,
+        guild_id INTEGER,
+        question TEXT NOT NULL,
+        asked_as TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        covered INTEGER NOT NULL,
+        passages TEXT NOT NULL,  -- JSON: the passages shown, in order
+        created REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS votes (
+        answer_id INTEGER NOT NULL REFERENCES answers(id),
+        voter TEXT NOT NULL,  -- salted hash of the user id
+        up INTEGER NOT NULL,
+        reason TEXT,
+        at REAL NOT NULL,
+        PRIMARY KEY (answer_id, voter)
+    );
+    CREATE TABLE IF NOT EXISTS server_settings (
+        guild_id INTEGER NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (guild_id, name)
+    );
+    CREATE TABLE IF NOT EXISTS settings_changes (
+        guild_id INTEGER NOT NULL, user_id INTEGER NOT NULL, name TEXT NOT NULL,
+        old TEXT NOT NULL, new TEXT NOT NULL, at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS conversations (
+        thread_id INTEGER PRIMARY KEY, guild_id INTEGER, started REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS turns (
+        thread_id INTEGER NOT NULL REFERENCES conversations(thread_id),
+        question TEXT NOT NULL, answer TEXT NOT NULL, at REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS turns_by_thread ON turns (thread_id, at);
+    """,
+    # 2: /feedback reads one server's answers: without an index it scans every server's.
+    """
+    CREATE INDEX answers_by_guild ON answers (guild_id, created);
+    """,
+)
+VERSION = len(MIGRATIONS)
+
+
+class StateUnavailable(RuntimeError):
+    """The state database cannot be used; the message says why and what to do."""
+
+
+class StateDatabase:
+    """One connection shared by the bot's threads and by everything kept there (votes, server
+    settings, conversations), every use under one lock."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, timeout=10)
+            # Checked whole at start (it is small), so damage shows here, not mid-answer.
+            (verdict,) = self._db.execute("PRAGMA quick_check").fetchone()
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(verdict)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._migrate(path)
+        except sqlite3.DatabaseError as error:
+            raise StateUnavailable(
+                f"The state database {path} is damaged ({error}). It holds votes, per-server "
+                "settings and thread conversations: restore it from a backup, or move it aside "
+                "and a new, empty one is made at the next start."
+            ) from None
+
+    def _migrate(self, path: Path) -> None:
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version > VERSION:
+            self._db.close()
+            raise StateUnavailable(
+                f"The state database {path} was written by a newer Newsdesk (schema version "
+                f"{version}; this one knows up to {VERSION}). Run the newer release, or restore "
+                "a backup made by this one."
+            )
+        for number in range(version + 1, VERSION + 1):
+            # One transaction per migration, the version with it: a crash leaves either.
+            with self._db:
+                self._db.execute("BEGIN")
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def version(self) -> int:
+        return self.rows("PRAGMA user_version")[0][0]
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """A transaction: committed when the block ends, rolled back if it raises."""
+        with self._lock, self._db:
+            yield self._db
+
+    def rows(self, sql: str, args: tuple = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a migration (``executescript`` would commit on its own)."""
+    without_comments = "\n".join(line.split("--")[0] for line in script.splitlines())
+    return [s.strip() for s in without_comments.split(";") if s.strip()]
