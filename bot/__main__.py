@@ -8,7 +8,6 @@ import sys
 
 import discord
 
-from bot.client import NewsdeskBot
 from index.reader import ReaderWeightsError
 from index.settings import Settings, SettingsError
 from index.statedb import StateUnavailable
@@ -52,6 +51,9 @@ def configure_logging(token: str) -> None:
 
 
 async def run(settings: Settings) -> None:
+    # Imported here: torch and the models load only once the settings are known to be usable.
+    from bot.client import NewsdeskBot
+
     async with NewsdeskBot(settings) as bot:
         await bot.start(settings.discord_token)
 
