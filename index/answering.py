@@ -78,18 +78,20 @@ class AnswerPolicy:
     worded_threshold: float = 0.15
     worded_overlap: float = 0.8
     # The reader's probability that the best span answers, below which the answer is "not
-    # covered" even when a sentence is close: on XQuAD's corpus 0.005 abstains on 22 of 30
-    # off-topic questions (16 without it) and refuses 18 of 1,190 answerable ones (5).
+    # covered" even when a sentence is close: on XQuAD's corpus 0.005 abstains on 23 of 30
+    # off-topic questions (16 without it) and refuses 15 of 1,190 answerable ones (5).
     reader_threshold: float = 0.005
     # A span the reader is this sure of answers even when no sentence is close by cosine
     # ("How many countries are in the group?" -> "34", cosine 0.25); off-topic abstention
-    # unchanged on both corpora (BENCHMARKS.md, "Abstention").
+    # unchanged on both corpora (BENCHMARKS.md, "The reader").
     reader_sure: float = 0.3
     passages_read: int = 3  # how many top passages' sentences compete
-    # How many of the best of them the reader reads, in one pass: each sentence costs ~4 ms.
+    # How many of the best of them the reader reads, in one pass: about 20 ms for one, 4 ms
+    # more for each further one on 2 cores.
     sentences_read: int = 5
     # How much the sentence's own match (``Reading.base``) adds to the reader's log-probability
-    # in choosing the answering sentence (XQuAD sentence accuracy 0.887 -> 0.892 at 2).
+    # in choosing the answering sentence (XQuAD sentence accuracy 0.887 -> 0.892 at 2, in a
+    # run reading six).
     base_weight: float = 2.0
     overlap_weight: float = 0.6  # share of the question's words (by IDF) the sentence holds
     phrase_weight: float = 0.2  # share of the question's word pairs the sentence holds in order
@@ -161,7 +163,7 @@ class Answerer:
         read_as = query if query != question else ""
         best = max(readings, key=lambda r: r.score(self.policy), default=None)
         unknown = self._unknown_names(query)
-        if best is None or best.span is None or not self._covered(query, readings, best, unknown):
+        if best is None or not self._covered(query, readings, best, unknown):
             return Answer(
                 question=question,
                 covered=False,

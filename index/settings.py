@@ -14,6 +14,8 @@ from typing import Any, get_type_hints
 
 from dotenv import load_dotenv
 
+from index.reader import WEIGHTS
+
 PREFIX = "NEWSDESK_"
 # Where answers go: "off" in place; "mentions" a mention opens a thread, /ask answers in place;
 # "all" both open a thread.
@@ -47,7 +49,7 @@ class Settings:
     # Answers.
     top_k: int = 5
     abstain_threshold: float = 0.28
-    reader_weights: Path = Path(__file__).parent / "reader" / "weights" / "reader.safetensors"
+    reader_weights: Path = WEIGHTS
     # Discord.
     discord_token: str = field(default="", repr=False)
     guild_id: int | None = None

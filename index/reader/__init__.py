@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
+
+# The committed weights of the trained reader (see weights/MODEL_CARD.md).
+WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
 
 # Sentences are joined with one space to make the reader's context in training; at question
 # time their word pieces are laid end to end, which BERT's tokenizer makes the same input.

