@@ -12,12 +12,13 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from index.followups import Turn, with_context
 from index.lexical import stopwords, tokenize
-from index.reader import FoundSpan, Reader
+from index.reader import WEIGHTS, FoundSpan, Reader
 from index.retriever import Passage, Retriever
 from index.settings import Settings
 
@@ -135,22 +136,15 @@ class Answerer:
         reader: Reader | None = None,
     ) -> None:
         """``reader``: the trained reader (loaded once per process) unless another is given."""
-        if reader is None:
-            from index.reader.model import default_reader
-
-            reader = default_reader()
         self.retriever = retriever
         self.policy = policy or AnswerPolicy()
-        self.reader = reader
+        self.reader = reader or shipped_reader()
 
     @classmethod
     def from_settings(
         cls, retriever: Retriever, settings: Settings, reader: Reader | None = None
     ) -> Answerer:
-        if reader is None:
-            from index.reader.model import default_reader
-
-            reader = default_reader(settings.reader_weights)
+        reader = reader or shipped_reader(settings.reader_weights)
         return cls(retriever, AnswerPolicy(abstain_threshold=settings.abstain_threshold), reader)
 
     def ask(self, question: str, k: int = 5, history: Sequence[Turn] = ()) -> Answer:
@@ -255,6 +249,14 @@ class Answerer:
         for position, i in enumerate(chosen):
             readings[i] = replace(readings[i], span=found.best(position))
         return readings
+
+
+def shipped_reader(weights: Path = WEIGHTS) -> Reader:
+    """The trained reader with ``weights``, shared by the process; imported on first use, so
+    commands that never answer do not load torch."""
+    from index.reader.model import default_reader
+
+    return default_reader(weights)
 
 
 # A run of capitalised words: "Lionel Messi", "Philosopher's Stone", "iPhone".
