@@ -15,13 +15,14 @@ from bot.state import BotState
 from bot.views import ReasonSelect, VoteButton
 from index.desk import Desk
 from index.feedback import FeedbackLog
+from index.feeds import FeedBook
 from index.reader.model import default_reader
 from index.settings import Settings
 from index.statedb import StateDatabase
 
 log = logging.getLogger(__name__)
 
-COGS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.server", "bot.cogs.feedback")
+COGS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.server", "bot.cogs.feedback", "bot.cogs.feeds")
 
 
 class NewsdeskBot(commands.Bot):
@@ -44,6 +45,8 @@ class NewsdeskBot(commands.Bot):
         default_reader(settings.reader_weights)
         self.state = BotState(self._state_db, settings)
         self.feedback = FeedbackLog(self._state_db)
+        self.feeds = FeedBook(self._state_db)
+        self.feeds.use_settings(settings.feeds)
 
     @property
     def desk(self) -> Desk:

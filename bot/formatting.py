@@ -6,6 +6,7 @@ half a markdown sequence, and it is cut at a sentence or word boundary with an e
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Sequence
 
@@ -14,6 +15,7 @@ import discord
 from bot.state import ServerSettings
 from index.answering import Answer
 from index.feedback import REASONS, Rated
+from index.feeds import Feed
 from index.indexer import BuildProgress, BuildReport
 from index.store import ArticleRecord
 
@@ -70,6 +72,17 @@ def _source_line(title: str, url: str | None, limit: int) -> str:
     return name
 
 
+def reported(date: str | None) -> str:
+    """ " · reported 20 Nov 2026" for an ISO date ("" without one; other text as written)."""
+    if not date:
+        return ""
+    try:
+        shown = datetime.date.fromisoformat(date[:10]).strftime("%-d %b %Y")
+    except ValueError:
+        shown = date
+    return f" · reported {safe(shown)}"
+
+
 def _listed(names: Sequence[str]) -> str:
     """Names as a phrase: A; A or B; A, B or C."""
     return " or ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
@@ -83,7 +96,13 @@ def answer_embed(answer: Answer) -> discord.Embed:
         parts = [f"**{short}**"]
         if answer.sentence and answer.sentence != answer.text:
             parts.append(quote(answer.sentence, 1200))
-        parts.append(f"— {source}")
+        parts.append(f"— {source}{reported(answer.date)}")
+        newer = answer.newer()
+        if newer is not None:
+            parts.append(
+                f"A newer report is among the passages below: **{fit(newer.title, 200)}**"
+                f"{reported(newer.date)}. Figures may have changed since."
+            )
         description = "\n".join(parts)
         colour = COLOUR_ANSWER
     else:
@@ -106,7 +125,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
     budget = EMBED_TOTAL_LIMIT - len(embed.title or "") - len(description) - len(footer) - 50
     passages = answer.passages[:5]
     for index, passage in enumerate(passages):
-        name = fit(f"{passage.rank}. {passage.title}", FIELD_NAME_LIMIT)
+        dated = reported(passage.date)
+        name = fit(f"{passage.rank}. {passage.title}", FIELD_NAME_LIMIT - len(dated)) + dated
         share = min(FIELD_VALUE_LIMIT, (budget - len(name)) // (len(passages) - index))
         link = f"\n[source](<{passage.url}>)" if passage.url else ""
         value = quote(passage.text, share - len(link)) + link
@@ -144,20 +164,46 @@ def sources_embed(articles: list[ArticleRecord], page: int, per_page: int = 10) 
     shown = articles[(page - 1) * per_page : page * per_page]
     lines = []
     for article in shown:
-        date = f" · {safe(article.date)}" if article.date else ""
         name = _source_line(article.title, article.url, 200)
-        lines.append(f"• {name}{date} · {article.passages} passages")
+        lines.append(f"• {name}{reported(article.date)} · {article.passages} passages")
     embed = discord.Embed(
         title=f"Indexed articles ({len(articles)})",
         description="\n".join(lines)[:DESCRIPTION_LIMIT] or "No articles are indexed.",
     )
-    embed.set_footer(text=f"Page {page} of {pages}" + (" · /sources page:N" if pages > 1 else ""))
+    more = " · /sources page:N" if pages > 1 else ""
+    embed.set_footer(text=f"Newest first · page {page} of {pages}{more}")
+    return embed
+
+
+def feeds_embed(feeds: list[Feed], interval_minutes: float) -> discord.Embed:
+    """/feeds list: each feed with its id (for /feeds remove) and how its last poll went."""
+    lines = []
+    for feed in feeds:
+        scope = "every server (NEWSDESK_FEEDS)" if feed.guild_id is None else "this server"
+        if feed.last_run is None:
+            status = "not polled yet"
+        else:
+            status = f"polled <t:{int(feed.last_run)}:R>, added {feed.last_added or 0}"
+            if feed.last_error:
+                status += f" · ⚠️ {fit(feed.last_error, 300)}"
+        lines.append(f"`{feed.id}` <{fit(feed.url, 300)}> · {scope}\n  {status}")
+    embed = discord.Embed(
+        title=f"News feeds ({len(feeds)})",
+        description="\n".join(lines)[:DESCRIPTION_LIMIT]
+        or "No feeds are polled here. Add one with /feeds add.",
+    )
+    embed.set_footer(
+        text=f"Polled every {interval_minutes:g} minutes · /feeds remove takes one out"
+    )
     return embed
 
 
 def added_embed(records: list[ArticleRecord], report: BuildReport) -> discord.Embed:
     """What /add indexed: the new article(s), with their passage counts."""
-    lines = [f"• {_source_line(r.title, r.url, 300)} · {r.passages} passages" for r in records]
+    lines = [
+        f"• {_source_line(r.title, r.url, 300)}{reported(r.date)} · {r.passages} passages"
+        for r in records
+    ]
     embed = discord.Embed(
         title="Article added" if len(records) == 1 else f"{len(records)} articles added",
         description="\n".join(lines)[:DESCRIPTION_LIMIT],

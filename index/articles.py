@@ -16,6 +16,8 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import yaml
@@ -38,7 +40,7 @@ class Article:
     id: str  # the file's path inside the corpus, plus "#N" for files holding several articles
     title: str
     text: str  # the cleaned text; passage offsets point into it
-    source: str  # the article's URL when known, else its path inside the corpus
+    source: str  # who published it (front matter "source"), else its URL, else its path
     url: str | None = None
     date: str | None = None
 
@@ -144,10 +146,24 @@ def make_article(
         id=article_id,
         title=title,
         text=cleaned,
-        source=url or source or article_id,
+        source=source or url or article_id,
         url=url,
-        date=date,
+        date=iso_date(date) if date else None,
     )
+
+
+def iso_date(date: str) -> str:
+    """A publication date as YYYY-MM-DD, so dates sort and compare ("2024-05-01T10:00:00Z",
+    "Wed, 01 May 2024 10:00:00 GMT" -> "2024-05-01"); one it cannot read is kept as written."""
+    text = date.strip()
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date().isoformat()
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(text).date().isoformat()
+    except (TypeError, ValueError, IndexError):
+        return text
 
 
 def clean_text(text: str) -> str:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from index.feedback import REASONS, FeedbackLog
+from index.indexer import BuildReport
 from index.reader import ReaderWeightsError
 from index.settings import Settings, SettingsError
 from index.statedb import StateDatabase, StateUnavailable
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         settings = Settings.from_env().with_paths(args.corpus, args.index)
-        if args.run in (run_build, run_eval):
+        if args.run in (run_build, run_eval, run_fetch):
             settings.check_paths()
         return args.run(args, settings)
     except (
@@ -71,6 +72,17 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     evaluate.set_defaults(run=run_eval)
 
+    fetch = commands.add_parser(
+        "fetch", parents=[common], help="add articles from web pages or poll the news feeds"
+    )
+    fetch.add_argument("urls", nargs="*", metavar="URL", help="article pages to add")
+    fetch.add_argument(
+        "--feeds",
+        action="store_true",
+        help="poll NEWSDESK_FEEDS and the feeds added in Discord, once (for cron)",
+    )
+    fetch.set_defaults(run=run_fetch)
+
     feedback = commands.add_parser("feedback", help="votes cast on the bot's answers")
     feedback.add_argument("--db", type=Path, help="feedback database (default: NEWSDESK_STATE_DB)")
     actions = feedback.add_subparsers(required=True, metavar="ACTION")
@@ -115,12 +127,51 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
     bar.close()
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
-    print(
-        f"{report.articles} articles, {report.passages} passages in {settings.index_dir}: "
-        f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
-        f"{report.texts_embedded} texts embedded in {report.seconds:.1f}s"
-    )
+    print(f"{_build_line(report)} in {settings.index_dir}; {report.texts_embedded} texts embedded")
     return 0
+
+
+def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    """Pages and feeds go through the same guard as the bot's: no private addresses unless
+    NEWSDESK_FETCH_ALLOW_PRIVATE is set (a cron job reading a hostile feed is protected)."""
+    import asyncio
+
+    from index.desk import Desk
+    from index.feeds import FeedBook, fetch_urls, index_added, index_poll, poll
+    from index.web import FetchPolicy
+
+    if bool(args.urls) == args.feeds:
+        print("error: give article URLs, or --feeds to poll the feeds", file=sys.stderr)
+        return 2
+    policy = FetchPolicy.from_settings(settings)
+    book = FeedBook(StateDatabase(settings.state_db))
+    book.use_settings(settings.feeds)
+    if args.feeds:
+        results = asyncio.run(poll(policy, book, book.every()))
+        report = index_poll(Desk(settings), book, results)
+        for result in results:
+            print(f"{result.feed.url}: {result.error or f'{len(result.articles)} new or updated'}")
+            for _link, reason in result.failed:
+                print(f"  not taken: {reason}", file=sys.stderr)
+        print(_build_line(report) if report else "nothing new")
+        return 1 if any(result.error for result in results) else 0
+    fetched = asyncio.run(fetch_urls(policy, args.urls))
+    for _url, reason in fetched.refused:
+        print(f"not added: {reason}", file=sys.stderr)
+    if fetched.articles:
+        records, report = index_added(Desk(settings), book, fetched.articles)
+        for record in records:
+            date = record.date or "no date"
+            print(f"{record.id}: {record.title} ({date}, {record.passages} passages)")
+        print(_build_line(report))
+    return 1 if fetched.refused else 0
+
+
+def _build_line(report: BuildReport) -> str:
+    return (
+        f"{report.articles} articles, {report.passages} passages: {len(report.added)} added, "
+        f"{len(report.changed)} changed, {len(report.removed)} removed in {report.seconds:.1f}s"
+    )
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:

@@ -26,6 +26,8 @@ from index.reader.model import default_reader
 from index.retriever import Retriever
 from index.settings import Settings
 from index.store import ArticleRecord, IndexUnavailable
+from index.webarticles import WebArticle
+from index.webarticles import save as save_web
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +127,20 @@ class Desk:
                 raise
         # A .json file may hold a list of articles: "name#0", "name#1", ...
         return [a for a in self.articles() if a.id.split("#")[0] == name], report
+
+    def add_web(self, articles: Sequence[WebArticle]) -> tuple[list[ArticleRecord], BuildReport]:
+        """Save fetched articles into the corpus (a story already there is replaced when its
+        text changed) and index them in one build; when the build fails, the corpus is put
+        back as it was. Returns the records of the articles now indexed."""
+        with self._exclusively():
+            saved = save_web(self.settings.corpus_dir, list(articles))
+            try:
+                report = self._rebuild()
+            except BaseException:
+                saved.undo()
+                raise
+        paths = {article.path for article in articles}
+        return [a for a in self.articles() if a.id in paths], report
 
     def remove_article(self, article_id: str) -> tuple[ArticleRecord, BuildReport]:
         """Take an article out of the corpus (into its ``.removed`` folder) and the index."""

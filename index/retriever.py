@@ -35,6 +35,7 @@ class Passage:
     end: int
     first_sentence: int
     sentence_count: int
+    date: str | None = None  # the article's publication date, ISO 8601 when known
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ class Retriever:
                 end=r.end,
                 first_sentence=r.first_sentence,
                 sentence_count=r.sentence_count,
+                date=r.date,
             )
             for rank, (r, i) in enumerate(zip(records, order, strict=True), start=1)
         ]

@@ -44,7 +44,15 @@ class Settings:
     # graph searches 100,000 real embeddings in 0.5 ms at recall@10 0.99, but is rebuilt with
     # every reindex (13 s per 100,000). BENCHMARKS.md has the figures.
     approximate_above: int = 150_000
-    # Feedback, per-server settings and conversations: kept apart from the index builds.
+    # Live coverage: RSS/Atom feeds polled every feed_interval_minutes (the bot; the CLI's
+    # `fetch --feeds` is for cron), and how pages are fetched (index/web.py).
+    feeds: tuple[str, ...] = ()
+    feed_interval_minutes: float = 30.0
+    fetch_allow_private: bool = False  # True turns the SSRF guard off: trusted networks only
+    fetch_allow_hosts: frozenset[str] = frozenset()  # hosts exempt from it (an intranet wire)
+    fetch_delay_seconds: float = 1.0  # between two requests to one site
+    fetch_timeout_seconds: float = 20.0
+    # Feedback, per-server settings, conversations, feeds: kept apart from the index builds.
     state_db: Path = Path("data/newsdesk.sqlite")
     # Answers.
     top_k: int = 5
@@ -65,6 +73,11 @@ class Settings:
     feedback_buttons: bool = True
 
     def __post_init__(self) -> None:
+        if self.feed_interval_minutes <= 0:
+            raise SettingsError(
+                f"{PREFIX}FEED_INTERVAL_MINUTES={self.feed_interval_minutes} is not valid: "
+                "use a number of minutes above 0"
+            )
         if self.thread_mode not in THREAD_MODES:
             raise SettingsError(
                 f"{PREFIX}THREAD_MODE={self.thread_mode!r} is not valid: use one of "
@@ -119,6 +132,10 @@ def _parse(name: str, raw: str, kind: Any) -> Any:
             return float(raw)
         if kind == frozenset[int]:
             return frozenset(int(part) for part in raw.replace(",", " ").split())
+        if kind == frozenset[str]:
+            return frozenset(part.lower() for part in raw.replace(",", " ").split())
+        if kind == tuple[str, ...]:
+            return tuple(raw.replace(",", " ").split())
         return raw
     except ValueError as error:
         raise SettingsError(f"{PREFIX}{name.upper()}={raw!r} is not valid: {error}") from None

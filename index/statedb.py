@@ -1,4 +1,5 @@
-"""The state database (``NEWSDESK_STATE_DB``): votes, per-server settings and conversations.
+"""The state database (``NEWSDESK_STATE_DB``): votes, per-server settings, conversations and
+news feeds.
 
 It lives beside the index, not inside it, so it survives every reindex. Its schema is
 versioned (SQLite's ``user_version``) and brought up to date at start by the ordered
@@ -60,6 +61,29 @@ MIGRATIONS: tuple[str, ...] = (
     # 2: /feedback reads one server's answers: without an index it scans every server's.
     """
     CREATE INDEX answers_by_guild ON answers (guild_id, created);
+    """,
+    # 3: news feeds and what was taken from them; web articles an admin removed.
+    """
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL,
+        guild_id INTEGER,  -- NULL: a feed from NEWSDESK_FEEDS, for every server
+        added_by INTEGER,
+        added REAL NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        last_run REAL,
+        last_added INTEGER,
+        last_error TEXT
+    );
+    CREATE UNIQUE INDEX feeds_by_url ON feeds (url, COALESCE(guild_id, 0));
+    CREATE TABLE feed_entries (
+        feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+        entry TEXT NOT NULL,  -- the entry's id, else its link
+        updated TEXT NOT NULL,  -- as the feed stated it: a later one is fetched again
+        PRIMARY KEY (feed_id, entry)
+    );
+    CREATE TABLE removed_urls (url TEXT PRIMARY KEY, at REAL NOT NULL);
     """,
 )
 VERSION = len(MIGRATIONS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from index.desk import Desk
 from index.embedding import Embedder
 from index.indexer import BuildOptions, build
 from index.settings import Settings
+
+from .newssite import FLOODS_MONDAY, NewsSite
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -119,3 +122,13 @@ def reply_of(result: simcord.InteractionResult) -> simcord.results.ResponseMessa
     messages = [m for m in [result.response, *result.followups] if m]
     assert messages, f"no reply in {result!r}"
     return messages[-1]
+
+
+@pytest.fixture
+def news_site() -> Iterator[NewsSite]:
+    """A news site on 127.0.0.1 (tests/newssite.py) with one story in its feeds."""
+    site = NewsSite()
+    site.start()
+    site.publish(FLOODS_MONDAY)
+    yield site
+    site.stop()

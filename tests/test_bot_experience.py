@@ -293,3 +293,43 @@ async def test_an_admin_role_set_in_settings_grants_the_admin_commands(simcord_e
     await editor.slash(channel, "settings", admin_role=moderators)
     allowed = await moderator.slash(channel, "feedback")
     assert allowed.response.embeds[0].title == "Feedback on answers"
+
+
+async def test_feeds_are_for_admins_and_a_local_feed_is_refused_by_the_guard(
+    simcord_env, server, news_site
+) -> None:
+    guild, channel, reader, editor = server
+    [feeds] = [c for c in await simcord_env.bot.tree.fetch_commands() if c.name == "feeds"]
+    guild.set_command_permissions(feeds, {guild.default_role: True})
+    refused = await reader.slash(channel, "feeds list")
+    assert refused.ephemeral and "Only server managers" in refused.response.content
+
+    # The guard is on here, as in production: the site on 127.0.0.1 is refused, privately.
+    url = news_site.url("/rss.xml")
+    added = await editor.slash(channel, "feeds add", url=url)
+    assert added.ephemeral
+    assert "could not be read" in reply_of(added).content
+    assert "private or local address" in reply_of(added).content
+    assert news_site.requests == []
+    listed = embed_of(await editor.slash(channel, "feeds list"))
+    assert url in listed.description and "this server" in listed.description
+    assert "private or local address" in listed.description
+    again = await editor.slash(channel, "feeds add", url=url)
+    assert "already polled" in reply_of(again).content
+    [feed] = simcord_env.bot.feeds.listed(guild.id)
+    removed = await editor.slash(channel, "feeds remove", feed=feed.id)
+    assert "No longer polling" in reply_of(removed).content
+    assert simcord_env.bot.feeds.listed(guild.id) == []
+
+
+async def test_an_article_address_on_the_local_network_is_refused_privately(
+    simcord_env, server, bot_settings, news_site
+) -> None:
+    _, channel, _, editor = server
+    before = sorted(p.name for p in bot_settings.corpus_dir.rglob("*"))
+    result = await editor.slash(channel, "add", url=news_site.url("/news/floods-monday"))
+    assert result.ephemeral and "private or local address" in reply_of(result).content
+    neither = await editor.slash(channel, "add")
+    assert "one of the two" in neither.response.content
+    assert sorted(p.name for p in bot_settings.corpus_dir.rglob("*")) == before
+    assert news_site.requests == []

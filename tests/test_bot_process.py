@@ -21,6 +21,7 @@ from index.settings import Settings
 from index.store import Store
 
 from .conftest import ROOT, SHARED, unprivileged
+from .newssite import BRIDGE, FLOODS_THURSDAY, NewsSite
 
 pytestmark = pytest.mark.process
 
@@ -137,6 +138,13 @@ async def bot(
         fake, tmp_path, index_dir, corpus, NEWSDESK_THREAD_MODE="off"
     ) as running:
         yield running
+
+
+async def logged(bot: BotProcess, line: str, times: int = 1, timeout: float = 60) -> None:
+    """Wait until the bot's output holds ``line`` ``times`` times."""
+    async with asyncio.timeout(timeout):
+        while bot.output().count(line) < times:
+            await asyncio.sleep(0.2)
 
 
 def answered(fake: FakeDiscord, token: str) -> list[Recorded]:
@@ -657,6 +665,44 @@ async def test_an_article_added_by_attachment_is_downloaded_and_answers_at_once(
     ask = await fake.slash(reader, "ask", {"question": "When did the harbour reopen?"})
     await fake.wait_for(lambda f: answered(f, ask.token))
     assert answered(fake, ask.token)[-1].json["embeds"][0]["description"].startswith("**Monday**")
+
+
+async def test_feeds_and_article_urls_keep_the_coverage_current(
+    fake: FakeDiscord, news_site: NewsSite, seed_index: Path, corpus: Path, tmp_path: Path
+) -> None:
+    """The operator's scenario: a feed in NEWSDESK_FEEDS, a story published after the start,
+    a member's question answered with it and its date; and an admin's /add url:."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir, symlinks=True)
+    feed = {
+        "NEWSDESK_FEEDS": news_site.url("/rss.xml"),
+        "NEWSDESK_FEED_INTERVAL_MINUTES": "0.03",  # about two seconds
+        "NEWSDESK_FETCH_ALLOW_PRIVATE": "true",  # the site is on 127.0.0.1
+        "NEWSDESK_FETCH_DELAY_SECONDS": "0",
+    }
+    async with running_bot(fake, tmp_path, index_dir, corpus, **feed) as bot:
+        await logged(bot, "polled 1 feeds: 1 new")
+        news_site.publish(FLOODS_THURSDAY)
+        await logged(bot, "polled 1 feeds: 1 new", times=2)
+        reader, editor = fake.user("reader"), fake.user("editor")
+        ask = await fake.slash(reader, "ask", {"question": "How many people are in shelters?"})
+        await fake.wait_for(lambda f: answered(f, ask.token))
+        embed = answered(fake, ask.token)[-1].json["embeds"][0]
+        assert embed["description"].startswith("**More than 12,000**")
+        assert "reported 26 Nov 2026" in embed["description"]
+
+        news_site.stories[BRIDGE.slug] = BRIDGE  # on the site, in no feed
+        added = await fake.slash(
+            editor, "add", {"url": news_site.url("/news/bridge")}, permissions=MANAGE_GUILD
+        )
+        await fake.wait_for(lambda f: any(r.json.get("embeds") for r in answered(f, added.token)))
+        embed = answered(fake, added.token)[-1].json["embeds"][0]
+        assert embed["title"] == "Article added" and "reported 25 Nov 2026" in embed["description"]
+        ask = await fake.slash(reader, "ask", {"question": "When will the stone bridge reopen?"})
+        await fake.wait_for(lambda f: answered(f, ask.token))
+        assert "April" in answered(fake, ask.token)[-1].json["embeds"][0]["description"]
+        for request in fake.sent():
+            assert_safe(request.json)
 
 
 async def test_admin_interactions_replayed_without_rights_are_refused(

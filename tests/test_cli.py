@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,17 +16,20 @@ from index.retriever import Retriever
 from index.statedb import StateDatabase
 
 from .conftest import ROOT
+from .newssite import BRIDGE, NewsSite
 
 pytestmark = pytest.mark.process
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
+def run(*args: str, **settings: str) -> subprocess.CompletedProcess:
+    """``python -m index ARGS`` with ``settings`` (NEWSDESK_...) added to this environment."""
     return subprocess.run(
         [sys.executable, "-m", "index", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, **settings},
     )
 
 
@@ -37,11 +41,11 @@ def test_ask_json_follows_the_schema(seed_index: Path) -> None:
     data = json.loads(result.stdout)
     assert set(data) == {"question", "answer", "passages"}
     assert data["question"] == "Who walked out of the meeting?"
-    assert set(data["answer"]) == {"text", "sentence", "article"}
+    assert set(data["answer"]) == {"text", "sentence", "article", "date"}
     assert "Delcy Rodriguez" in data["answer"]["text"]
     assert [p["rank"] for p in data["passages"]] == [1, 2, 3]
     for passage in data["passages"]:
-        assert set(passage) == {"rank", "score", "text", "article", "source"}
+        assert set(passage) == {"rank", "score", "text", "article", "source", "url", "date"}
         assert isinstance(passage["score"], float)
     assert "stormed out of the meeting" in data["passages"][0]["text"]
 
@@ -110,3 +114,30 @@ def test_feedback_export_writes_voted_down_questions_as_eval_lines(
 
     missing = run("feedback", "--db", str(tmp_path / "none.sqlite"), "export", str(out))
     assert missing.returncode == 2 and "No feedback database" in missing.stderr
+
+
+def test_fetch_guards_then_adds_pages_and_polls_feeds(
+    news_site: NewsSite, seed_index: Path, corpus: Path, tmp_path: Path
+) -> None:
+    """The guard is on by default here too: a cron job reading a hostile feed is protected."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir, symlinks=True)
+    where = ("--corpus", str(corpus), "--index", str(index_dir))
+    state = {"NEWSDESK_STATE_DB": str(tmp_path / "state.sqlite")}
+    refused = run("fetch", *where, news_site.url("/news/floods-monday"), **state)
+    assert refused.returncode == 1 and "private or local address" in refused.stderr
+    assert news_site.requests == [] and not (corpus / "web").exists()
+
+    trusted = {**state, "NEWSDESK_FETCH_ALLOW_PRIVATE": "true", "NEWSDESK_FETCH_DELAY_SECONDS": "0"}
+    added = run("fetch", *where, news_site.url("/go/floods-monday"), **trusted)
+    assert added.returncode == 0, added.stderr
+    assert "Floods kill 74 in the river valley (2026-11-23, " in added.stdout
+    news_site.publish(BRIDGE)
+    feeds = {**trusted, "NEWSDESK_FEEDS": news_site.url("/rss.xml")}
+    polled = run("fetch", "--feeds", *where, **feeds)
+    assert polled.returncode == 0, polled.stderr
+    assert "1 added, 0 changed" in polled.stdout  # the flood story was there already
+    answer = json.loads(run("ask", "--json", *where, "When will the bridge reopen?").stdout)
+    assert "April" in answer["answer"]["text"]
+    assert answer["answer"]["date"] == "2026-11-25"
+    assert answer["passages"][0]["url"] == news_site.url("/news/bridge")

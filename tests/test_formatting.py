@@ -118,5 +118,39 @@ def test_sources_are_paginated() -> None:
     ]
     first, last = sources_embed(articles, 1), sources_embed(articles, 9)
     assert first.title == "Indexed articles (25)" and first.description.count("•") == 10
-    assert first.footer.text == "Page 1 of 3 · /sources page:N"
-    assert last.footer.text.startswith("Page 3 of 3") and last.description.count("•") == 5
+    assert first.footer.text == "Newest first · page 1 of 3 · /sources page:N"
+    assert (
+        last.footer.text.startswith("Newest first · page 3 of 3")
+        and last.description.count("•") == 5
+    )
+
+
+def test_answers_say_when_each_source_reported_and_point_to_a_newer_one() -> None:
+    older = replace(passage(1, "Floods have killed 74 people.", title="Floods kill 74"),
+                    date="2026-11-23")  # fmt: skip
+    newer = replace(passage(2, "The toll rose to 81.", title="Toll rises to 81"), date="2026-11-26")
+    answer = Answer(
+        question="How many people have the floods killed?",
+        covered=True,
+        text="74",
+        sentence="Floods have killed 74 people.",
+        article="Floods kill 74",
+        source="Riverside Gazette",
+        url=None,
+        passages=[older, newer],
+        date="2026-11-23",
+    )
+    embed = answer_embed(answer)
+    assert "— Floods kill 74 · reported 23 Nov 2026" in embed.description
+    assert "A newer report is among the passages below: **Toll rises to 81** · reported 26 Nov" in (
+        embed.description
+    )
+    assert "Figures may have changed since." in embed.description
+    assert [f.name for f in embed.fields] == [
+        "1. Floods kill 74 · reported 23 Nov 2026",
+        "2. Toll rises to 81 · reported 26 Nov 2026",
+    ]
+    newest = answer_embed(replace(answer, text="81", article="Toll rises to 81", date="2026-11-26"))
+    assert "newer report" not in newest.description
+    undated = answer_embed(replace(answer, date=None, passages=[replace(older, date=None)]))
+    assert "reported" not in undated.description and "reported" not in undated.fields[0].name

@@ -1,4 +1,5 @@
-"""Managing the coverage: ``/reindex``, ``/add`` and ``/remove`` (admins only), and ``/sources``.
+"""Managing the coverage: ``/reindex``, ``/add`` (a file or a web page) and ``/remove`` (admins
+only), and ``/sources``.
 
 Admin rights are checked by the bot on every call and every confirm button (see
 ``NewsdeskBot.is_admin``), not only by Discord hiding the commands.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 
 import discord
 from discord import app_commands
@@ -27,7 +29,10 @@ from bot.formatting import (
 )
 from bot.views import Confirm
 from index.desk import ArticleRejected, ReindexRunning
-from index.indexer import BuildProgress
+from index.feeds import fetch_urls, index_added
+from index.indexer import BuildProgress, BuildReport
+from index.store import ArticleRecord
+from index.web import FetchPolicy
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +82,27 @@ class Admin(commands.Cog):
         await interaction.edit_original_response(content=None, embed=report_embed(report))
 
     @app_commands.command(name="add", description="Add an article to the coverage")
-    @app_commands.describe(article="A .txt, .md, .html or .json file holding the article")
+    @app_commands.describe(
+        article="A .txt, .md, .html or .json file holding the article",
+        url="Or the address of the article's web page",
+    )
     @admin_only("add articles")
-    async def add(self, interaction: discord.Interaction, article: discord.Attachment) -> None:
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        article: discord.Attachment | None = None,
+        url: str | None = None,
+    ) -> None:
+        if (article is None) == (url is None):
+            await interaction.response.send_message(
+                "Attach an article file or give its web address (url:), one of the two.",
+                ephemeral=True,
+            )
+            return
+        if url is not None:
+            await self._add_url(interaction, url.strip())
+            return
+        assert article is not None
         limit = self.bot.settings.max_upload_bytes
         if article.size > limit:  # refused before downloading a byte
             await interaction.response.send_message(
@@ -90,23 +113,48 @@ class Admin(commands.Cog):
             return
         await interaction.response.defer(thinking=True)
         log.info("/add %r (%d bytes) from %s", article.filename, article.size, interaction.user.id)
-        try:
+
+        async def add_file() -> tuple[list[ArticleRecord], BuildReport]:
             data = await article.read()
-            records, report = await asyncio.to_thread(
-                self.bot.desk.add_article, article.filename, data
+            return await asyncio.to_thread(self.bot.desk.add_article, article.filename, data)
+
+        await self._show_added(interaction, add_file())
+
+    async def _add_url(self, interaction: discord.Interaction, url: str) -> None:
+        """Fetched through the SSRF guard; a refusal is private and saves nothing."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        log.info("/add url %r from %s", url, interaction.user.id)
+        fetched = await fetch_urls(FetchPolicy.from_settings(self.bot.settings), [url])
+        if fetched.refused:
+            reason = fetched.refused[0][1]
+            await interaction.edit_original_response(
+                content=f"Not added: {fit(reason, 1800)}.", allowed_mentions=NO_MENTIONS
             )
+            return
+        await interaction.edit_original_response(content="Fetched; indexing it now…")
+        job = asyncio.to_thread(index_added, self.bot.desk, self.bot.feeds, fetched.articles)
+        await self._show_added(interaction, job)
+
+    async def _show_added(
+        self,
+        interaction: discord.Interaction,
+        adding: Awaitable[tuple[list[ArticleRecord], BuildReport]],
+    ) -> None:
+        """Wait for an article to be indexed, then show it, or why it was not added."""
+        try:
+            records, report = await adding
         except ArticleRejected as reason:
             await interaction.edit_original_response(
                 content=f"Not added: {fit(str(reason), 1800)}", allowed_mentions=NO_MENTIONS
             )
-            return
         except ReindexRunning:
             await interaction.edit_original_response(content=BUSY)
-            return
         except Exception as error:
             await self._failed(interaction, "Adding the article", error)
-            return
-        await interaction.edit_original_response(embed=added_embed(records, report))
+        else:
+            await interaction.edit_original_response(
+                content=None, embed=added_embed(records, report), allowed_mentions=NO_MENTIONS
+            )
 
     @app_commands.command(name="remove", description="Remove an article from the coverage")
     @app_commands.describe(article="The article's title, as /sources lists it")
@@ -130,6 +178,8 @@ class Admin(commands.Cog):
             except Exception as error:
                 await self._failed(confirmed, "Removing the article", error)
                 return
+            if removed.url:  # a feed bringing it again does not bring it back
+                self.bot.feeds.remember_removed(removed.url)
             log.info("removed %s at the request of %s", removed.id, confirmed.user.id)
             await confirmed.edit_original_response(
                 content=f"Removed **{fit(removed.title, 300)}** ({removed.passages} passages). "
