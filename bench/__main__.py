@@ -335,7 +335,7 @@ def bench_bot(index_dir: Path, corpus: Path) -> dict:
 
 def bench_search(name: str, data: np.ndarray, probe: np.ndarray) -> list[dict]:
     """Latency and recall@10 against exact search, for each index type the store builds."""
-    from index.store import search_index
+    from index.storage.folder import search_index
 
     results = []
     truth = None

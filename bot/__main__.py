@@ -11,7 +11,7 @@ import discord
 from index.reader import ReaderWeightsError
 from index.settings import Settings, SettingsError
 from index.statedb import StateUnavailable
-from index.store import IndexUnavailable
+from index.storage.base import IndexUnavailable
 
 log = logging.getLogger("bot")
 

@@ -17,7 +17,7 @@ from index.answering import Answer
 from index.feedback import REASONS, Rated
 from index.feeds import Feed
 from index.indexer import BuildProgress, BuildReport
-from index.store import ArticleRecord
+from index.storage.base import ArticleRecord
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 MESSAGE_LIMIT = 2000

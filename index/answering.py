@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from index.followups import Turn, with_context
 from index.lexical import stopwords, tokenize
 from index.reader import WEIGHTS, FoundSpan, Reader
@@ -178,11 +176,12 @@ class Answerer:
         started = time.perf_counter()
         question = clean_question(question)
         query = with_context(question, history)
-        passages = self.retriever.search(query, k=max(k, self.policy.passages_read))
-        readings = self.readings(query, passages, latest=asks_for_latest(query))
+        with self.retriever.store.snapshot():
+            passages = self.retriever.search(query, k=max(k, self.policy.passages_read))
+            readings = self.readings(query, passages, latest=asks_for_latest(query))
+            unknown = self._unknown_names(query)
         read_as = query if query != question else ""
         best = max(readings, key=lambda r: r.score(self.policy), default=None)
-        unknown = self._unknown_names(query)
         if best is None or not self._covered(query, readings, best, unknown):
             return Answer(
                 question=question,
@@ -233,8 +232,8 @@ class Answerer:
         )
 
     def _unknown_names(self, question: str) -> tuple[str, ...]:
-        lexical = self.retriever.store.lexical
-        return tuple(name for name in names(question) if not lexical.knows(name))
+        store = self.retriever.store
+        return tuple(name for name in names(question) if not store.knows(name))
 
     def readings(
         self, question: str, passages: list[Passage], latest: bool = False
@@ -253,12 +252,12 @@ class Answerer:
         asked_words = tokenize([question])[0]
         asked = set(asked_words)
         pairs = set(zip(asked_words, asked_words[1:], strict=False))
-        weight = {word: store.lexical.idf(word) for word in asked}
+        weight = store.idf(sorted(asked))
         total = sum(weight.values())
         readings, seen = [], set()
         for passage in chosen:
             rows = store.sentences(passage.first_sentence, passage.sentence_count)
-            cosines = np.asarray(store.sentence_vectors[[r[0] for r in rows]]) @ query
+            cosines = store.sentence_cosines([r[0] for r in rows], query)
             words = tokenize([r[3] for r in rows])  # one call per passage, not per sentence
             for (sentence_id, _, _, text), cosine, said in zip(rows, cosines, words, strict=True):
                 if sentence_id in seen:

@@ -13,7 +13,8 @@ from index.indexer import BuildReport
 from index.reader import ReaderWeightsError
 from index.settings import Settings, SettingsError
 from index.statedb import StateDatabase, StateUnavailable
-from index.store import IndexUnavailable, Store
+from index.storage import backend_at
+from index.storage.base import IndexUnavailable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        settings = Settings.from_env().with_paths(args.corpus, args.index)
+        settings = Settings.from_env().with_paths(args.corpus, args.index, args.database_url)
         if args.run in (run_build, run_eval, run_fetch):
             settings.check_paths()
         return args.run(args, settings)
@@ -45,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         "--corpus", type=Path, help="articles folder (default: NEWSDESK_CORPUS_DIR)"
     )
     common.add_argument("--index", type=Path, help="index folder (default: NEWSDESK_INDEX_DIR)")
+    common.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="a postgresql:// database holding the index instead of the folder "
+        "(default: NEWSDESK_DATABASE_URL)",
+    )
     common.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
 
     parser = argparse.ArgumentParser(prog="python -m index", description=__doc__)
@@ -118,7 +125,7 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
     embedder = Embedder(settings.model, settings.batch_size)
     report = build(
         settings.corpus_dir,
-        settings.index_dir,
+        settings.index_location,
         embedder,
         BuildOptions.from_settings(settings),
         full=args.full,
@@ -127,7 +134,8 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
     bar.close()
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
-    print(f"{_build_line(report)} in {settings.index_dir}; {report.texts_embedded} texts embedded")
+    where = backend_at(settings.index_location)
+    print(f"{_build_line(report)} in {where}; {report.texts_embedded} texts embedded")
     return 0
 
 
@@ -180,7 +188,8 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     from index.retriever import Retriever
 
     embedder = Embedder(settings.model, settings.batch_size)
-    answerer = Answerer.from_settings(Retriever.open(settings.index_dir, embedder), settings)
+    retriever = Retriever.open(settings.answer_location, embedder)
+    answerer = Answerer.from_settings(retriever, settings)
     answer = answerer.ask(args.question, k=args.k or settings.top_k)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
@@ -198,13 +207,13 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_stats(args: argparse.Namespace, settings: Settings) -> int:
-    store = Store.open(settings.index_dir)
+    store = backend_at(settings.index_location).open()
     manifest = store.manifest
     articles = store.articles()
     if args.json:
-        print(json.dumps({"folder": str(store.folder), **manifest.__dict__}))
+        print(json.dumps({"where": store.where, **manifest.__dict__}))
         return 0
-    print(f"index     {store.folder}")
+    print(f"index     {store.where}")
     print(f"model     {manifest.model} ({manifest.dimension} dimensions)")
     print(f"built     {manifest.built_at} in {manifest.build_seconds:.1f}s, {manifest.faiss_index}")
     print(

@@ -25,7 +25,8 @@ from index.indexer import BuildOptions, BuildProgress, BuildReport, build
 from index.reader.model import default_reader
 from index.retriever import Retriever
 from index.settings import Settings
-from index.store import ArticleRecord, IndexUnavailable
+from index.storage import backend_at
+from index.storage.base import ArticleRecord, IndexUnavailable
 from index.webarticles import WebArticle
 from index.webarticles import save as save_web
 
@@ -61,7 +62,7 @@ class Desk:
         try:
             self._answerer = self._load()
         except IndexUnavailable as reason:
-            if (self.settings.index_dir / "current").exists():
+            if backend_at(self.settings.index_location).exists():
                 raise  # a damaged or mismatched index is the operator's call, not ours
             log.info("%s Building it from %s now.", reason, self.settings.corpus_dir)
             self.reindex(on_progress=_log_progress)
@@ -181,7 +182,7 @@ class Desk:
     ) -> BuildReport:
         report = build(
             self.settings.corpus_dir,
-            self.settings.index_dir,
+            self.settings.index_location,
             self.embedder,
             BuildOptions.from_settings(self.settings),
             full=full,
@@ -191,7 +192,7 @@ class Desk:
         return report
 
     def _load(self) -> Answerer:
-        retriever = Retriever.open(self.settings.index_dir, self.embedder)
+        retriever = Retriever.open(self.settings.answer_location, self.embedder)
         return Answerer.from_settings(retriever, self.settings, self.reader)
 
 

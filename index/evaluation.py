@@ -15,6 +15,8 @@ import statistics
 import tempfile
 import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from index.answering import Answerer
@@ -24,6 +26,7 @@ from index.indexer import BuildOptions, build
 from index.metrics import exact_match, token_f1
 from index.retriever import Fusion, Mode, Retriever
 from index.settings import Settings
+from index.storage import Location
 
 MAX_WORDS = 10  # a short answer holds at most this many words
 
@@ -50,17 +53,31 @@ def evaluate(
     """Score every question; with ``corpus``, on a temporary index of that folder."""
     questions = load_questions(questions_path)
     embedder = embedder or Embedder(settings.model, settings.batch_size)
-    with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as scratch:
-        index_dir = settings.index_dir
+    with _scratch(settings) as scratch:
+        location = settings.index_location
         if corpus is not None:
-            index_dir = Path(scratch)
-            build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
-        retriever = Retriever.open(index_dir, embedder, Fusion(mode=mode))
+            location = scratch
+            build(corpus, location, embedder, BuildOptions.from_settings(settings))
+        retriever = Retriever.open(location, embedder, Fusion(mode=mode))
         answerer = Answerer.from_settings(retriever, settings)
         try:
             return score(answerer, questions)
         finally:
             retriever.store.close()
+
+
+@contextmanager
+def _scratch(settings: Settings) -> Iterator[Location]:
+    """Where an eval corpus is indexed for the run: a temporary folder, or a temporary schema
+    of the database when one is configured (so its figures are the database's)."""
+    if settings.database_url:
+        from index.storage.postgres import scratch_schema
+
+        with scratch_schema(settings.database_url) as url:
+            yield url
+    else:
+        with tempfile.TemporaryDirectory(prefix="newsdesk-eval-") as folder:
+            yield Path(folder)
 
 
 def score(answerer: Answerer, questions: list[dict], k: int = 5) -> dict:

@@ -21,7 +21,7 @@ import feedparser
 from index.desk import Desk
 from index.indexer import BuildReport
 from index.statedb import StateDatabase
-from index.store import ArticleRecord
+from index.storage.base import ArticleRecord
 from index.web import (
     FEED_TYPES,
     PAGE_TYPES,

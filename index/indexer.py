@@ -1,7 +1,8 @@
-"""Build: corpus folder -> articles -> chunks -> vectors -> a new index build on disk.
+"""Build: corpus folder -> articles -> chunks -> vectors -> a new index, in a folder or a
+database (``index.storage``).
 
 Incremental by default: an article whose content hash is unchanged keeps its passages and
-vectors from the current build; only new or changed articles are embedded.
+vectors from the current index; only new or changed articles are embedded.
 """
 
 from __future__ import annotations
@@ -16,16 +17,8 @@ from index.articles import Article, load_corpus
 from index.chunking import Chunk, Chunker
 from index.embedding import Embedder, model_identity
 from index.settings import Settings
-from index.store import (
-    BuildSpec,
-    Embedded,
-    IndexUnavailable,
-    Store,
-    build_lock,
-    passage_text_for_search,
-    remove_stale_builds,
-    write_build,
-)
+from index.storage import Location, backend_at
+from index.storage.base import BuildSpec, Changes, Embedded, passage_text_for_search
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +62,14 @@ class BuildOptions:
 
 def build(
     corpus_dir: Path,
-    index_dir: Path,
+    location: Location,
     embedder: Embedder,
     options: BuildOptions = BuildOptions(),
     full: bool = False,
     on_progress: Callable[[BuildProgress], None] | None = None,
 ) -> BuildReport:
-    """Build the index of ``corpus_dir`` and make it current; the old one serves until then."""
+    """Build the index of ``corpus_dir`` at ``location`` (a folder or a database URL) and
+    make it current; the old one answers until then."""
     chunk_tokens = options.chunk_tokens
     started = time.monotonic()
     if not corpus_dir.is_dir():
@@ -85,25 +79,18 @@ def build(
     progress = BuildProgress()
     notify = on_progress or (lambda _: None)
     model_id = model_identity(embedder.name)
+    backend = backend_at(location)
 
-    with build_lock(index_dir):
-        remove_stale_builds(index_dir)
+    with backend.lock():
         notify(progress)
         corpus = load_corpus(corpus_dir, options.max_article_bytes)
-        previous = {} if full else _previous_content(index_dir, model_id, chunk_tokens)
+        previous = {} if full else backend.hashes(model_id, chunk_tokens)
 
         report = BuildReport(articles=len(corpus.articles), skipped=corpus.skipped)
-        current_ids = {a.id for a in corpus.articles}
-        report.removed = sorted(set(previous) - current_ids)
-        to_embed: list[Article] = []
-        reused: dict[str, Embedded] = {}
-        for article in corpus.articles:
-            old = previous.get(article.id)
-            if old and old[0] == article.content_hash:
-                reused[article.id] = old[1]
-                continue
-            (report.changed if old else report.added).append(article.id)
-            to_embed.append(article)
+        report.removed = sorted(set(previous) - {a.id for a in corpus.articles})
+        to_embed = [a for a in corpus.articles if previous.get(a.id) != a.content_hash]
+        for article in to_embed:
+            (report.changed if article.id in previous else report.added).append(article.id)
 
         chunked = {a.id: chunk_article(embedder, chunk_tokens, a) for a in to_embed}
         texts = [t for a in to_embed for t in texts_to_embed(a, chunked[a.id])]
@@ -118,33 +105,31 @@ def build(
         vectors = embedder.encode(texts, progress=advance)
         report.texts_embedded = len(texts)
 
-        items: list[tuple[Article, Embedded]] = []
+        embedded: dict[str, Embedded] = {}
         row = 0
-        for article in corpus.articles:
-            if article.id in reused:
-                items.append((article, reused[article.id]))
-                continue
+        for article in to_embed:
             chunks = chunked[article.id]
             sentences = _sentences(chunks)
             passage_vectors = vectors[row : row + len(chunks)]
             row += len(chunks)
             sentence_vectors = vectors[row : row + len(sentences)]
             row += len(sentences)
-            items.append((article, Embedded(chunks, passage_vectors, sentences, sentence_vectors)))
+            embedded[article.id] = Embedded(chunks, passage_vectors, sentences, sentence_vectors)
 
         progress.stage = "writing"
         notify(progress)
         spec = BuildSpec(
             embedder.name, model_id, embedder.dimension, chunk_tokens, options.approximate_above
         )
-        manifest = write_build(index_dir, items, spec, started)
+        changes = Changes(corpus.articles, embedded, report.removed)
+        manifest = backend.write(changes, spec, started)
     report.passages = manifest.passages
     report.seconds = round(time.monotonic() - started, 2)
     progress.stage = "done"
     notify(progress)
     log.info(
         "built %s: %d articles, %d passages (%d added, %d changed, %d removed) in %.1fs",
-        index_dir,
+        backend,
         report.articles,
         report.passages,
         len(report.added),
@@ -185,21 +170,3 @@ def _sentences(chunks: list[Chunk]) -> list[tuple[int, int]]:
         for span in chunk.sentences:
             seen.setdefault(span, None)
     return list(seen)
-
-
-def _previous_content(
-    index_dir: Path, model_id: str, chunk_tokens: int
-) -> dict[str, tuple[str, Embedded]]:
-    """What the current build can lend this one; nothing when it is missing or incompatible."""
-    try:
-        store = Store.open(index_dir, model_id=model_id)
-    except IndexUnavailable as reason:
-        if (index_dir / "current").exists():
-            log.warning("not reusing the current index: %s", reason)
-        return {}
-    try:
-        if store.manifest.chunk_tokens != chunk_tokens:
-            return {}
-        return store.embedded()
-    finally:
-        store.close()

@@ -9,13 +9,13 @@ sets (BENCHMARKS.md): ranks alone lose how much better the first passage is.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from index.embedding import Embedder, model_identity
-from index.store import Store
+from index.storage import Location, backend_at
+from index.storage.base import Storage
 
 Mode = Literal["hybrid", "dense", "lexical"]
 
@@ -52,14 +52,18 @@ class Fusion:
 class Retriever:
     """Loads once, answers many: holds the store and the model for the life of the process."""
 
-    def __init__(self, store: Store, embedder: Embedder, fusion: Fusion | None = None) -> None:
+    def __init__(self, store: Storage, embedder: Embedder, fusion: Fusion | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.fusion = fusion or Fusion()
 
     @classmethod
-    def open(cls, index_dir: Path, embedder: Embedder, fusion: Fusion | None = None) -> Retriever:
-        store = Store.open(index_dir, model_identity(embedder.name), embedder.dimension)
+    def open(
+        cls, location: Location, embedder: Embedder, fusion: Fusion | None = None
+    ) -> Retriever:
+        """The index at ``location`` (a folder or a database URL), checked against the model."""
+        backend = backend_at(location)
+        store = backend.open(model_identity(embedder.name), embedder.dimension)
         return cls(store, embedder, fusion)
 
     def search(self, question: str, k: int = 5) -> list[Passage]:
@@ -70,19 +74,14 @@ class Retriever:
         query = self.embedder.encode_query(question)
         depth = min(max(fusion.candidates, k), total)
 
-        pool: set[int] = set()
-        if fusion.mode != "lexical":
-            _, ids = store.faiss.search(query[None, :], depth)
-            pool.update(int(i) for i in ids[0] if i >= 0)
-        bm25 = store.lexical.scores(question)
-        if fusion.mode != "dense":
-            top = np.argsort(-bm25, kind="stable")[:depth]
-            pool.update(int(i) for i in top if bm25[i] > 0)
+        nearest = store.dense(query, depth) if fusion.mode != "lexical" else []
+        hits = store.lexical(question, depth, also=nearest)
+        pool = set(nearest) | (set(hits.top) if fusion.mode != "dense" else set())
         if not pool:
             return []
         ids = np.array(sorted(pool), dtype=np.int64)
-        dense = store.faiss.reconstruct_batch(ids) @ query
-        lexical = bm25[ids] / max(float(bm25.max()), 1e-9)
+        dense = store.passage_cosines(ids, query)
+        lexical = np.array([hits.scores.get(int(i), 0.0) for i in ids]) / max(hits.best, 1e-9)
 
         if fusion.mode == "dense":
             scores = dense
@@ -91,7 +90,7 @@ class Retriever:
         else:
             # A passage whose one sentence matches the question closely often holds the answer
             # even when the passage as a whole is about something broader.
-            sentence = store.best_sentence_scores(ids, query)
+            sentence = store.best_sentence_cosines(ids, query)
             scores = (
                 fusion.dense_weight * dense
                 + fusion.sentence_weight * sentence

@@ -34,6 +34,12 @@ class Settings:
     # Articles and index.
     corpus_dir: Path = Path("seeds")
     index_dir: Path = Path("data/index")
+    # A postgresql:// URL: the index lives in that database (PostgreSQL with pgvector), shared by
+    # every process that points at it; empty: the folder index_dir. Holds a password: not shown.
+    database_url: str = field(default="", repr=False)
+    # A read replica (a hot standby) of that database: questions are answered from it, builds
+    # go to the primary.
+    database_replica_url: str = field(default="", repr=False)
     model: str = field(default_factory=packaged_model_path)
     chunk_tokens: int = 200
     batch_size: int = 32
@@ -73,6 +79,14 @@ class Settings:
     feedback_buttons: bool = True
 
     def __post_init__(self) -> None:
+        for name in ("database_url", "database_replica_url"):
+            url = getattr(self, name)
+            if url and not url.startswith(("postgresql://", "postgres://")):
+                raise SettingsError(f"{PREFIX}{name.upper()} must be a postgresql:// URL")
+        if self.database_replica_url and not self.database_url:
+            raise SettingsError(
+                f"{PREFIX}DATABASE_REPLICA_URL needs {PREFIX}DATABASE_URL: builds go to the primary"
+            )
         if self.feed_interval_minutes <= 0:
             raise SettingsError(
                 f"{PREFIX}FEED_INTERVAL_MINUTES={self.feed_interval_minutes} is not valid: "
@@ -103,16 +117,35 @@ class Settings:
     def check_paths(self, write_index: bool = True) -> None:
         """Fail early, with a message naming the setting, when a folder cannot be used."""
         _usable_folder("NEWSDESK_CORPUS_DIR", self.corpus_dir, must_exist=True, writable=False)
-        _usable_folder("NEWSDESK_INDEX_DIR", self.index_dir, must_exist=False, writable=write_index)
+        if not self.database_url:
+            _usable_folder(
+                "NEWSDESK_INDEX_DIR", self.index_dir, must_exist=False, writable=write_index
+            )
         if write_index:
             folder = self.state_db.parent
             _usable_folder("NEWSDESK_STATE_DB's folder", folder, must_exist=False, writable=True)
 
-    def with_paths(self, corpus_dir: Path | None = None, index_dir: Path | None = None) -> Settings:
+    @property
+    def index_location(self) -> Path | str:
+        """Where the index lives: the database when one is set, else the folder."""
+        return self.database_url or self.index_dir
+
+    @property
+    def answer_location(self) -> Path | str:
+        """Where questions are answered from: the read replica when one is set."""
+        return self.database_replica_url or self.index_location
+
+    def with_paths(
+        self,
+        corpus_dir: Path | None = None,
+        index_dir: Path | None = None,
+        database_url: str | None = None,
+    ) -> Settings:
         return replace(
             self,
             corpus_dir=corpus_dir or self.corpus_dir,
             index_dir=index_dir or self.index_dir,
+            database_url=self.database_url if database_url is None else database_url,
         )
 
 

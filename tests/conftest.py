@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from index.desk import Desk
 from index.embedding import Embedder
 from index.indexer import BuildOptions, build
 from index.settings import Settings
+from localpg import PostgresServer
 
 from .newssite import FLOODS_MONDAY, NewsSite
 
@@ -132,3 +134,22 @@ def news_site() -> Iterator[NewsSite]:
     site.publish(FLOODS_MONDAY)
     yield site
     site.stop()
+
+
+# A real PostgreSQL (localpg/): one server for the run, a new database per test.
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(postgres: PostgresServer, request: pytest.FixtureRequest) -> str:
+    return postgres.database(f"t{next(_databases)}")
+
+
+_databases = itertools.count()

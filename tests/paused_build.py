@@ -10,6 +10,7 @@ SIGKILL exactly there rather than after a guessed delay. The moments, in build o
     renamed     the complete build renamed out of ``.partial``, ``current`` not yet moved
     switching   the temporary ``current`` link made, not yet renamed over ``current``
     switched    ``current`` moved, the previous build not yet removed
+    committing  (a database) every row of the new build written, the transaction not committed
 """
 
 import os
@@ -22,7 +23,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-import index.store
+import index.storage.folder as folder
+import index.storage.postgres as postgres
 from index.cli import main
 from index.embedding import Embedder, Progress
 
@@ -68,14 +70,16 @@ if moment == "embedding":
 
     Embedder.encode = encode_then_pause
 elif moment == "writing":
-    index.store._write_metadata = pause_after(index.store._write_metadata)
+    folder._write_metadata = pause_after(folder._write_metadata)
 elif moment == "renamed":
-    index.store._switch = pause_before(index.store._switch)
+    folder._switch = pause_before(folder._switch)
 elif moment == "switching":
     # Only the store's view of ``os`` changes: its rename over ``current`` pauses first.
-    index.store.os = SimpleNamespace(**{**vars(os), "replace": pause_before(os.replace)})
+    folder.os = SimpleNamespace(**{**vars(os), "replace": pause_before(os.replace)})
 elif moment == "switched":
-    index.store._switch = pause_after(index.store._switch)
+    folder._switch = pause_after(folder._switch)
+elif moment == "committing":
+    postgres.PostgresBackend._finish = pause_after(postgres.PostgresBackend._finish)
 else:
     raise SystemExit(f"unknown moment {moment!r}")
 

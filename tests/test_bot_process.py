@@ -18,7 +18,7 @@ import pytest
 from fakediscord import MANAGE_GUILD, TOKEN, FakeDiscord, Interaction, Recorded
 from index.indexer import BuildOptions, build
 from index.settings import Settings
-from index.store import Store
+from index.storage.folder import FolderStorage as Store
 
 from .conftest import ROOT, SHARED, unprivileged
 from .newssite import BRIDGE, FLOODS_THURSDAY, NewsSite
@@ -703,6 +703,32 @@ async def test_feeds_and_article_urls_keep_the_coverage_current(
         assert "April" in answered(fake, ask.token)[-1].json["embeds"][0]["description"]
         for request in fake.sent():
             assert_safe(request.json)
+
+
+async def test_the_bot_answers_from_postgres_and_sees_another_process_reindex(
+    fake: FakeDiscord, database_url: str, corpus: Path, tmp_path: Path
+) -> None:
+    """First start builds the index into the database; a CLI build in another process adds
+    an article, and the running bot answers from it without a restart."""
+    database = {"NEWSDESK_DATABASE_URL": database_url}
+    async with running_bot(fake, tmp_path, tmp_path / "unused", corpus, **database):
+        reader = fake.user("reader")
+        ask = await fake.slash(reader, "ask", {"question": "Who walked out of the meeting?"})
+        await fake.wait_for(lambda f: answered(f, ask.token))
+        embed = answered(fake, ask.token)[-1].json["embeds"][0]
+        assert embed["description"].startswith("**Delcy Rodriguez**")
+        assert not (tmp_path / "unused").exists()  # nothing written to the index folder
+
+        (corpus / "harbour.md").write_text(ARTICLE)
+        builder = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "index", "build", "--corpus", str(corpus),
+            env=bot_environment(tmp_path, tmp_path / "unused", corpus, **database),
+        )  # fmt: skip
+        assert await builder.wait() == 0
+        ask = await fake.slash(reader, "ask", {"question": "When did the harbour reopen?"})
+        await fake.wait_for(lambda f: answered(f, ask.token))
+        embed = answered(fake, ask.token)[-1].json["embeds"][0]
+        assert embed["description"].startswith("**Monday**")
 
 
 async def test_admin_interactions_replayed_without_rights_are_refused(

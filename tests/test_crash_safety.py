@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from index.answering import Answerer
+from index.indexer import BuildOptions, build
 from index.retriever import Retriever
-from index.store import Store
+from index.storage.folder import FolderStorage as Store
 
 from .conftest import ROOT, SHARED
 
@@ -41,9 +42,9 @@ def run(arguments: list[str]) -> subprocess.Popen:
     )
 
 
-def kill_at(moment: str, corpus: Path, index_dir: Path, marker: Path) -> None:
+def kill_at(moment: str, command: list[str], marker: Path) -> None:
     """Run a build until it reaches ``moment``, then SIGKILL it there."""
-    process = run(["tests.paused_build", moment, str(marker), *build_command(corpus, index_dir)])
+    process = run(["tests.paused_build", moment, str(marker), *command])
     deadline = time.monotonic() + 120
     while not marker.exists():
         assert process.poll() is None, f"the build ended before reaching {moment!r}"
@@ -54,18 +55,24 @@ def kill_at(moment: str, corpus: Path, index_dir: Path, marker: Path) -> None:
     marker.unlink()
 
 
+def four_articles(folder: Path) -> Path:
+    """A corpus of the seed article and three more."""
+    corpus = folder / "corpus"
+    shutil.copytree(ROOT / "seeds", corpus)
+    for article in sorted((SHARED / "eval" / "xquad" / "corpus").glob("*.txt"))[:3]:
+        shutil.copy(article, corpus / article.name)
+    return corpus
+
+
 def test_a_build_killed_at_any_moment_leaves_an_index_that_answers(
     seed_index: Path, tmp_path: Path, embedder
 ) -> None:
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index, index_dir, symlinks=True)
-    corpus = tmp_path / "corpus"  # the seed article and three more
-    shutil.copytree(ROOT / "seeds", corpus)
-    for article in sorted((SHARED / "eval" / "xquad" / "corpus").glob("*.txt"))[:3]:
-        shutil.copy(article, corpus / article.name)
+    corpus = four_articles(tmp_path)
 
     for moment, articles in MOMENTS.items():  # each kill leaves its debris for the next
-        kill_at(moment, corpus, index_dir, tmp_path / "reached")
+        kill_at(moment, build_command(corpus, index_dir), tmp_path / "reached")
         store = Store.open(index_dir, dimension=embedder.dimension)
         assert store.manifest.articles == articles, moment
         answer = Answerer(Retriever(store, embedder)).ask("Who walked out of the meeting?")
@@ -80,3 +87,19 @@ def test_a_build_killed_at_any_moment_leaves_an_index_that_answers(
     current = (index_dir / "current").resolve()
     assert list((index_dir / "builds").iterdir()) == [current], "leftovers removed"
     assert not list(index_dir.glob(".current.*"))
+
+
+def test_a_database_build_killed_before_it_commits_leaves_the_old_index(
+    database_url: str, tmp_path: Path, embedder, settings
+) -> None:
+    build(ROOT / "seeds", database_url, embedder, BuildOptions.from_settings(settings))
+    corpus = four_articles(tmp_path)
+    command = ["build", "--full", "--corpus", str(corpus), "--database-url", database_url]
+    kill_at("committing", command, tmp_path / "reached")
+    retriever = Retriever.open(database_url, embedder)
+    assert retriever.store.manifest.articles == 1
+    assert Answerer(retriever).ask("Who walked out of the meeting?").text == "Delcy Rodriguez"
+    # The killed builder's session is gone, and its advisory lock with it.
+    assert run(["index", *command]).wait(timeout=300) == 0
+    assert retriever.store.manifest.articles == 4
+    retriever.store.close()

@@ -7,7 +7,7 @@ import discord
 from bot.formatting import answer_embed, fit, quote, sources_embed
 from index.answering import Answer
 from index.retriever import Passage
-from index.store import ArticleRecord
+from index.storage.base import ArticleRecord
 
 
 def passage(rank: int, text: str, title: str = "Council votes", url: str | None = None) -> Passage:

@@ -31,7 +31,7 @@ from bot.views import Confirm
 from index.desk import ArticleRejected, ReindexRunning
 from index.feeds import fetch_urls, index_added
 from index.indexer import BuildProgress, BuildReport
-from index.store import ArticleRecord
+from index.storage.base import ArticleRecord
 from index.web import FetchPolicy
 
 log = logging.getLogger(__name__)

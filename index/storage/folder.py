@@ -1,4 +1,4 @@
-"""Store: one index folder on disk, written atomically and checked when loaded.
+"""The folder backend: one index folder on disk, written atomically and checked when loaded.
 
 Layout of ``index_dir``::
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -29,27 +30,38 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from index.articles import Article
-from index.chunking import Chunk, Span
+from index.chunking import Chunk
 from index.lexical import LexicalIndex
-from index.settings import Settings
+from index.storage.base import (
+    FORMAT,
+    REBUILD_HINT,
+    ArticleRecord,
+    Backend,
+    BuildSpec,
+    Changes,
+    Embedded,
+    IndexUnavailable,
+    LexicalHits,
+    Manifest,
+    PassageRecord,
+    Storage,
+    passage_text_for_search,
+)
 
-# Bump when what a build holds or embeds changes (its files, ``passage_text_for_search``, the
-# chunking): older builds are then refused with a rebuild hint, and never lend their vectors to
-# an incremental build.
-FORMAT = 1
 # The HNSW graph used above ``Settings.approximate_above`` passages; BENCHMARKS.md has the
 # recall and latency these were chosen on.
+log = logging.getLogger(__name__)
+
 HNSW_NEIGHBOURS = 32  # M: links per vector
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128  # candidates explored per query
-REBUILD_HINT = "Rebuild it with `python -m index build --full` (or /reindex in Discord)."
 
 SCHEMA = """
 CREATE TABLE articles (
@@ -69,79 +81,7 @@ CREATE INDEX passages_by_article ON passages (article_id);
 """
 
 
-class IndexUnavailable(RuntimeError):
-    """The index cannot be used as it is; the message says why and how to fix it."""
-
-
-@dataclass
-class Embedded:
-    """An article's passages and sentences with their vectors: what a rebuild can reuse."""
-
-    chunks: list[Chunk]
-    passage_vectors: np.ndarray
-    sentences: list[Span]
-    sentence_vectors: np.ndarray
-
-
-@dataclass(frozen=True)
-class Manifest:
-    model: str
-    model_id: str
-    dimension: int
-    chunk_tokens: int
-    articles: int
-    passages: int
-    sentences: int
-    faiss_index: str
-    built_at: str
-    build_seconds: float
-    files: dict[str, int] = field(default_factory=dict)  # name -> size in bytes
-    format: int = FORMAT
-
-
-@dataclass(frozen=True)
-class BuildSpec:
-    """What a build is made with; recorded in its manifest."""
-
-    model: str
-    model_id: str
-    dimension: int
-    chunk_tokens: int
-    approximate_above: int = Settings.approximate_above
-
-
-@dataclass(frozen=True)
-class PassageRecord:
-    id: int
-    article_id: str
-    title: str
-    source: str
-    url: str | None
-    date: str | None
-    start: int
-    end: int
-    text: str
-    first_sentence: int
-    sentence_count: int
-
-
-@dataclass(frozen=True)
-class ArticleRecord:
-    id: str
-    title: str
-    source: str
-    url: str | None
-    date: str | None
-    hash: str
-    passages: int
-
-
-def passage_text_for_search(title: str, text: str) -> str:
-    """What the dense and the lexical index see: the title gives a passage its topic."""
-    return f"{title}\n{text}"
-
-
-class Store:
+class FolderStorage(Storage):
     """A loaded, checked index build: read-only, safe to share between threads."""
 
     def __init__(self, folder: Path, manifest: Manifest) -> None:
@@ -152,7 +92,7 @@ class Store:
             if isinstance(self.faiss, faiss.IndexHNSW):
                 self.faiss.hnsw.efSearch = HNSW_EF_SEARCH
             self.sentence_vectors = np.load(folder / "sentences.npy", mmap_mode="r")
-            self.lexical = LexicalIndex.load(folder / "bm25", manifest.passages)
+            self.lexical_index = LexicalIndex.load(folder / "bm25", manifest.passages)
             # immutable=1: the build never changes after it is written, so no locking is needed.
             uri = f"file:{folder / 'meta.sqlite'}?mode=ro&immutable=1"
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -198,7 +138,7 @@ class Store:
     @classmethod
     def open(
         cls, index_dir: Path, model_id: str | None = None, dimension: int | None = None
-    ) -> Store:
+    ) -> FolderStorage:
         """Load the current build, checking it matches the model that will query it."""
         folder = current_build(index_dir)
         manifest = read_manifest(folder)
@@ -214,12 +154,37 @@ class Store:
             )
         return cls(folder, manifest)
 
+    @property
+    def where(self) -> str:
+        return str(self.folder)
+
+    def dense(self, query: np.ndarray, depth: int) -> list[int]:
+        _, ids = self.faiss.search(query[None, :], depth)
+        return [int(i) for i in ids[0] if i >= 0]
+
+    def passage_cosines(self, ids: Sequence[int], query: np.ndarray) -> np.ndarray:
+        return self.faiss.reconstruct_batch(np.asarray(ids, dtype=np.int64)) @ query
+
+    def sentence_cosines(self, ids: Sequence[int], query: np.ndarray) -> np.ndarray:
+        return np.asarray(self.sentence_vectors[list(ids)]) @ query
+
+    def lexical(self, question: str, depth: int, also: Sequence[int] = ()) -> LexicalHits:
+        bm25 = self.lexical_index.scores(question)
+        top = [int(i) for i in np.argsort(-bm25, kind="stable")[:depth] if bm25[i] > 0]
+        scores = {i: float(bm25[i]) for i in [*top, *also]}
+        return LexicalHits(top, scores, float(bm25.max()) if len(bm25) else 0.0)
+
+    def idf(self, words: Sequence[str]) -> dict[str, float]:
+        return {word: self.lexical_index.idf(word) for word in words}
+
+    def knows(self, text: str) -> bool:
+        return self.lexical_index.knows(text)
+
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         with self._db_lock:
             return self._db.execute(sql, args).fetchall()
 
     def passages(self, ids: Sequence[int]) -> list[PassageRecord]:
-        """Passages by id, in the order asked."""
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
@@ -232,15 +197,13 @@ class Store:
         by_id = {row[0]: PassageRecord(*row) for row in rows}
         return [by_id[int(i)] for i in ids]
 
-    def best_sentence_scores(self, ids: Sequence[int], query: np.ndarray) -> np.ndarray:
-        """For each passage in ``ids``, the highest cosine between ``query`` and its sentences."""
+    def best_sentence_cosines(self, ids: Sequence[int], query: np.ndarray) -> np.ndarray:
         spans = self.passage_sentences[np.asarray(ids, dtype=np.int64)]
         rows = np.concatenate([np.arange(f, f + n) for f, n in spans])
         cosines = np.asarray(self.sentence_vectors[rows]) @ query
         return np.maximum.reduceat(cosines, np.cumsum(spans[:, 1]) - spans[:, 1])
 
     def sentences(self, first: int, count: int) -> list[tuple[int, int, int, str]]:
-        """(id, start, end, text) of sentences ``first`` .. ``first + count - 1``."""
         return self._query(
             "SELECT id, start_char, end_char, text FROM sentences WHERE id >= ? AND id < ?"
             " ORDER BY id",
@@ -344,6 +307,54 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class FolderBackend(Backend):
+    """Builds under ``index_dir/builds``, the one in use behind the ``current`` symlink."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+
+    def __str__(self) -> str:
+        return str(self.index_dir)
+
+    def exists(self) -> bool:
+        return (self.index_dir / "current").exists()
+
+    def open(self, model_id: str | None = None, dimension: int | None = None) -> FolderStorage:
+        return FolderStorage.open(self.index_dir, model_id, dimension)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        with build_lock(self.index_dir):
+            remove_stale_builds(self.index_dir)
+            yield
+
+    def hashes(self, model_id: str, chunk_tokens: int) -> dict[str, str]:
+        try:
+            store = FolderStorage.open(self.index_dir, model_id=model_id)
+        except IndexUnavailable as reason:
+            if self.exists():
+                log.warning("not reusing the current index: %s", reason)
+            return {}
+        try:
+            if store.manifest.chunk_tokens != chunk_tokens:
+                return {}
+            return {a.id: a.hash for a in store.articles()}
+        finally:
+            store.close()
+
+    def write(self, changes: Changes, spec: BuildSpec, started: float) -> Manifest:
+        """A whole new build; unchanged articles' vectors come from the current one."""
+        lent: dict[str, tuple[str, Embedded]] = {}
+        if any(a.id not in changes.embedded for a in changes.articles):
+            store = FolderStorage.open(self.index_dir)
+            try:
+                lent = store.embedded()
+            finally:
+                store.close()
+        items = [(a, changes.embedded.get(a.id) or lent[a.id][1]) for a in changes.articles]
+        return write_build(self.index_dir, items, spec, started)
 
 
 def write_build(

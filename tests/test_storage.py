@@ -1,0 +1,191 @@
+"""One contract, every storage backend: the folder (FAISS + SQLite + bm25s) and a real
+PostgreSQL with pgvector (localpg/). Retrieval, answers, incremental builds, the
+build lock and a damaged or newer database."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from index.answering import Answerer
+from index.embedding import Embedder
+from index.indexer import BuildOptions, build
+from index.retriever import Retriever
+from index.storage import Location, backend_at
+from index.storage.base import IndexUnavailable
+
+from .conftest import SEEDS
+
+BACKENDS = ["folder", "postgres"]
+QUESTIONS = [
+    "Who walked out of the meeting?",
+    "How many votes were needed?",
+    "Which country hosted the OAS meeting?",
+    "How many people have died in the protests?",
+    "What did Venezuela say about the Marines?",
+    "Who is the foreign minister?",
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> Location:
+    if request.param == "postgres":
+        return request.getfixturevalue("database_url")
+    return tmp_path / "index"
+
+
+@pytest.fixture
+def seed_corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+def test_a_built_index_answers_and_describes_itself(
+    location: Location, seed_corpus: Path, embedder: Embedder, settings
+) -> None:
+    backend = backend_at(location)
+    assert not backend.exists()
+    with pytest.raises(IndexUnavailable, match="python -m index build"):
+        backend.open()
+    report = build(seed_corpus, location, embedder, BuildOptions.from_settings(settings))
+    assert backend.exists() and report.added == ["venezuela-dares-us-to-send-in-the-marines.txt"]
+    retriever = Retriever.open(location, embedder)
+    answer = Answerer(retriever).ask("Who walked out of the meeting?")
+    assert answer.text == "Delcy Rodriguez" and "stormed out" in answer.sentence
+    manifest = retriever.store.manifest
+    assert (manifest.articles, manifest.passages) == (1, report.passages)
+    [article] = retriever.store.articles()
+    assert article.passages == report.passages and article.title.startswith("Venezuela")
+    assert retriever.store.knows("Delcy Rodriguez") and not retriever.store.knows("Lionel Messi")
+    retriever.store.close()
+
+
+def test_both_backends_rank_alike(
+    database_url: str, seed_index: Path, seed_corpus: Path, embedder: Embedder, settings
+) -> None:
+    """Same passages, same order, same scores: the database computes cosines with pgvector
+    and BM25 in SQL, the folder with FAISS and bm25s."""
+    build(seed_corpus, database_url, embedder, BuildOptions.from_settings(settings))
+    folder, database = Retriever.open(seed_index, embedder), Retriever.open(database_url, embedder)
+    for question in QUESTIONS:
+        expected, found = folder.search(question, k=5), database.search(question, k=5)
+        assert [p.text for p in found] == [p.text for p in expected], question
+        for ours, theirs in zip(found, expected, strict=True):
+            assert ours.score == pytest.approx(theirs.score, abs=1e-4), question
+        words = ["venezuela", "vote", "absent"]
+        assert database.store.idf(words) == pytest.approx(folder.store.idf(words))
+    database.store.close()
+
+
+def test_incremental_builds_embed_only_what_changed(
+    location: Location, seed_corpus: Path, embedder: Embedder, settings
+) -> None:
+    options = BuildOptions.from_settings(settings)
+    build(seed_corpus, location, embedder, options)
+    harbour = seed_corpus / "harbour.txt"
+    harbour.write_text("Harbour reopens\n\nThe harbour of Quillborough reopened on Monday.")
+    added = build(seed_corpus, location, embedder, options)
+    assert added.added == ["harbour.txt"] and added.texts_embedded == 2  # a passage, a sentence
+    harbour.write_text("Harbour reopens\n\nThe harbour of Quillborough reopened on Friday.")
+    changed = build(seed_corpus, location, embedder, options)
+    assert changed.changed == ["harbour.txt"] and changed.texts_embedded == 2
+    answerer = Answerer(Retriever.open(location, embedder))
+    assert answerer.ask("When did the harbour of Quillborough reopen?").text == "Friday"
+    (seed_corpus / "venezuela-dares-us-to-send-in-the-marines.txt").unlink()
+    removed = build(seed_corpus, location, embedder, options)
+    assert removed.removed == ["venezuela-dares-us-to-send-in-the-marines.txt"]
+    store = Retriever.open(location, embedder).store
+    assert [a.id for a in store.articles()] == ["harbour.txt"]
+    assert store.manifest.passages == 1 and store.manifest.articles == 1
+    fresh = Answerer(Retriever(store, embedder))
+    assert not fresh.ask("Who walked out of the meeting?").covered
+    full = build(seed_corpus, location, embedder, options, full=True)
+    assert full.texts_embedded == 2
+
+
+def test_a_second_builder_is_refused_while_one_builds(
+    location: Location, seed_corpus: Path, embedder: Embedder, settings
+) -> None:
+    backend = backend_at(location)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with backend.lock():
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        with pytest.raises(IndexUnavailable, match="Another build"):
+            build(seed_corpus, location, embedder, BuildOptions.from_settings(settings))
+    finally:
+        release.set()
+        holder.join()
+    build(seed_corpus, location, embedder, BuildOptions.from_settings(settings))
+
+
+def test_a_build_in_the_database_reaches_readers_already_open(
+    database_url: str, seed_corpus: Path, embedder: Embedder, settings
+) -> None:
+    """Another process's reindex is visible without a restart: nothing is held per reader."""
+    build(seed_corpus, database_url, embedder, BuildOptions.from_settings(settings))
+    answerer = Answerer(Retriever.open(database_url, embedder))
+    assert not answerer.ask("When did the harbour of Quillborough reopen?").covered
+    (seed_corpus / "harbour.txt").write_text(
+        "Harbour reopens\n\nThe harbour of Quillborough reopened on Monday after repairs."
+    )
+    build(seed_corpus, database_url, embedder, BuildOptions.from_settings(settings))
+    assert answerer.ask("When did the harbour of Quillborough reopen?").text == "Monday"
+    assert answerer.retriever.store.manifest.articles == 2
+
+
+def test_a_database_from_a_newer_release_is_refused(
+    database_url: str, seed_corpus: Path, embedder: Embedder, settings
+) -> None:
+    build(seed_corpus, database_url, embedder, BuildOptions.from_settings(settings))
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute("UPDATE newsdesk_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(IndexUnavailable, match="newer Newsdesk"):
+        Retriever.open(database_url, embedder)
+
+
+def test_an_unreachable_database_says_so_without_its_password(embedder: Embedder) -> None:
+    url = "postgresql://newsdesk:s3cret@127.0.0.1:1/none"
+    with pytest.raises(IndexUnavailable) as refused:
+        Retriever.open(url, embedder)
+    assert "Cannot reach the index database" in str(refused.value)
+    assert "s3cret" not in str(refused.value) and ":***@" in str(refused.value)
+
+
+def test_a_read_replica_answers_what_the_primary_built(
+    postgres, seed_corpus: Path, embedder: Embedder, settings
+) -> None:
+    primary = postgres.database("replicated")
+    build(seed_corpus, primary, embedder, BuildOptions.from_settings(settings))
+    standby = postgres.standby()
+    try:
+        replica = standby.url("replicated")
+        answerer = Answerer(Retriever.open(replica, embedder))
+        assert answerer.ask("Who walked out of the meeting?").text == "Delcy Rodriguez"
+        (seed_corpus / "harbour.txt").write_text(
+            "Harbour reopens\n\nThe harbour of Quillborough reopened on Monday after repairs."
+        )
+        build(seed_corpus, primary, embedder, BuildOptions.from_settings(settings))
+        deadline = time.monotonic() + 20
+        while answerer.retriever.store.manifest.articles != 2:  # streamed, not yet replayed
+            assert time.monotonic() < deadline, "the standby never caught up"
+            time.sleep(0.1)
+        assert answerer.ask("When did the harbour of Quillborough reopen?").text == "Monday"
+        with pytest.raises(IndexUnavailable, match="read replica"):
+            build(seed_corpus, replica, embedder, BuildOptions.from_settings(settings), full=True)
+        answerer.retriever.store.close()
+    finally:
+        standby.stop()
