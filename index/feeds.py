@@ -249,7 +249,9 @@ async def _poll_one(fetcher: Fetcher, book: FeedBook, feed: Feed) -> FeedResult:
     except FetchRefused as reason:
         result.error = str(reason)
         return result
-    result.etag, result.last_modified = answer.etag, answer.last_modified
+    # A 304 need not repeat the validators: keep the ones that earned it.
+    result.etag = answer.etag or feed.etag
+    result.last_modified = answer.last_modified or feed.last_modified
     if answer.not_modified:
         return result
     parsed = feedparser.parse(answer.body)
