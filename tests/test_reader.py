@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -20,6 +21,7 @@ from index.reader.model import (
     ReaderWeightsError,
     TrainedReader,
     default_reader,
+    load_model,
     reader_input,
 )
 from index.reader.train import TrainConfig, _save_checkpoint, optimizer_for, train
@@ -238,7 +240,7 @@ def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     first = train(config, progress=False)
     shipped = load_file(str(config.out / "reader.safetensors"))
     resumed = replace(config, out=tmp_path / "resumed")
-    model = TrainedReader(config.out / "reader.safetensors").model
+    model = load_model(config.out / "reader.safetensors")
     model.get_parameter(FROZEN).requires_grad_(False)
     optimizer, scheduler = optimizer_for(model, config, first["steps"])
     resumed.out.mkdir()
@@ -254,3 +256,25 @@ def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     _save_checkpoint(other.out / "checkpoint.pt", resumed, model, optimizer, scheduler, 1)
     with pytest.raises(SystemExit, match="other settings"):
         train(other, progress=False)
+
+
+def test_onnx_runtime_computes_what_torch_computes() -> None:
+    """The reader runs in ONNX Runtime (faster here); its logits must be torch's."""
+    model, reader = load_model(), default_reader()
+    sentences = [
+        "The outburst came as US Deputy Secretary of State John Sullivan tried to rally support.",
+        "Venezuelan Foreign Minister Delcy Rodriguez stormed out of the meeting.",
+    ]
+    for question, texts in [("Who walked out?", sentences), ("Why? " * 30, sentences[:1])]:
+        read = reader_input(reader.tokenizer, question, texts, reader.max_length)
+        ids = np.array([read.ids])
+        feed = {
+            "input_ids": ids,
+            "attention_mask": np.ones_like(ids),
+            "token_type_ids": np.array([read.types]),
+        }
+        start, end = reader.session.run(None, feed)
+        with torch.inference_mode():
+            expected = model(input_ids=torch.tensor(ids), token_type_ids=torch.tensor([read.types]))
+        assert np.abs(start - expected.start_logits.numpy()).max() < 1e-4
+        assert np.abs(end - expected.end_logits.numpy()).max() < 1e-4
