@@ -199,13 +199,21 @@ def feeds_embed(feeds: list[Feed], interval_minutes: float) -> discord.Embed:
 
 
 def added_embed(records: list[ArticleRecord], report: BuildReport) -> discord.Embed:
-    """What /add indexed: the new article(s), with their passage counts."""
+    """What /add indexed: the new article(s), with their passage counts; a web page fetched
+    again says whether its story changed."""
     lines = [
         f"• {_source_line(r.title, r.url, 300)}{reported(r.date)} · {r.passages} passages"
         for r in records
     ]
+    ids = {r.id for r in records}
+    if ids & set(report.added) or not records:
+        title = "Article added" if len(records) == 1 else f"{len(records)} articles added"
+    elif ids & set(report.changed):
+        title = "Article updated: its old passages are replaced"
+    else:
+        title = "Already in the coverage, unchanged"
     embed = discord.Embed(
-        title="Article added" if len(records) == 1 else f"{len(records)} articles added",
+        title=title,
         description="\n".join(lines)[:DESCRIPTION_LIMIT],
         colour=discord.Colour.green(),
     )

@@ -4,8 +4,9 @@ from dataclasses import replace
 
 import discord
 
-from bot.formatting import answer_embed, fit, quote, sources_embed
+from bot.formatting import added_embed, answer_embed, fit, quote, sources_embed
 from index.answering import Answer
+from index.indexer import BuildReport
 from index.retriever import Passage
 from index.storage.base import ArticleRecord
 
@@ -154,3 +155,16 @@ def test_answers_say_when_each_source_reported_and_point_to_a_newer_one() -> Non
     assert "newer report" not in newest.description
     undated = answer_embed(replace(answer, date=None, passages=[replace(older, date=None)]))
     assert "reported" not in undated.description and "reported" not in undated.fields[0].name
+
+
+def test_an_added_page_says_whether_it_was_new_changed_or_already_there() -> None:
+    record = ArticleRecord("web/x/a.md", "Bridge reopens", "Gazette", "https://x/a", None, "h", 2)
+    titles = [
+        added_embed([record], BuildReport(articles=3, **kind)).title
+        for kind in ({"added": [record.id]}, {"changed": [record.id]}, {})
+    ]
+    assert titles == [
+        "Article added",
+        "Article updated: its old passages are replaced",
+        "Already in the coverage, unchanged",
+    ]
