@@ -101,7 +101,7 @@ class AnswerPolicy:
     # A question asking for the latest ("What is the latest death toll?") prefers sentences
     # from the newest article among the passages: this much is added to their score (the
     # reader's probability times about 150). On two flood stories (74 dead, then 81), 2 of 5
-    # such phrasings switch to 81 at 5 (none at 0; at 8 "How many dead now?" abstains);
+    # such phrasings answer 81 at 5 (1 at 0; at 8 "How many dead now?" abstains);
     # questions about what did not change keep the older answer. Dated coverage only: the
     # eval sets carry no dates, so their figures are unchanged.
     recency_weight: float = 5.0
