@@ -241,12 +241,12 @@ class PostgresStorage(Storage):
 
     def lexical(self, question: str, depth: int, also: Sequence[int] = ()) -> LexicalHits:
         words = tokenize([question])[0]  # a repeated word counts again, as in bm25s
-        frequency = self._frequencies(words)
+        frequency, total, average_length = self._statistics(words)
         known = [w for w in words if frequency.get(w)]
         if not known:
             return LexicalHits([], {int(i): 0.0 for i in also}, 0.0)
-        weights = self._idf(frequency, known)
-        terms = (known, [weights[w] for w in known], self._average_length())
+        weights = _idf(frequency, total, known)
+        terms = (known, [weights[w] for w in known], average_length)
         scored = (
             "WITH q(term, idf) AS (SELECT * FROM unnest(%s::text[], %s::float8[]))"
             f" SELECT t.passage_id, sum(q.idf * t.tf / (t.tf + {K1} * (1 - {B} + {B} * p.length"
@@ -269,23 +269,21 @@ class PostgresStorage(Storage):
         return LexicalHits([row[0] for row in top], scores, top[0][1] if top else 0.0)
 
     def idf(self, words: Sequence[str]) -> dict[str, float]:
-        return self._idf(self._frequencies(words), words)
+        frequency, total, _ = self._statistics(words)
+        return _idf(frequency, total, words)
 
-    def _frequencies(self, words: Sequence[str]) -> dict[str, int]:
-        """How many passages hold each word (absent: none)."""
-        rows = self._rows(
-            "SELECT term, count(*) FROM newsdesk_terms WHERE term = ANY(%s) GROUP BY term",
+    def _statistics(self, words: Sequence[str]) -> tuple[dict[str, int], int, float]:
+        """In one round trip: how many passages hold each word (absent: none), how many
+        passages there are, and their average length (BM25's)."""
+        frequency, total, average = self._rows(
+            "SELECT coalesce((SELECT json_object_agg(term, n) FROM (SELECT term, count(*) AS n"
+            " FROM newsdesk_terms WHERE term = ANY(%s) GROUP BY term) AS f), '{}'),"
+            " (SELECT (value::json->>'passages')::integer FROM newsdesk_meta"
+            " WHERE key = 'manifest'),"
+            " (SELECT value::float8 FROM newsdesk_meta WHERE key = 'average_length')",
             (sorted(set(words)),),
-        )
-        return dict(rows)
-
-    def _idf(self, frequency: dict[str, int], words: Sequence[str]) -> dict[str, float]:
-        """Lucene's idf, as bm25s computes it."""
-        total = self.manifest.passages
-        return {
-            w: float(np.log(1 + (total - frequency.get(w, 0) + 0.5) / (frequency.get(w, 0) + 0.5)))
-            for w in words
-        }
+        )[0]
+        return frequency, total or 0, average or 1.0
 
     def knows(self, text: str) -> bool:
         words = set(tokenize([text])[0])
@@ -293,10 +291,6 @@ class PostgresStorage(Storage):
             "SELECT count(DISTINCT term) FROM newsdesk_terms WHERE term = ANY(%s)", (sorted(words),)
         )[0][0]
         return found == len(words)
-
-    def _average_length(self) -> float:
-        row = self._rows("SELECT value FROM newsdesk_meta WHERE key = 'average_length'")
-        return float(row[0][0]) if row else 1.0
 
     def passages(self, ids: Sequence[int]) -> list[PassageRecord]:
         rows = self._rows(
@@ -327,6 +321,14 @@ class PostgresStorage(Storage):
             for connection in self._connections:
                 connection.close()
             self._connections.clear()
+
+
+def _idf(frequency: dict[str, int], total: int, words: Sequence[str]) -> dict[str, float]:
+    """Lucene's idf over ``total`` passages, as bm25s computes it."""
+    return {
+        w: float(np.log(1 + (total - frequency.get(w, 0) + 0.5) / (frequency.get(w, 0) + 0.5)))
+        for w in words
+    }
 
 
 def _in_order(ids: Sequence[int], values: dict[int, float]) -> np.ndarray:
