@@ -95,7 +95,7 @@ def write_throughput(url: str, embedder: Embedder, settings: Settings) -> dict:
             store.manifest.model, store.manifest.model_id, store.manifest.dimension,
             store.manifest.chunk_tokens,
         )  # fmt: skip
-        changes = Changes(articles, {a.id: lent[a.id][1] for a in articles}, [])
+        changes = Changes(articles, {a.id: lent[a.id][1] for a in articles})
         figures = {"passages": store.manifest.passages, "sentences": store.manifest.sentences}
         store.close()
         for name, location in (("folder", Path(scratch) / "again"), ("postgres", url)):

@@ -121,7 +121,7 @@ def build(
         spec = BuildSpec(
             embedder.name, model_id, embedder.dimension, chunk_tokens, options.approximate_above
         )
-        changes = Changes(corpus.articles, embedded, report.removed)
+        changes = Changes(corpus.articles, embedded)
         manifest = backend.write(changes, spec, started)
     report.passages = manifest.passages
     report.seconds = round(time.monotonic() - started, 2)

@@ -102,12 +102,11 @@ class LexicalHits:
 
 @dataclass(frozen=True)
 class Changes:
-    """A build as the backend receives it: every article of the corpus in order, the
-    embedded content of those new or changed, and the ids of those gone."""
+    """A build as the backend receives it: every article of the corpus in order, and the
+    embedded content of those new or changed (any other article the index holds is gone)."""
 
     articles: list[Article]
     embedded: dict[str, Embedded]
-    removed: list[str]
 
 
 def passage_text_for_search(title: str, text: str) -> str:
