@@ -52,9 +52,9 @@ def configure_logging(token: str) -> None:
 
 async def run(settings: Settings) -> None:
     # Imported here: torch and the models load only once the settings are known to be usable.
-    from bot.client import NewsdeskBot
+    from bot.client import newsdesk_bot
 
-    async with NewsdeskBot(settings) as bot:
+    async with newsdesk_bot(settings) as bot:
         await bot.start(settings.discord_token)
 
 

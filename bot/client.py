@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -18,7 +19,7 @@ from index.feedback import FeedbackLog
 from index.feeds import FeedBook
 from index.reader.model import default_reader
 from index.settings import Settings
-from index.statedb import StateDatabase
+from index.statedb import open_state
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ COGS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.server", "bot.cogs.feedback"
 
 
 class NewsdeskBot(commands.Bot):
-    def __init__(self, settings: Settings, desk: Desk | None = None) -> None:
+    def __init__(self, settings: Settings, desk: Desk | None = None, **sharding: Any) -> None:
         # A text bot: no voice, so no start-up warnings about voice libraries it lacks.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
@@ -37,10 +38,11 @@ class NewsdeskBot(commands.Bot):
             intents=intents,
             allowed_mentions=NO_MENTIONS,  # quoted text never pings anyone
             help_command=None,
+            **sharding,
         )
         self.settings = settings
         self._desk = desk
-        self._state_db = StateDatabase(settings.state_db)  # checked once, shared by both
+        self._state_db = open_state(settings.state_location)  # checked once, shared by all
         # Loaded before logging in: missing or damaged weights stop the start with one line.
         default_reader(settings.reader_weights)
         self.state = BotState(self._state_db, settings)
@@ -121,3 +123,24 @@ class NewsdeskBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("ready as %s in %d servers", self.user, len(self.guilds))
+
+
+class ShardedNewsdeskBot(NewsdeskBot, commands.AutoShardedBot):
+    """The same bot running NEWSDESK_SHARD_IDS (all when unset) of NEWSDESK_SHARD_COUNT
+    shards: several such processes on one database serve one bot."""
+
+    def __init__(self, settings: Settings, desk: Desk | None = None) -> None:
+        shard_ids = sorted(settings.shard_ids) or None
+        super().__init__(settings, desk, shard_count=settings.shard_count, shard_ids=shard_ids)
+
+    async def on_ready(self) -> None:
+        shards = sorted(self.shards)
+        log.info("ready as %s in %d servers, shards %s of %s", self.user, len(self.guilds),
+                 shards, self.shard_count)  # fmt: skip
+
+
+def newsdesk_bot(settings: Settings, desk: Desk | None = None) -> NewsdeskBot:
+    """The bot these settings ask for: sharded when NEWSDESK_SHARD_COUNT is set."""
+    if settings.shard_count is not None:
+        return ShardedNewsdeskBot(settings, desk)
+    return NewsdeskBot(settings, desk)

@@ -1,7 +1,9 @@
-"""What the bot remembers across restarts, in SQLite: each server's settings and conversations.
+"""What the bot remembers across restarts: each server's settings and conversations.
 
-Both live in the state database (``NEWSDESK_STATE_DB``) beside the feedback votes, not in the
-index, so a reindex never touches them.
+Both live in the state database (``index.statedb``) beside the feedback votes, not in the
+index, so a reindex never touches them. They are read from it at every use, not kept per
+process: with PostgreSQL, a /settings change made through one bot process holds at once in
+the others, and any of them can answer a thread's follow-up.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from index.followups import Turn
 from index.settings import Settings
-from index.statedb import StateDatabase
+from index.statedb import StateDatabase, StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -52,21 +54,28 @@ class BotState:
     def __init__(self, db: StateDatabase, settings: Settings) -> None:
         self._db = db
         self._defaults = ServerSettings.defaults(settings)
-        self._servers: dict[int, ServerSettings] = {}  # read on every question: cached
+        # The last settings read for each server: used only while the database is away, so
+        # that questions are still answered (from the index, or its replica) as the server
+        # wants them.
+        self._last_read: dict[int, ServerSettings] = {}
 
     # Per-server settings.
 
     def server(self, guild_id: int | None) -> ServerSettings:
+        """One server's settings, read at every use (one indexed query: 0.1 ms)."""
         if guild_id is None:
             return self._defaults
-        if guild_id not in self._servers:
+        try:
             rows = self._db.rows(
                 "SELECT name, value FROM server_settings WHERE guild_id = ?", (guild_id,)
             )
-            known = {f.name for f in fields(ServerSettings)}
-            stored = {name: _load(name, value) for name, value in rows if name in known}
-            self._servers[guild_id] = replace(self._defaults, **stored)
-        return self._servers[guild_id]
+        except StateUnavailable as error:
+            log.warning("server %s: settings as last read (%s)", guild_id, error)
+            return self._last_read.get(guild_id, self._defaults)
+        known = {f.name for f in fields(ServerSettings)}
+        stored = {name: _load(name, value) for name, value in rows if name in known}
+        self._last_read[guild_id] = replace(self._defaults, **stored)
+        return self._last_read[guild_id]
 
     def change(self, guild_id: int, user_id: int, **changes: Any) -> ServerSettings:
         """Apply ``changes`` to one server, logging each with who made it."""
@@ -79,16 +88,19 @@ class BotState:
                 if old == new:
                     continue
                 db.execute(
-                    "INSERT OR REPLACE INTO server_settings VALUES (?, ?, ?)", (guild_id, name, new)
+                    "INSERT INTO server_settings (guild_id, name, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (guild_id, name) DO UPDATE SET value = excluded.value",
+                    (guild_id, name, new),
                 )
                 db.execute(
-                    "INSERT INTO settings_changes VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO settings_changes (guild_id, user_id, name, old, new, at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     (guild_id, user_id, name, old, new, now),
                 )
                 log.info(
                     "server %s: %s changed %s from %s to %s", guild_id, user_id, name, old, new
                 )
-        self._servers[guild_id] = after
+        self._last_read[guild_id] = after
         return after
 
     def changes(self, guild_id: int) -> list[tuple[int, str, str, str, float]]:
@@ -106,9 +118,14 @@ class BotState:
         now = time.time()
         with self._db.writing() as db:
             db.execute(
-                "INSERT OR IGNORE INTO conversations VALUES (?, ?, ?)", (thread_id, guild_id, now)
+                "INSERT INTO conversations (thread_id, guild_id, started) VALUES (?, ?, ?) "
+                "ON CONFLICT (thread_id) DO NOTHING",
+                (thread_id, guild_id, now),
             )
-            db.execute("INSERT INTO turns VALUES (?, ?, ?, ?)", (thread_id, question, answer, now))
+            db.execute(
+                "INSERT INTO turns (thread_id, question, answer, at) VALUES (?, ?, ?, ?)",
+                (thread_id, question, answer, now),
+            )
 
     def conversation(self, thread_id: int) -> list[Turn] | None:
         """The thread's last few turns, oldest first; None when it is not a conversation."""

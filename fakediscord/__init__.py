@@ -5,7 +5,9 @@ It speaks just enough of Discord's v10 protocol for discord.py 2.x:
 * a websocket gateway at ``/gateway``: HELLO, IDENTIFY -> READY + GUILD_CREATE, heartbeat ->
   ACK, RESUME -> the events the bot missed then RESUMED (or, with ``accept_resume`` off,
   INVALID_SESSION, after which the bot identifies again), and dispatches that tests push
-  (MESSAGE_CREATE, INTERACTION_CREATE);
+  (MESSAGE_CREATE, INTERACTION_CREATE); shards as Discord routes them (a connection that
+  identifies as shard [i, n] gets the guilds, and their events, with (guild_id >> 22) % n == i;
+  the two guilds fall on different shards of two);
 * REST under ``/api/v10``: the login calls, command sync, channel messages and typing, threads
   opened from a message (announced with THREAD_CREATE), the interaction callback (with
   Discord's 3-second deadline, and UPDATE_MESSAGE for button clicks), follow-ups and the
@@ -73,14 +75,16 @@ class FakeDiscord:
         self.guild_id = str(next(ids))
         self.channel_id = str(next(ids))
         self.forum_id = str(next(ids))
-        # A second server with one channel, for what must stay within its own server.
-        self.other_guild_id = str(next(ids))
+        # A second server with one channel, for what must stay within its own server; its id
+        # puts it on the other shard of two.
+        self.other_guild_id = str(int(self.guild_id) + (1 << 22))
         self.other_channel_id = str(next(ids))
         self.interactions: dict[str, Interaction] = {}
         self.identified = asyncio.Event()
         self.commands_synced = asyncio.Event()
         self._sockets: list[web.WebSocketResponse] = []  # every open connection
-        self._sessions: list[web.WebSocketResponse] = []  # those identified or resumed
+        # Those identified or resumed, with the shard each runs: (id, count).
+        self._sessions: dict[web.WebSocketResponse, tuple[int, int]] = {}
         self._reachable = asyncio.Event()  # cleared while Discord is "away"
         self._reachable.set()
         self.accept_resume = True
@@ -89,6 +93,7 @@ class FakeDiscord:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.identifies = 0
+        self.shards_identified: list[tuple[int, int]] = []
         self.resumes = 0
         self.heartbeat_interval_ms = 41250
         self.heartbeats: list[float] = []  # when each heartbeat arrived
@@ -140,8 +145,9 @@ class FakeDiscord:
     async def send_message(
         self, author: dict, content: str, mentions: list[dict], channel_id: str | None = None
     ) -> dict:
-        message = self._message(channel_id or self.channel_id, author, content, mentions=mentions)
-        message["guild_id"] = self.guild_id
+        channel_id = channel_id or self.channel_id
+        message = self._message(channel_id, author, content, mentions=mentions)
+        message["guild_id"] = self._channel(channel_id)["guild_id"]
         message["member"] = self._member(author, roles=[])
         await self.dispatch("MESSAGE_CREATE", message)
         return message
@@ -261,8 +267,9 @@ class FakeDiscord:
         self.dispatched.append(payload)
         # With no session (the bot is reconnecting) the event waits in ``dispatched`` for a
         # RESUME, as on Discord.
-        for socket in self._sessions:
-            await socket.send_str(json.dumps(payload))
+        for socket, shard in list(self._sessions.items()):
+            if _on_shard(payload, shard):
+                await socket.send_str(json.dumps(payload))
 
     async def drop_connections(self) -> None:
         """Close every gateway connection, as Discord does now and then, and stay away (new
@@ -316,54 +323,55 @@ class FakeDiscord:
                     if payload["d"].get("token") != self.token:
                         await socket.close(code=4004, message=b"Authentication failed.")
                         break
-                    await self._identify(socket)
+                    await self._identify(socket, tuple(payload["d"].get("shard") or (0, 1)))
                 elif op == 6:
                     await self._resume(socket, payload["d"])
         finally:
             self._sockets.remove(socket)
-            if socket in self._sessions:
-                self._sessions.remove(socket)
+            self._sessions.pop(socket, None)
         return socket
 
-    async def _identify(self, socket: web.WebSocketResponse) -> None:
+    async def _identify(self, socket: web.WebSocketResponse, shard: tuple[int, int]) -> None:
+        guilds = [
+            guild
+            for guild in (self._guild(), self._other_guild())
+            if shard_of(guild["id"], shard[1]) == shard[0]
+        ]
         ready = {
             "v": 10,
             "user": self.bot_user,
-            "guilds": [
-                {"id": self.guild_id, "unavailable": True},
-                {"id": self.other_guild_id, "unavailable": True},
-            ],
-            "session_id": "fake-session",
+            "guilds": [{"id": guild["id"], "unavailable": True} for guild in guilds],
+            "shard": list(shard),
+            "session_id": _session_id(shard),
             "resume_gateway_url": self.gateway_url,
             "application": {"id": self.app_id, "flags": 1 << 19},
             "private_channels": [],
             "relationships": [],
         }
-        for event, data in (
-            ("READY", ready),
-            ("GUILD_CREATE", self._guild()),
-            ("GUILD_CREATE", self._other_guild()),
-        ):
+        for event, data in [("READY", ready)] + [("GUILD_CREATE", guild) for guild in guilds]:
             self._sequence += 1
             await socket.send_str(json.dumps({"op": 0, "t": event, "s": self._sequence, "d": data}))
-        self._sessions.append(socket)
+        self._sessions[socket] = shard
+        self.shards_identified.append(shard)
         self.identifies += 1
         self.identified.set()
         await self._notify()
 
     async def _resume(self, socket: web.WebSocketResponse, resume: dict) -> None:
         """Replay what the bot missed since its last sequence number, then RESUMED."""
-        valid = resume.get("token") == self.token and resume.get("session_id") == "fake-session"
-        if not (valid and self.accept_resume):
+        shard = next(
+            (s for s in self.shards_identified if _session_id(s) == resume.get("session_id")), None
+        )
+        if not (resume.get("token") == self.token and shard and self.accept_resume):
             await socket.send_str(json.dumps({"op": 9, "d": False}))  # the bot identifies again
             return
         for payload in self.dispatched:
-            if payload["s"] > (resume.get("seq") or 0):
+            if payload["s"] > (resume.get("seq") or 0) and _on_shard(payload, shard):
                 await socket.send_str(json.dumps(payload))
         self._sequence += 1
         resumed = {"op": 0, "t": "RESUMED", "s": self._sequence, "d": {}}
         await socket.send_str(json.dumps(resumed))
-        self._sessions.append(socket)
+        self._sessions[socket] = shard
         self.resumes += 1
         await self._notify()
 
@@ -409,7 +417,9 @@ class FakeDiscord:
             "emojis": [],
             "stickers": [],
             "features": [],
-            "threads": [],
+            # Its active threads, as Discord sends them: a bot that starts (or takes over the
+            # shard) knows the threads opened before.
+            "threads": [t for t in self.threads.values() if t["guild_id"] == self.guild_id],
             "stage_instances": [],
             "guild_scheduled_events": [],
             "voice_states": [],
@@ -429,6 +439,9 @@ class FakeDiscord:
         guild = self._guild()
         guild |= {"id": self.other_guild_id, "name": "Elsewhere"}
         guild["roles"] = [{**guild["roles"][0], "id": self.other_guild_id}]
+        guild["threads"] = [
+            t for t in self.threads.values() if t["guild_id"] == self.other_guild_id
+        ]
         guild["channels"] = [
             {**guild["channels"][0], "id": self.other_channel_id, "guild_id": self.other_guild_id}
         ]
@@ -471,7 +484,7 @@ class FakeDiscord:
         thread = {
             "id": thread_id,
             "type": 11,
-            "guild_id": self.guild_id,
+            "guild_id": self._channel(parent_id)["guild_id"],
             "parent_id": parent_id,
             "owner_id": owner_id,
             "name": name,
@@ -696,3 +709,20 @@ def _json_part(body: bytes) -> Any:
     start = body.find(b"{")
     end = body.rfind(b"}")
     return json.loads(body[start : end + 1]) if start >= 0 else None
+
+
+def shard_of(guild_id: str, count: int) -> int:
+    """The shard that carries a guild, as Discord computes it."""
+    return (int(guild_id) >> 22) % count
+
+
+def _on_shard(payload: dict, shard: tuple[int, int]) -> bool:
+    """Whether an event goes to this shard: its guild's, or shard 0 for events of no guild."""
+    guild_id = (payload.get("d") or {}).get("guild_id")
+    if guild_id is None:
+        return shard[0] == 0
+    return shard_of(guild_id, shard[1]) == shard[0]
+
+
+def _session_id(shard: tuple[int, int]) -> str:
+    return f"fake-session-{shard[0]}-{shard[1]}"

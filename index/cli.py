@@ -12,7 +12,7 @@ from index.feedback import REASONS, FeedbackLog
 from index.indexer import BuildReport
 from index.reader import ReaderWeightsError
 from index.settings import Settings, SettingsError
-from index.statedb import StateDatabase, StateUnavailable
+from index.statedb import StateUnavailable, open_state
 from index.storage import backend_at
 from index.storage.base import IndexUnavailable
 
@@ -152,7 +152,7 @@ def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
         print("error: give article URLs, or --feeds to poll the feeds", file=sys.stderr)
         return 2
     policy = FetchPolicy.from_settings(settings)
-    book = FeedBook(StateDatabase(settings.state_db))
+    book = FeedBook(open_state(settings.state_location))
     book.use_settings(settings.feeds)
     if args.feeds:
         results = asyncio.run(poll(policy, book, book.every()))
@@ -234,10 +234,10 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _feedback(args: argparse.Namespace, settings: Settings) -> FeedbackLog:
-    path = args.db or settings.state_db
-    if not path.is_file():
-        raise FileNotFoundError(f"No feedback database at {path}: the bot has not recorded any.")
-    return FeedbackLog(StateDatabase(path))
+    location = args.db or settings.state_location
+    if isinstance(location, Path) and not location.is_file():
+        raise FileNotFoundError(f"No feedback database at {location}: the bot recorded none.")
+    return FeedbackLog(open_state(location))
 
 
 def run_feedback_export(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,6 +13,7 @@ import re
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ from index.reader.model import default_reader
 from index.retriever import Retriever
 from index.settings import Settings
 from index.storage import backend_at
-from index.storage.base import ArticleRecord, IndexUnavailable
+from index.storage.base import ArticleRecord, BuildRunning, IndexUnavailable
 from index.webarticles import WebArticle
 from index.webarticles import save as save_web
 
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 # What /add accepts: the single-article formats (a .jsonl of many articles is a shell job).
 UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".json")
 REMOVED_FOLDER = ".removed"  # removed articles are moved here (the loader skips dot folders)
+FIRST_BUILD_POLL_SECONDS = 1.0
 
 
 class ReindexRunning(RuntimeError):
@@ -65,9 +67,21 @@ class Desk:
             if backend_at(self.settings.index_location).exists():
                 raise  # a damaged or mismatched index is the operator's call, not ours
             log.info("%s Building it from %s now.", reason, self.settings.corpus_dir)
-            self.reindex(on_progress=_log_progress)
+            self._first_build()
         # Load the language model and warm the caches now, not on the first user's question.
         self.ask("Which article is this question warming up?")
+
+    def _first_build(self) -> None:
+        """Build the first index; when another process is building it (bot processes started
+        together on one new database), wait for that build, then take it in (an incremental
+        build that finds nothing to do), or make it if that one failed."""
+        while True:
+            try:
+                self.reindex(on_progress=_log_progress)
+                return
+            except BuildRunning:
+                log.info("another process is building the index; waiting for it")
+                time.sleep(FIRST_BUILD_POLL_SECONDS)
 
     @property
     def reindexing(self) -> bool:

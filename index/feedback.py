@@ -1,4 +1,4 @@
-"""Feedback: the answers given and the 👍/👎 votes cast on them, kept in SQLite.
+"""Feedback: the answers given and the 👍/👎 votes cast on them.
 
 Kept in the state database (``index.statedb``), beside the index. Voters are
 stored as a salted hash of their id (the salt is made once per database), which is enough to
@@ -46,7 +46,8 @@ class FeedbackLog:
         self._db = db
         with db.writing() as writing:
             writing.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('salt', ?)", (secrets.token_hex(16),)
+                "INSERT INTO meta VALUES ('salt', ?) ON CONFLICT (key) DO NOTHING",
+                (secrets.token_hex(16),),
             )
         [(self._salt,)] = db.rows("SELECT value FROM meta WHERE key = 'salt'")
 
@@ -54,9 +55,9 @@ class FeedbackLog:
         """Store an answer about to be shown; returns the id its vote buttons carry."""
         shown = [{"article": p.title, "source": p.source, "text": p.text} for p in answer.passages]
         with self._db.writing() as db:
-            cursor = db.execute(
+            [answer_id] = db.execute(
                 "INSERT INTO answers (guild_id, question, asked_as, answer, covered, passages,"
-                " created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " created) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     guild_id,
                     question,
@@ -66,9 +67,8 @@ class FeedbackLog:
                     json.dumps(shown),
                     time.time(),
                 ),
-            )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+            ).fetchone()
+        return answer_id
 
     def vote(self, answer_id: int, user_id: int, up: bool) -> bool:
         """One vote per person per answer; a second click changes it. False: no such answer."""
@@ -78,7 +78,7 @@ class FeedbackLog:
             db.execute(
                 "INSERT INTO votes (answer_id, voter, up, at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (answer_id, voter) DO UPDATE SET up = excluded.up, at = excluded.at,"
-                " reason = CASE WHEN excluded.up THEN NULL ELSE votes.reason END",
+                " reason = CASE WHEN excluded.up = 1 THEN NULL ELSE votes.reason END",
                 (answer_id, self._voter(user_id), int(up), time.time()),
             )
         return True
@@ -113,33 +113,50 @@ class FeedbackLog:
         )
         return {"answers": answers, "up": up, "down": down}
 
-    def worst(self, limit: int = 5, guild_id: int | None = None) -> list[Rated]:
-        """Answers voted down, most 👎 over 👍 first, then most recent."""
+    def worst(self, limit: int | None = 5, guild_id: int | None = None) -> list[Rated]:
+        """Answers voted down, most 👎 over 👍 first, then most recent (``limit`` None: all)."""
         where, args = _in_guild(guild_id)
         rows = self._db.rows(
-            "SELECT a.id, a.question, a.answer, SUM(v.up), SUM(1 - v.up), "
-            "GROUP_CONCAT(v.reason), a.created "
+            "SELECT a.id, a.question, a.answer, SUM(v.up), SUM(1 - v.up), a.created "
             f"FROM answers a JOIN votes v ON v.answer_id = a.id {where} "
             "GROUP BY a.id HAVING SUM(1 - v.up) > 0 "
-            "ORDER BY SUM(1 - v.up) - SUM(v.up) DESC, a.created DESC LIMIT ?",
-            (*args, limit),
+            "ORDER BY SUM(1 - v.up) - SUM(v.up) DESC, a.created DESC"
+            + ("" if limit is None else " LIMIT ?"),
+            (*args, *([] if limit is None else [limit])),
         )
+        reasons = self._reasons([row[0] for row in rows])
         return [
-            Rated(id, question, answer, up, down, (reasons or "").split(",") if reasons else [], t)
-            for id, question, answer, up, down, reasons, t in rows
+            Rated(id, question, answer, up, down, reasons.get(id, []), created)
+            for id, question, answer, up, down, created in rows
         ]
+
+    def _reasons(self, answer_ids: list[int]) -> dict[int, list[str]]:
+        """The reasons given for each of these answers, in the order they were given."""
+        if not answer_ids:
+            return {}
+        reasons: dict[int, list[str]] = {}
+        for answer_id, reason in self._db.rows(
+            f"SELECT answer_id, reason FROM votes WHERE answer_id IN ({_marks(answer_ids)}) "
+            "AND reason IS NOT NULL ORDER BY at",
+            answer_ids,
+        ):
+            reasons.setdefault(answer_id, []).append(reason)
+        return reasons
 
     def export(self, path: Path) -> int:
         """Write the voted-down questions as eval lines (answers and evidence left to fill in)."""
-        rated = self.worst(limit=-1)
-        marks = ",".join("?" * len(rated))
-        shown = {
-            answer_id: (asked_as, passages)
-            for answer_id, asked_as, passages in self._db.rows(
-                f"SELECT id, asked_as, passages FROM answers WHERE id IN ({marks})",
-                tuple(item.id for item in rated),
-            )
-        }
+        rated = self.worst(limit=None)
+        ids = [item.id for item in rated]
+        shown = (
+            {
+                answer_id: (asked_as, passages)
+                for answer_id, asked_as, passages in self._db.rows(
+                    f"SELECT id, asked_as, passages FROM answers WHERE id IN ({_marks(ids)})", ids
+                )
+            }
+            if ids
+            else {}
+        )
         with open(path, "w", encoding="utf-8") as out:
             for item in rated:
                 asked_as, passages = shown[item.id]
@@ -163,6 +180,10 @@ class FeedbackLog:
 
     def _voter(self, user_id: int) -> str:
         return hashlib.sha256(f"{self._salt}:{user_id}".encode()).hexdigest()
+
+
+def _marks(values: list) -> str:
+    return ",".join("?" * len(values))
 
 
 def _in_guild(guild_id: int | None) -> tuple[str, tuple]:

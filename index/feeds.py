@@ -11,7 +11,6 @@ again next time. The bot runs them on a schedule; ``python -m index fetch`` runs
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import feedparser
 from index.desk import Desk
 from index.indexer import BuildReport
 from index.statedb import StateDatabase
+from index.statedb.base import Writer
 from index.storage.base import ArticleRecord
 from index.web import (
     FEED_TYPES,
@@ -161,7 +161,8 @@ class FeedBook:
             if not kept:
                 return
             db.executemany(
-                "INSERT OR REPLACE INTO feed_entries (feed_id, entry, updated) VALUES (?, ?, ?)",
+                "INSERT INTO feed_entries (feed_id, entry, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT (feed_id, entry) DO UPDATE SET updated = excluded.updated",
                 [(feed.id, entry, updated) for entry, updated in result.taken.items()],
             )
 
@@ -173,7 +174,8 @@ class FeedBook:
     def remember_removed(self, url: str) -> None:
         with self._db.writing() as db:
             db.execute(
-                "INSERT OR REPLACE INTO removed_urls (url, at) VALUES (?, ?)",
+                "INSERT INTO removed_urls (url, at) VALUES (?, ?) "
+                "ON CONFLICT (url) DO UPDATE SET at = excluded.at",
                 (canonical_url(url), time.time()),
             )
 
@@ -182,7 +184,7 @@ class FeedBook:
             db.executemany("DELETE FROM removed_urls WHERE url = ?", [(u,) for u in urls])
 
     @staticmethod
-    def _delete(db: sqlite3.Connection, feed_id: int) -> None:
+    def _delete(db: Writer, feed_id: int) -> None:
         db.execute("DELETE FROM feed_entries WHERE feed_id = ?", (feed_id,))
         db.execute("DELETE FROM feeds WHERE id = ?", (feed_id,))
 

@@ -58,7 +58,8 @@ class Settings:
     fetch_allow_hosts: frozenset[str] = frozenset()  # hosts exempt from it (an intranet wire)
     fetch_delay_seconds: float = 1.0  # between two requests to one site
     fetch_timeout_seconds: float = 20.0
-    # Feedback, per-server settings, conversations, feeds: kept apart from the index builds.
+    # Feedback, per-server settings, conversations, feeds: kept apart from the index builds, in
+    # this SQLite file, or in the database when database_url is set (shared by its processes).
     state_db: Path = Path("data/newsdesk.sqlite")
     # Answers.
     top_k: int = 5
@@ -73,6 +74,11 @@ class Settings:
     max_question_chars: int = 500
     log_questions: bool = True
     answer_dms: bool = True
+    # Shards (discord.py's), for several bot processes on one database: each runs shard_ids
+    # of shard_count; unset, one process runs the one connection. The process that runs shard
+    # 0 polls the feeds.
+    shard_count: int | None = None
+    shard_ids: frozenset[int] = frozenset()
     # Defaults for each server; its admins change them with /settings.
     thread_mode: str = "mentions"
     forum_answers: bool = False  # answer each new post of a forum channel in its thread
@@ -91,6 +97,17 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}FEED_INTERVAL_MINUTES={self.feed_interval_minutes} is not valid: "
                 "use a number of minutes above 0"
+            )
+        if self.shard_ids and self.shard_count is None:
+            raise SettingsError(f"{PREFIX}SHARD_IDS needs {PREFIX}SHARD_COUNT: how many in all")
+        if self.shard_count is not None and self.shard_count < 1:
+            raise SettingsError(f"{PREFIX}SHARD_COUNT={self.shard_count} is not valid: 1 or more")
+        if self.shard_count is not None and any(
+            not 0 <= shard < self.shard_count for shard in self.shard_ids
+        ):
+            raise SettingsError(
+                f"{PREFIX}SHARD_IDS must each be from 0 to {PREFIX}SHARD_COUNT - 1 "
+                f"({self.shard_count - 1})"
             )
         if self.thread_mode not in THREAD_MODES:
             raise SettingsError(
@@ -121,7 +138,7 @@ class Settings:
             _usable_folder(
                 "NEWSDESK_INDEX_DIR", self.index_dir, must_exist=False, writable=write_index
             )
-        if write_index:
+        if write_index and not self.database_url:
             folder = self.state_db.parent
             _usable_folder("NEWSDESK_STATE_DB's folder", folder, must_exist=False, writable=True)
 
@@ -129,6 +146,17 @@ class Settings:
     def index_location(self) -> Path | str:
         """Where the index lives: the database when one is set, else the folder."""
         return self.database_url or self.index_dir
+
+    @property
+    def polls_feeds(self) -> bool:
+        """Whether this process polls the feeds: one process in a sharded deployment."""
+        return not self.shard_ids or 0 in self.shard_ids
+
+    @property
+    def state_location(self) -> Path | str:
+        """Where votes, server settings, conversations and feeds live: the database (its
+        primary) when one is set, else the SQLite file."""
+        return self.database_url or self.state_db
 
     @property
     def answer_location(self) -> Path | str:

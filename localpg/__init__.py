@@ -95,11 +95,18 @@ class PostgresServer:
             connection.execute(f"CREATE DATABASE {name}")
         return self.url(name)
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the server and keep its data: ``resume`` starts it again on the same port."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)  # "fast" shutdown
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+    def resume(self) -> None:
+        self._run(self.folder / "data")
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.folder, ignore_errors=True)

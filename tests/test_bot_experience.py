@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 import discord
 import pytest
@@ -11,7 +12,8 @@ from simcord.builders import ChannelHandle
 from bot.client import NewsdeskBot
 from index.desk import Desk
 from index.feedback import FeedbackLog
-from index.statedb import StateDatabase
+from index.statedb import open_state
+from localpg import PostgresServer
 
 from .conftest import embed_of, reply_of
 
@@ -30,7 +32,7 @@ def answer_in(channel: ChannelHandle) -> discord.Embed:
 
 
 def vote_counts(env, answer_id: int) -> tuple[int, int]:
-    return FeedbackLog(StateDatabase(env.bot.settings.state_db)).votes(answer_id)
+    return FeedbackLog(open_state(env.bot.settings.state_db)).votes(answer_id)
 
 
 async def test_a_mention_opens_a_thread_and_follow_ups_there_need_no_mention(
@@ -142,6 +144,37 @@ async def test_votes_are_stored_once_per_user_changeable_and_survive_a_restart(
     assert report.ephemeral and "0 👍 · 2 👎" in embed.description
     assert "How many votes were needed?" in embed.fields[0].name
     assert "Wrong answer" in embed.fields[0].value
+
+
+async def test_answers_are_delivered_while_the_state_database_is_away(
+    simcord_env, server, bot_settings, embedder, caplog
+) -> None:
+    """The state in a real PostgreSQL that stops mid-conversation: answers still come, without
+    vote buttons, with the server's settings as last read; when it is back, so are they."""
+    database = PostgresServer()
+    database.start()
+    try:
+        settings = replace(bot_settings, database_url=database.database("state"))
+        # The index from its folder (the desk's settings), the state in PostgreSQL.
+        bot = NewsdeskBot(settings, Desk(bot_settings, embedder))
+        await simcord_env.restart_bot(bot)
+        guild, channel, reader, _ = server
+        bot.state.change(guild.id, 1, thread_mode="off")
+        await reader.slash(channel, "ask", question="How many votes were needed?")
+        assert channel.last_message.components, "vote buttons while the database is up"
+
+        database.halt()
+        result = await reader.slash(channel, "ask", question="Who walked out of the meeting?")
+        assert embed_of(result).description.startswith("**Delcy Rodriguez**")
+        assert not channel.last_message.components
+        assert channel.threads == [], "thread_mode off, as last read"
+        assert "answer sent without vote buttons" in caplog.text
+
+        database.resume()
+        await reader.slash(channel, "ask", question="Where was the meeting held?")
+        assert channel.last_message.components, "the buttons are back with the database"
+    finally:
+        database.stop()
 
 
 @pytest.mark.parametrize("command", ["add", "remove", "settings", "feedback"])

@@ -13,7 +13,7 @@ from index.answering import Answerer
 from index.feedback import FeedbackLog
 from index.reader.model import RETRAIN
 from index.retriever import Retriever
-from index.statedb import StateDatabase
+from index.statedb import open_state
 from index.storage.folder import FolderStorage
 
 from .conftest import ROOT
@@ -89,7 +89,7 @@ def test_feedback_export_writes_voted_down_questions_as_eval_lines(
 ) -> None:
     answerer = Answerer(Retriever.open(seed_index, embedder))
     db = tmp_path / "state.sqlite"
-    state = StateDatabase(db)
+    state = open_state(db)
     votes = FeedbackLog(state)
     liked = votes.record("How many votes were needed?", answerer.ask("How many votes?"), 7)
     disliked = answerer.ask("Who represented the United States at the meeting?")

@@ -7,7 +7,7 @@ import pytest
 
 from index.desk import Desk
 from index.feeds import FeedBook, FeedRejected, fetch_urls, index_added, index_poll, poll
-from index.statedb import StateDatabase
+from index.statedb import open_state
 from index.web import FetchPolicy
 
 from .newssite import BRIDGE, FLOODS_THURSDAY, NewsSite
@@ -24,7 +24,7 @@ def desk(bot_settings, embedder) -> Desk:
 
 @pytest.fixture
 def book(bot_settings) -> FeedBook:
-    return FeedBook(StateDatabase(bot_settings.state_db))
+    return FeedBook(open_state(bot_settings.state_db))
 
 
 async def poll_once(desk: Desk, book: FeedBook) -> list:

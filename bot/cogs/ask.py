@@ -26,6 +26,7 @@ from bot.formatting import NO_MENTIONS, answer_embed, channel_list
 from bot.views import vote_view
 from index.answering import Answer, clean_question
 from index.followups import Turn
+from index.statedb import StateUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -119,26 +120,37 @@ class Ask(commands.Cog):
         """The message for an answer: its embed and, where the server wants them, vote buttons."""
         message: dict[str, Any] = {"embed": answer_embed(answer), "allowed_mentions": NO_MENTIONS}
         if self.bot.state.server(guild_id).feedback_buttons:
-            answer_id = await asyncio.to_thread(
-                self.bot.feedback.record, question, answer, guild_id
-            )
-            message["view"] = vote_view(answer_id)
+            try:
+                answer_id = await asyncio.to_thread(
+                    self.bot.feedback.record, question, answer, guild_id
+                )
+            except StateUnavailable as error:  # the answer matters more than its buttons
+                log.warning("answer sent without vote buttons: %s", error)
+            else:
+                message["view"] = vote_view(answer_id)
         return message
 
     async def conversation(self, channel: Any) -> list[Turn] | None:
         """The earlier turns when ``channel`` is a thread the bot converses in, else None."""
         if not isinstance(channel, discord.Thread):
             return None
-        return await asyncio.to_thread(self.bot.state.conversation, channel.id)
+        try:
+            return await asyncio.to_thread(self.bot.state.conversation, channel.id)
+        except StateUnavailable as error:
+            log.warning("thread %s read without its conversation: %s", channel.id, error)
+            return None
 
     async def remember(self, thread: discord.Thread, answer: Answer) -> None:
         """Record a turn before its answer is sent: a follow-up typed the moment the answer
         appears must find the thread's conversation."""
         # The question as it was searched for, so a follow-up of a follow-up keeps the topic.
         asked = answer.read_as or answer.question
-        await asyncio.to_thread(
-            self.bot.state.add_turn, thread.id, thread.guild.id, asked, answer.text
-        )
+        try:
+            await asyncio.to_thread(
+                self.bot.state.add_turn, thread.id, thread.guild.id, asked, answer.text
+            )
+        except StateUnavailable as error:
+            log.warning("turn in thread %s not kept: %s", thread.id, error)
 
     @app_commands.command(name="ask", description="Ask a question about the news coverage")
     @app_commands.describe(question="What you want to know, e.g. who walked out of the meeting?")

@@ -34,7 +34,8 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
         self.poll_all.change_interval(minutes=bot.settings.feed_interval_minutes)
 
     async def cog_load(self) -> None:
-        self.poll_all.start()
+        if self.bot.settings.polls_feeds:
+            self.poll_all.start()
 
     async def cog_unload(self) -> None:
         self.poll_all.cancel()

@@ -28,6 +28,10 @@ class IndexUnavailable(RuntimeError):
     """The index cannot be used as it is; the message says why and how to fix it."""
 
 
+class BuildRunning(IndexUnavailable):
+    """Another process (or thread) holds the build lock of this index."""
+
+
 @dataclass
 class Embedded:
     """An article's passages and sentences with their vectors: what a build writes."""
@@ -189,7 +193,7 @@ class Backend(ABC):
 
     @abstractmethod
     def lock(self) -> AbstractContextManager[None]:
-        """Held for a whole build: a second builder is refused with ``IndexUnavailable``."""
+        """Held for a whole build: a second builder is refused with ``BuildRunning``."""
 
     @abstractmethod
     def hashes(self, model_id: str, chunk_tokens: int) -> dict[str, str]:

@@ -44,6 +44,7 @@ from index.storage.base import (
     REBUILD_HINT,
     ArticleRecord,
     Backend,
+    BuildRunning,
     BuildSpec,
     Changes,
     Embedded,
@@ -300,7 +301,7 @@ def build_lock(index_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IndexUnavailable(
+            raise BuildRunning(
                 f"Another build of {index_dir} is running; try again when it ends."
             ) from None
         try:

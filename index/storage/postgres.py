@@ -36,11 +36,13 @@ import psycopg
 from pgvector.psycopg import register_vector
 
 from index.lexical import tokenize
+from index.migrations import migrate_postgres, postgres_version
 from index.storage.base import (
     FORMAT,
     REBUILD_HINT,
     ArticleRecord,
     Backend,
+    BuildRunning,
     BuildSpec,
     Changes,
     IndexUnavailable,
@@ -112,40 +114,19 @@ def redacted(url: str) -> str:
 
 
 def migrate(connection: psycopg.Connection, url: str) -> None:
-    """Bring the tables up to ``VERSION``; a database from a newer release is refused. One
-    already current is only read (a read replica takes no locks and no writes)."""
-    if _version(connection) == VERSION:
-        return
-    with connection.transaction():
-        connection.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-        version = _version(connection)
-        if version > VERSION:
-            raise IndexUnavailable(
-                f"The index database {redacted(url)} was written by a newer Newsdesk (schema "
-                f"version {version}; this one knows up to {VERSION}). Run the newer release."
-            )
-        for number in range(version + 1, VERSION + 1):
-            for statement in _statements(MIGRATIONS[number - 1]):
-                connection.execute(statement)
-            connection.execute(
-                "INSERT INTO newsdesk_meta VALUES ('schema_version', %s)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (str(number),),
-            )
+    """Bring the tables up to ``VERSION``; a database from a newer release is refused."""
+
+    def newer(version: int) -> IndexUnavailable:
+        return IndexUnavailable(
+            f"The index database {redacted(url)} was written by a newer Newsdesk (schema "
+            f"version {version}; this one knows up to {VERSION}). Run the newer release."
+        )
+
+    migrate_postgres(connection, MIGRATIONS, "newsdesk_meta", MIGRATION_LOCK, newer)
 
 
 def _version(connection: psycopg.Connection) -> int:
-    exists = connection.execute("SELECT to_regclass('newsdesk_meta')").fetchone()[0]
-    if exists is None:
-        return 0
-    row = connection.execute(
-        "SELECT value FROM newsdesk_meta WHERE key = 'schema_version'"
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    return postgres_version(connection, "newsdesk_meta")
 
 
 def _manifest(connection: psycopg.Connection) -> Manifest | None:
@@ -376,7 +357,7 @@ class PostgresBackend(Backend):
             migrate(connection, self.url)
             taken = connection.execute("SELECT pg_try_advisory_lock(%s)", (BUILD_LOCK,)).fetchone()
             if not taken[0]:
-                raise IndexUnavailable(
+                raise BuildRunning(
                     f"Another build of the index in {redacted(self.url)} is running; try again "
                     "when it ends."
                 )

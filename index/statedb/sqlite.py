@@ -1,5 +1,5 @@
-"""The state database (``NEWSDESK_STATE_DB``): votes, per-server settings, conversations and
-news feeds.
+"""The state database in a SQLite file (``NEWSDESK_STATE_DB``), the default: votes,
+per-server settings, conversations and news feeds.
 
 It lives beside the index, not inside it, so it survives every reindex. Its schema is
 versioned (SQLite's ``user_version``) and brought up to date at start by the ordered
@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from index.migrations import statements
+from index.statedb.base import StateDatabase, StateUnavailable
 
 # Migration N brings a database from version N - 1 to N. Version 0 is a new file, or one
 # from before versions were kept (its tables are those of migration 1, hence IF NOT EXISTS).
@@ -89,16 +92,13 @@ MIGRATIONS: tuple[str, ...] = (
 VERSION = len(MIGRATIONS)
 
 
-class StateUnavailable(RuntimeError):
-    """The state database cannot be used; the message says why and what to do."""
-
-
-class StateDatabase:
+class SQLiteState(StateDatabase):
     """One connection shared by the bot's threads and by everything kept there (votes, server
     settings, conversations), every use under one lock."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, timeout=10)
@@ -128,9 +128,13 @@ class StateDatabase:
             # One transaction per migration, the version with it: a crash leaves either.
             with self._db:
                 self._db.execute("BEGIN")
-                for statement in _statements(MIGRATIONS[number - 1]):
+                for statement in statements(MIGRATIONS[number - 1]):
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def where(self) -> str:
+        return str(self._path)
 
     @property
     def version(self) -> int:
@@ -138,19 +142,12 @@ class StateDatabase:
 
     @contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:
-        """A transaction: committed when the block ends, rolled back if it raises."""
         with self._lock, self._db:
             yield self._db
 
-    def rows(self, sql: str, args: tuple = ()) -> list[Any]:
+    def rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
     def close(self) -> None:
         self._db.close()
-
-
-def _statements(script: str) -> list[str]:
-    """The statements of a migration (``executescript`` would commit on its own)."""
-    without_comments = "\n".join(line.split("--")[0] for line in script.splitlines())
-    return [s.strip() for s in without_comments.split(";") if s.strip()]

@@ -1,0 +1,232 @@
+"""One bot process for many checks: what needs a real process and the fake Discord but not a
+process of its own (a start costs about 8 s of the suite's time on 2 cores). The tests run in
+file order on one bot, each asking its own questions; what changes the bot's state for good
+(a gateway drop, an added article) is undone or harmless to the tests after it."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from fakediscord import MANAGE_GUILD, FakeDiscord, Interaction, Recorded
+
+from .botprocess import ARTICLE, BotProcess, answered, assert_safe, in_thread, running_bot
+from .conftest import SEEDS
+
+pytestmark = [pytest.mark.process, pytest.mark.asyncio(loop_scope="module")]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def fake() -> AsyncIterator[FakeDiscord]:
+    server = FakeDiscord()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bot-session")
+
+
+@pytest.fixture(scope="module")
+def corpus(folder: Path) -> Path:
+    shutil.copytree(SEEDS, folder / "corpus")
+    return folder / "corpus"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def bot(
+    fake: FakeDiscord, seed_index: Path, corpus: Path, folder: Path
+) -> AsyncIterator[BotProcess]:
+    index_dir = folder / "index"
+    shutil.copytree(seed_index, index_dir, symlinks=True)
+    # Mentions answered in place, as replies (test_bot_process.py covers the thread modes);
+    # forum posts answered, which only the forum test makes.
+    settings = {"NEWSDESK_THREAD_MODE": "off", "NEWSDESK_FORUM_ANSWERS": "true"}
+    async with running_bot(fake, folder, index_dir, corpus, **settings) as running:
+        yield running
+
+
+async def test_ask_mentions_and_admin_checks_end_to_end(fake: FakeDiscord, bot: BotProcess) -> None:
+    reader = fake.user("reader")
+
+    ask = await fake.slash(reader, "ask", {"question": "Who walked out of the meeting?"})
+    await fake.wait_for(lambda f: answered(f, ask.token))
+    first = next(r for r in fake.requests if ask.token in r.path)
+    assert first.path.endswith("/callback") and first.json["type"] == 5  # deferred: "thinking"
+    assert not ask.late
+    embed = answered(fake, ask.token)[-1].json["embeds"][0]
+    assert embed["description"].startswith("**Delcy Rodriguez**")
+    assert "stormed out of the meeting" in embed["description"]
+
+    deaths = await fake.slash(reader, "ask", {"question": "How many people have died?"})
+    await fake.wait_for(lambda f: answered(f, deaths.token))
+    embed = answered(fake, deaths.token)[-1].json["embeds"][0]
+    assert embed["description"].startswith("**74**")
+    assert "74 people dead since April" in embed["description"]
+
+    me = fake.bot_user
+    question = await fake.send_message(
+        reader, f"<@{me['id']}> who walked out of the meeting?", mentions=[me]
+    )
+
+    def reply(f: FakeDiscord, to: dict = question) -> list[Recorded]:
+        return [
+            r
+            for r in f.sent()
+            if r.path.startswith("/channels/")
+            and str((r.json.get("message_reference") or {}).get("message_id")) == to["id"]
+        ]
+
+    await fake.wait_for(reply)
+    sent = reply(fake)[-1].json
+    assert str(sent["message_reference"]["message_id"]) == question["id"]
+    assert sent["embeds"][0]["description"].startswith("**Delcy Rodriguez**")
+
+    robot = fake.user("robot", bot=True)
+    other_bot = await fake.send_message(
+        robot, f"<@{me['id']}> who walked out of the meeting?", mentions=[me]
+    )
+    refused = await fake.slash(reader, "reindex", {})
+    await fake.wait_for(lambda f: f.sent(refused.token))
+    refusal = fake.sent(refused.token)[0].json
+    assert "Only server managers" in refusal["content"] and refusal["flags"] & 64
+    assert not reply(fake, other_bot), "the other bot's mention got nothing"
+    [sync] = [r for r in fake.requests if r.method == "PUT" and "/commands" in r.path]
+    assert sync.path == f"/applications/{fake.app_id}/guilds/{fake.guild_id}/commands"
+
+    for request in fake.sent():
+        assert_safe(request.json)
+
+
+async def test_a_question_asked_while_the_gateway_was_down_is_answered_after_a_resume(
+    fake: FakeDiscord, bot: BotProcess
+) -> None:
+    me, identifies = fake.bot_user, fake.identifies
+    await fake.drop_connections()
+    question = await fake.send_message(
+        fake.user("reader"), f"<@{me['id']}> who walked out of the meeting?", mentions=[me]
+    )
+    fake.come_back()
+    await fake.wait_for(lambda f: f.resumes == 1, timeout=60)
+
+    def reply(f: FakeDiscord) -> list[Recorded]:
+        return [
+            r
+            for r in f.sent()
+            if str((r.json.get("message_reference") or {}).get("message_id")) == question["id"]
+        ]
+
+    await fake.wait_for(reply)
+    assert reply(fake)[0].json["embeds"][0]["description"].startswith("**Delcy Rodriguez**")
+    assert fake.identifies == identifies, "resumed, not a new session"
+
+
+async def test_the_bot_identifies_again_when_its_session_cannot_be_resumed(
+    fake: FakeDiscord, bot: BotProcess
+) -> None:
+    fake.accept_resume, identifies = False, fake.identifies
+    await fake.drop_connections()
+    fake.come_back()
+    await fake.wait_for(lambda f: f.identifies > identifies, timeout=60)
+    fake.accept_resume = True
+    await asyncio.sleep(0.5)  # let discord.py take in the new GUILD_CREATE
+    ask = await fake.slash(
+        fake.user("reader"), "ask", {"question": "Who walked out of the meeting?"}
+    )
+    await fake.wait_for(lambda f: answered(f, ask.token))
+    assert answered(fake, ask.token)[-1].json["embeds"][0]["description"].startswith("**Delcy")
+    assert not ask.late
+
+
+@pytest.mark.parametrize("status", [429, 500])
+async def test_a_reply_is_delivered_through_429_and_500(
+    fake: FakeDiscord, bot: BotProcess, status: int
+) -> None:
+    fake.failures = [(status, 0.5)]
+    ask = await fake.slash(
+        fake.user("reader"), "ask", {"question": "How many people have died in the protests?"}
+    )
+    await fake.wait_for(lambda f: len(answered(f, ask.token)) >= 2, timeout=60)
+    attempts = answered(fake, ask.token)
+    assert attempts[0].json == attempts[-1].json  # the same reply, retried by discord.py
+    assert attempts[-1].json["embeds"][0]["description"].startswith("**74**")
+    assert "Traceback" not in bot.output()
+
+
+async def test_an_article_added_by_attachment_is_downloaded_and_answers_at_once(
+    fake: FakeDiscord, bot: BotProcess, corpus: Path
+) -> None:
+    """The attachment is downloaded over HTTP from the CDN and indexed at once; who may add
+    and which files are refused is tested in simcord (test_bot_experience.py)."""
+    editor, reader = fake.user("editor"), fake.user("reader")
+    added = await fake.slash(
+        editor, "add", {"article": ("../../etc/x.md", ARTICLE.encode())}, permissions=MANAGE_GUILD
+    )
+    await fake.wait_for(lambda f: any(r.json.get("embeds") for r in answered(f, added.token)), 60)
+    embed = answered(fake, added.token)[-1].json["embeds"][0]
+    assert embed["title"] == "Article added" and "Quillborough" in embed["description"]
+    assert (corpus / "quillborough-harbour-reopens.md").read_text() == ARTICLE
+
+    ask = await fake.slash(reader, "ask", {"question": "When did the harbour reopen?"})
+    await fake.wait_for(lambda f: answered(f, ask.token))
+    assert answered(fake, ask.token)[-1].json["embeds"][0]["description"].startswith("**Monday**")
+
+
+async def test_admin_interactions_replayed_without_rights_are_refused(
+    fake: FakeDiscord, bot: BotProcess, corpus: Path
+) -> None:
+    editor, reader = fake.user("editor"), fake.user("reader")
+    seed = "venezuela-dares-us-to-send-in-the-marines.txt"
+
+    def refusal(f: FakeDiscord, interaction: Interaction) -> str:
+        sent = f.sent(interaction.token)
+        return sent[0].json["content"] if sent and sent[0].json["flags"] & 64 else ""
+
+    # An admin's /remove asks to confirm; others press its Remove button.
+    asked = await fake.slash(editor, "remove", {"article": seed}, permissions=MANAGE_GUILD)
+    await fake.wait_for(lambda f: f.sent(asked.token))
+    confirm = fake.messages[fake.interactions[asked.token].message_id]
+    [remove] = [
+        c["custom_id"]
+        for row in confirm["components"]
+        for c in row["components"]
+        if c["label"] == "Remove"
+    ]
+    by_reader = await fake.click(reader, confirm, remove)
+    await fake.wait_for(lambda f: refusal(f, by_reader))
+    assert "Only the admin who asked" in refusal(fake, by_reader)
+    # The admin who asked, after losing Manage Server: the rights are checked on the click.
+    demoted = await fake.click(editor, confirm, remove)
+    await fake.wait_for(lambda f: refusal(f, demoted))
+    assert (corpus / seed).exists(), "nothing removed"
+
+    # The admin's /reindex, replayed exactly by a member without rights.
+    reindex = await fake.slash(editor, "reindex", {}, permissions=MANAGE_GUILD)
+    await fake.wait_for(lambda f: any(r.json.get("embeds") for r in answered(f, reindex.token)))
+    replayed = await fake.replay(reindex, reader)
+    await fake.wait_for(lambda f: refusal(f, replayed))
+    assert "Only server managers" in refusal(fake, replayed)
+    assert not answered(fake, replayed.token), "no reindex was started"
+
+
+async def test_a_new_forum_post_is_answered_in_its_thread_when_set_to(
+    fake: FakeDiscord, bot: BotProcess
+) -> None:
+    reader = fake.user("reader")
+
+    def answers(f: FakeDiscord, thread_id: str) -> list[str]:
+        return [m["embeds"][0]["description"] for m in in_thread(f, thread_id)]
+
+    post = await fake.forum_post(reader, "The walkout", "Who walked out of the meeting?")
+    await fake.wait_for(lambda f: answers(f, post["id"]))
+    assert answers(fake, post["id"])[0].startswith("**Delcy Rodriguez**")
+    await fake.send_message(reader, "Who did she call the boss?", [], channel_id=post["id"])
+    await fake.wait_for(lambda f: len(answers(f, post["id"])) == 2)
+    assert answers(fake, post["id"])[1].startswith("**Sullivan**")
