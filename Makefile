@@ -6,11 +6,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install bot build test test-fast lint format bench clean
 
-# torch goes in first, pinned to the CPU build on this disk; unpinned it pulls a multi-GB CUDA build.
+# torch goes in first, pinned to the CPU build on this disk, by pip, which looks there (uv would
+# fetch a multi-GB CUDA build). uv installs the rest: 7 s here where pip took 60 (2026-11-27).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet torch==2.13.0 uv
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
