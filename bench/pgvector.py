@@ -32,7 +32,12 @@ from index.settings import Settings
 from index.storage import backend_at
 from index.storage.base import BuildSpec, Changes
 from index.storage.folder import FolderStorage
-from index.storage.postgres import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_NEIGHBOURS
+from index.storage.postgres import (
+    HNSW_BUILD_MEMORY,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_NEIGHBOURS,
+)
 from localpg import PostgresServer
 
 XQUAD = ROOT.parent / "shared" / "eval" / "xquad"
@@ -54,6 +59,7 @@ def pgvector_search(url: str, data: np.ndarray, probe: np.ndarray, truth: np.nda
         for kind in ("exact", "HNSW"):
             build_s = 0.0
             if kind == "HNSW":
+                db.execute(f"SET maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")
                 started = time.perf_counter()
                 db.execute(
                     "CREATE INDEX ON v USING hnsw (embedding vector_ip_ops)"

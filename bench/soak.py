@@ -1,11 +1,11 @@
 """``python -m bench.soak``: the bot process under a steady stream of questions.
 
-    python -m bench.soak [--questions 1000] [--minutes 10] [--members 50]
+    python -m bench.soak [--questions 1000] [--minutes 10] [--members 50] [--servers 5]
                          [--out bench/results/soak.json]
 
-The real ``python -m bot`` against the fake Discord on 127.0.0.1 (``fakediscord``, which models
-two servers), over an index of the seed and XQuAD articles: ``--questions`` XQuAD questions
-asked with /ask by ``--members`` members spread over both servers, evenly over ``--minutes``.
+The real ``python -m bot`` against the fake Discord on 127.0.0.1 (``fakediscord``), over an
+index of the seed and XQuAD articles: ``--questions`` XQuAD questions asked with /ask by
+``--members`` members spread over ``--servers`` servers, evenly over ``--minutes``.
 At 40 % of the questions an admin runs /reindex (full, so the index is rebuilt and swapped
 while questions keep coming), at 50 % an admin adds an article with /add, at 70 % the gateway
 drops every connection for two seconds (the bot resumes; no question is asked meanwhile, as
@@ -53,7 +53,7 @@ def answers(fake: FakeDiscord, token: str) -> list[Recorded]:
 
 
 async def soak(args: argparse.Namespace, corpus: Path, index_dir: Path) -> dict:
-    fake = FakeDiscord()
+    fake = FakeDiscord(servers=args.servers)
     await fake.start()
     with open(index_dir.parent / "bot.log", "w") as log:
         process = await start_bot(
@@ -108,7 +108,7 @@ async def soak(args: argparse.Namespace, corpus: Path, index_dir: Path) -> dict:
             member = members[number % len(members)]
             question = questions[number % len(questions)]
             interaction = await fake.slash(
-                member, "ask", {"question": question}, elsewhere=number % 2 == 1
+                member, "ask", {"question": question}, server=number % args.servers
             )
             asked.append((interaction.token, time.monotonic()))
         # Every answer has a minute to arrive after the last question.
@@ -127,7 +127,7 @@ async def soak(args: argparse.Namespace, corpus: Path, index_dir: Path) -> dict:
     return {
         "questions": len(asked),
         "members": args.members,
-        "servers": 2,
+        "servers": args.servers,
         "minutes": round((time.monotonic() - started) / 60, 1),
         "answered": len(answered_at),
         "lost": len(asked) - len(answered_at),
@@ -150,6 +150,7 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=1000)
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--members", type=int, default=50)
+    parser.add_argument("--servers", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "soak.json")
     args = parser.parse_args()
     settings = Settings.from_env(env_file=None)

@@ -64,6 +64,7 @@ class Interaction:
 @dataclass
 class FakeDiscord:
     token: str = TOKEN
+    servers: int = 2  # the first with a text channel and a forum, the others one text channel
     requests: list[Recorded] = field(default_factory=list)
     dispatched: list[dict] = field(default_factory=list)
 
@@ -75,10 +76,13 @@ class FakeDiscord:
         self.guild_id = str(next(ids))
         self.channel_id = str(next(ids))
         self.forum_id = str(next(ids))
-        # A second server with one channel, for what must stay within its own server; its id
-        # puts it on the other shard of two.
-        self.other_guild_id = str(int(self.guild_id) + (1 << 22))
-        self.other_channel_id = str(next(ids))
+        # More servers of one channel each, for what must stay within its own server; their ids
+        # spread them over shards (the second is on the other shard of two).
+        self.server_ids = [self.guild_id] + [
+            str(int(self.guild_id) + (number << 22)) for number in range(1, self.servers)
+        ]
+        self.server_channels = [self.channel_id] + [str(next(ids)) for _ in self.server_ids[1:]]
+        self.other_guild_id, self.other_channel_id = self.server_ids[1], self.server_channels[1]
         self.interactions: dict[str, Interaction] = {}
         self.identified = asyncio.Event()
         self.commands_synced = asyncio.Event()
@@ -168,9 +172,9 @@ class FakeDiscord:
         name: str,
         options: dict[str, Any],
         permissions: int = EVERYONE_PERMISSIONS,
-        elsewhere: bool = False,
+        server: int = 0,
     ) -> Interaction:
-        """Run a slash command (``elsewhere``: in the second server); an option given as
+        """Run a slash command (in ``server``, by number: 0 is the first); an option given as
         ``(filename, bytes)`` is an attachment."""
         types = {str: 3, int: 4, bool: 5, float: 10}
         resolved: dict[str, dict] = {}
@@ -184,8 +188,9 @@ class FakeDiscord:
         data = {"id": str(next(self._ids)), "name": name, "type": 1, "options": values}
         if resolved:
             data["resolved"] = {"attachments": {a["id"]: a for a in resolved.values()}}
-        channel_id = self.other_channel_id if elsewhere else self.channel_id
-        return await self._interact(user, 2, data, permissions, channel_id=channel_id)
+        return await self._interact(
+            user, 2, data, permissions, channel_id=self.server_channels[server]
+        )
 
     async def click(
         self,
@@ -234,7 +239,7 @@ class FakeDiscord:
         self.interactions[interaction.token] = interaction
         if message:
             interaction.message_id = message["id"]
-        guild_id = self.other_guild_id if channel_id == self.other_channel_id else self.guild_id
+        guild_id = self._channel(channel_id)["guild_id"]
         extra = {"message": message} if message else {}
         await self.dispatch(
             "INTERACTION_CREATE",
@@ -334,7 +339,7 @@ class FakeDiscord:
     async def _identify(self, socket: web.WebSocketResponse, shard: tuple[int, int]) -> None:
         guilds = [
             guild
-            for guild in (self._guild(), self._other_guild())
+            for guild in [self._guild(), *map(self._other_guild, range(1, self.servers))]
             if shard_of(guild["id"], shard[1]) == shard[0]
         ]
         ready = {
@@ -435,23 +440,21 @@ class FakeDiscord:
             "joined_at": "2026-01-01T00:00:00+00:00",
         }
 
-    def _other_guild(self) -> dict:
+    def _other_guild(self, number: int) -> dict:
+        """Server ``number`` (1 and up): the first's shape, with one text channel."""
+        guild_id, channel_id = self.server_ids[number], self.server_channels[number]
         guild = self._guild()
-        guild |= {"id": self.other_guild_id, "name": "Elsewhere"}
-        guild["roles"] = [{**guild["roles"][0], "id": self.other_guild_id}]
-        guild["threads"] = [
-            t for t in self.threads.values() if t["guild_id"] == self.other_guild_id
-        ]
-        guild["channels"] = [
-            {**guild["channels"][0], "id": self.other_channel_id, "guild_id": self.other_guild_id}
-        ]
+        guild |= {"id": guild_id, "name": "Elsewhere" if number == 1 else f"Server {number}"}
+        guild["roles"] = [{**guild["roles"][0], "id": guild_id}]
+        guild["threads"] = [t for t in self.threads.values() if t["guild_id"] == guild_id]
+        guild["channels"] = [{**guild["channels"][0], "id": channel_id, "guild_id": guild_id}]
         return guild
 
     def _channel(self, channel_id: str) -> dict:
         if channel_id in self.threads:
             return self.threads[channel_id]
-        guild_id = self.other_guild_id if channel_id == self.other_channel_id else self.guild_id
-        return {"id": channel_id, "type": 0, "guild_id": guild_id}
+        number = self.server_channels.index(channel_id) if channel_id in self.server_channels else 0
+        return {"id": channel_id, "type": 0, "guild_id": self.server_ids[number]}
 
     def _attachment(self, filename: str, content: bytes) -> dict:
         attachment_id = str(next(self._ids))

@@ -450,11 +450,11 @@ async def test_two_sharded_processes_serve_one_bot_from_postgres(
         )
         return bot
 
-    # Both start on an empty database: one builds the index, the other waits for its lock.
-    bots = list(await asyncio.gather(start(0), start(1)))
-    here, there = bots[home[fake.guild_id]], bots[home[fake.other_guild_id]]
     reader, editor, me = fake.user("reader"), fake.user("editor"), fake.bot_user
     try:
+        # Both start on an empty database: one builds the index, the other waits for its lock.
+        bots = list(await asyncio.gather(start(0), start(1)))
+        here, there = bots[home[fake.guild_id]], bots[home[fake.other_guild_id]]
         asked = await fake.send_message(reader, f"<@{me['id']}> how many votes were needed?", [me])
         thread = asked["id"]
         first = await fake.wait_for(lambda f: in_thread(f, thread), 60)
@@ -462,7 +462,7 @@ async def test_two_sharded_processes_serve_one_bot_from_postgres(
 
         added = await fake.slash(
             editor, "add", {"article": ("harbour.md", ARTICLE.encode())},
-            permissions=MANAGE_GUILD, elsewhere=True,
+            permissions=MANAGE_GUILD, server=1,
         )  # fmt: skip
         await fake.wait_for(lambda f: any(r.json.get("embeds") for r in answered(f, added.token)))
         assert "/add 'harbour.md'" in there.output() and "/add" not in here.output()

@@ -60,6 +60,17 @@ def test_build_then_stats_on_a_fresh_index(tmp_path: Path) -> None:
     assert stats["articles"] == 1 and stats["dimension"] == 384
 
 
+def test_build_and_ask_from_postgres(database_url: str) -> None:
+    """The issue's scenario: the index built into PostgreSQL, then asked from it."""
+    database = {"NEWSDESK_DATABASE_URL": database_url}
+    built = run("build", **database)
+    assert built.returncode == 0, built.stderr
+    assert "1 articles" in built.stdout and "1 added" in built.stdout
+    asked = run("ask", "--json", "Who walked out of the meeting?", **database)
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout)["answer"]["text"] == "Delcy Rodriguez"
+
+
 def test_asking_without_an_index_explains_how_to_build(tmp_path: Path) -> None:
     result = run("ask", "--index", str(tmp_path / "none"), "anything?")
     assert result.returncode == 2

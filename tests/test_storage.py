@@ -66,6 +66,17 @@ def test_a_built_index_answers_and_describes_itself(
     retriever.store.close()
 
 
+def test_above_the_size_the_search_is_a_graph_that_answers(
+    location: Location, seed_corpus: Path, embedder: Embedder
+) -> None:
+    """An approximate index (FAISS's HNSW, or pgvector's, built with its own memory)."""
+    build(seed_corpus, location, embedder, BuildOptions(approximate_above=2))
+    retriever = Retriever.open(location, embedder)
+    assert "HNSW" in retriever.store.manifest.faiss_index
+    assert Answerer(retriever).ask("Who walked out of the meeting?").text == "Delcy Rodriguez"
+    retriever.store.close()
+
+
 def test_both_backends_rank_alike(
     database_url: str, seed_index: Path, seed_corpus: Path, embedder: Embedder, settings
 ) -> None:
