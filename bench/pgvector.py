@@ -85,6 +85,7 @@ def pgvector_search(url: str, data: np.ndarray, probe: np.ndarray, truth: np.nda
                     "build_s": round(build_s or inserted, 1),
                 }
             )
+            print(results[-1], flush=True)  # a long run shows each row as it comes
         db.execute("DROP TABLE v")
     return results
 
@@ -183,6 +184,8 @@ def main() -> int:
     try:
         data, probe = random_vectors(args.vectors)
         faiss_rows = bench_search("random", data, probe)
+        for row in faiss_rows:
+            print(row, flush=True)
         from index.storage.folder import search_index
 
         _, truth = search_index(data, len(data)).search(probe, 10)
@@ -195,8 +198,6 @@ def main() -> int:
         server.stop()
     figures = {"search": search, "write": writes, "answering": answering}
     args.out.write_text(json.dumps(figures, indent=2))
-    for row in search:
-        print(row)
     print(writes)
     for row in answering:
         print(row)

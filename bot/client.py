@@ -134,9 +134,10 @@ class ShardedNewsdeskBot(NewsdeskBot, commands.AutoShardedBot):
         super().__init__(settings, desk, shard_count=settings.shard_count, shard_ids=shard_ids)
 
     async def on_ready(self) -> None:
-        shards = sorted(self.shards)
-        log.info("ready as %s in %d servers, shards %s of %s", self.user, len(self.guilds),
-                 shards, self.shard_count)  # fmt: skip
+        shards, count = sorted(self.shards), self.shard_count
+        log.info(
+            "ready as %s in %d servers, shards %s of %s", self.user, len(self.guilds), shards, count
+        )
 
 
 def newsdesk_bot(settings: Settings, desk: Desk | None = None) -> NewsdeskBot:

@@ -7,6 +7,7 @@ instance serves both querying and indexing.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import re
@@ -15,7 +16,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from index.answering import Answer, Answerer
@@ -189,6 +190,7 @@ class Desk:
         try:
             yield
         finally:
+            _release_memory()
             self._rebuilding.release()
 
     def _rebuild(
@@ -208,6 +210,14 @@ class Desk:
     def _load(self) -> Answerer:
         retriever = Retriever.open(self.settings.answer_location, self.embedder)
         return Answerer.from_settings(retriever, self.settings, self.reader)
+
+
+def _release_memory() -> None:
+    """Hand what a build freed back to the system: glibc's allocator keeps it otherwise, and
+    the process grows with every reindex (a full one of the XQuAD corpus left it 360 MB
+    larger; trimmed, it was back where it started: 1,229 -> 869 MB)."""
+    with suppress(OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim so
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _free_name(folder: Path, title: str, suffix: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from fakediscord import MANAGE_GUILD, TOKEN, FakeDiscord, Interaction, Recorded, shard_of
-from index.indexer import BuildOptions, build
 from index.settings import Settings
 from index.storage.folder import FolderStorage as Store
 
@@ -60,36 +58,6 @@ async def test_a_first_start_builds_the_index_and_syncs_commands_globally_withou
         assert (index_dir / "current").exists()
         log = bot.output()
         assert "Building it from" in log and "embedding" in log and "(0/" in log
-
-
-async def test_quoted_mentions_ping_nobody_and_long_passages_fit(
-    fake: FakeDiscord, seed_index: Path, tmp_path: Path, corpus: Path, embedder, settings
-) -> None:
-    (corpus / "hostile.txt").write_text(
-        "Council @everyone <@&42> notice\n\n"
-        + " ".join(
-            f"@everyone the council of <@123> voted {n} times on the **budget** motion."
-            for n in range(60)
-        )
-    )
-    index_dir = tmp_path / "hostile-index"
-    build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
-    async with running_bot(fake, tmp_path, index_dir, corpus):
-        ask = await fake.slash(
-            fake.user("reader"),
-            "ask",
-            {"question": "@everyone how many times did the council vote?"},
-        )
-        await fake.wait_for(lambda f: answered(f, ask.token))
-        payload = answered(fake, ask.token)[-1].json
-        assert_safe(payload)
-        embed = payload["embeds"][0]
-        text = "\n".join(
-            [embed["title"], embed["description"]]
-            + [f["name"] + f["value"] for f in embed["fields"]]
-        )
-        assert "@everyone" not in text.replace("@\u200beveryone", "")
-        assert "\\*\\*budget\\*\\*" in text  # quoted markdown stays literal
 
 
 async def test_an_unwritable_index_folder_fails_a_reindex_and_the_old_index_serves(
@@ -334,56 +302,6 @@ async def test_load_while_reindexing_loses_nothing_and_never_stalls(
     beats = [t for t in fake.heartbeats if started is None or t >= started]
     longest = max(b - a for a, b in zip(beats, beats[1:], strict=False))
     assert longest < 0.5 + 1.0, f"the event loop stalled: {longest:.2f}s between heartbeats"
-
-
-async def test_threads_follow_ups_and_votes_that_outlive_a_restart(
-    fake: FakeDiscord, seed_index: Path, corpus: Path, tmp_path: Path
-) -> None:
-    index_dir = tmp_path / "index"
-    shutil.copytree(seed_index, index_dir, symlinks=True)
-    reader, other, me = fake.user("reader"), fake.user("other"), fake.bot_user
-
-    async with running_bot(fake, tmp_path, index_dir, corpus):
-        asked = await fake.send_message(
-            reader, f"<@{me['id']}> how many votes were needed?", mentions=[me]
-        )
-        thread = asked["id"]  # a thread opened from a message takes the message's id
-        await fake.wait_for(lambda f: in_thread(f, thread))
-        assert fake.threads[thread]["name"] == "How many votes were needed?"
-        [first] = in_thread(fake, thread)
-        assert first["embeds"][0]["title"] == "how many votes were needed?"
-
-        await fake.send_message(reader, "And in the General Assembly?", [], channel_id=thread)
-        await fake.wait_for(lambda f: len(in_thread(f, thread)) == 2)
-        followup = in_thread(fake, thread)[1]["embeds"][0]["description"]
-        assert followup.startswith("**18**") and "simple majority of 18 votes" in followup
-
-        buttons = [c["custom_id"] for row in first["components"] for c in row["components"]]
-        answer_id = buttons[0].split(":")[1]
-        assert buttons == [f"vote:{answer_id}:1", f"vote:{answer_id}:0"]
-        down = await fake.click(reader, first, f"vote:{answer_id}:0")
-        await fake.wait_for(
-            lambda f: any("What was wrong" in r.json["content"] for r in f.sent(down.token))
-        )
-        why = next(m for m in fake.messages.values() if "What was wrong" in m["content"])
-        reason = await fake.click(reader, why, f"why:{answer_id}", values=["wrong_source"])
-        await fake.wait_for(lambda f: "noted" in f.messages[why["id"]]["content"])
-        assert fake.interactions[reason.token].responded
-
-    fake.identified.clear()
-    async with running_bot(fake, tmp_path, index_dir, corpus):
-        up = await fake.click(other, fake.messages[first["id"]], f"vote:{answer_id}:1")
-        await fake.wait_for(lambda f: f.interactions[up.token].responded)
-
-    labels = [
-        c.get("label")
-        for row in fake.messages[first["id"]]["components"]
-        for c in row["components"]
-    ]
-    assert labels == ["1", "1"], "both votes counted, the one cast before the restart too"
-    with sqlite3.connect(tmp_path / "state.sqlite") as db:
-        votes = db.execute("SELECT up, reason FROM votes ORDER BY up").fetchall()
-    assert votes == [(0, "wrong_source"), (1, None)]
 
 
 async def test_feeds_and_article_urls_keep_the_coverage_current(

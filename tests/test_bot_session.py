@@ -230,3 +230,31 @@ async def test_a_new_forum_post_is_answered_in_its_thread_when_set_to(
     await fake.send_message(reader, "Who did she call the boss?", [], channel_id=post["id"])
     await fake.wait_for(lambda f: len(answers(f, post["id"])) == 2)
     assert answers(fake, post["id"])[1].startswith("**Sullivan**")
+
+
+HOSTILE = "Council @everyone <@&42> notice\n\n" + " ".join(
+    f"@everyone the council of <@123> voted {n} times on the **budget** motion." for n in range(60)
+)
+
+
+async def test_quoted_mentions_ping_nobody_and_long_passages_fit(
+    fake: FakeDiscord, bot: BotProcess
+) -> None:
+    """Last here: the article it adds would answer the council questions of any test after."""
+    added = await fake.slash(
+        fake.user("editor"), "add", {"article": ("hostile.txt", HOSTILE.encode())}, MANAGE_GUILD
+    )
+    await fake.wait_for(lambda f: any(r.json.get("embeds") for r in answered(f, added.token)))
+    ask = await fake.slash(
+        fake.user("reader"), "ask", {"question": "@everyone how many times did the council vote?"}
+    )
+    await fake.wait_for(lambda f: answered(f, ask.token))
+    payload = answered(fake, ask.token)[-1].json
+    embed = payload["embeds"][0]
+    text = "\n".join(
+        [embed["title"], embed["description"]] + [f["name"] + f["value"] for f in embed["fields"]]
+    )
+    assert "council" in text and "@everyone" not in text.replace("@\u200beveryone", "")
+    assert "\\*\\*budget\\*\\*" in text  # quoted markdown stays literal
+    for request in fake.sent():  # the /add report with the article's title too
+        assert_safe(request.json)
