@@ -7,7 +7,7 @@ It speaks just enough of Discord's v10 protocol for discord.py 2.x:
   INVALID_SESSION, after which the bot identifies again), and dispatches that tests push
   (MESSAGE_CREATE, INTERACTION_CREATE); shards as Discord routes them (a connection that
   identifies as shard [i, n] gets the guilds, and their events, with (guild_id >> 22) % n == i;
-  the two guilds fall on different shards of two);
+  the first two servers fall on different shards of two);
 * REST under ``/api/v10``: the login calls, command sync, channel messages and typing, threads
   opened from a message (announced with THREAD_CREATE), the interaction callback (with
   Discord's 3-second deadline, and UPDATE_MESSAGE for button clicks), follow-ups and the
@@ -15,8 +15,9 @@ It speaks just enough of Discord's v10 protocol for discord.py 2.x:
 * attachments of slash command options, served from ``/cdn``.
 
 Every REST request is recorded (``requests``), so tests assert on the exact payloads the bot
-sent. One guild, one text channel and a few users are enough for the bot; extend ``_guild``
-and ``route`` when a test needs more. Nothing here listens anywhere but 127.0.0.1.
+sent. ``servers`` guilds (the first with a text channel and a forum, the others a text channel
+each) and a few users are enough for the bot; extend ``_guild`` and ``route`` when a test
+needs more. Nothing here listens anywhere but 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -96,8 +97,7 @@ class FakeDiscord:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
-        self.identifies = 0
-        self.shards_identified: list[tuple[int, int]] = []
+        self.shards_identified: list[tuple[int, int]] = []  # each IDENTIFY's shard, in order
         self.resumes = 0
         self.heartbeat_interval_ms = 41250
         self.heartbeats: list[float] = []  # when each heartbeat arrived
@@ -126,6 +126,10 @@ class FakeDiscord:
             await socket.close()
         if self._runner:
             await self._runner.cleanup()
+
+    @property
+    def identifies(self) -> int:
+        return len(self.shards_identified)
 
     @property
     def api_url(self) -> str:
@@ -358,7 +362,6 @@ class FakeDiscord:
             await socket.send_str(json.dumps({"op": 0, "t": event, "s": self._sequence, "d": data}))
         self._sessions[socket] = shard
         self.shards_identified.append(shard)
-        self.identifies += 1
         self.identified.set()
         await self._notify()
 

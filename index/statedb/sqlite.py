@@ -107,7 +107,7 @@ class SQLiteState(StateDatabase):
             if verdict != "ok":
                 raise sqlite3.DatabaseError(verdict)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._migrate(path)
+            self._migrate()
         except sqlite3.DatabaseError as error:
             raise StateUnavailable(
                 f"The state database {path} is damaged ({error}). It holds votes, per-server "
@@ -115,12 +115,12 @@ class SQLiteState(StateDatabase):
                 "and a new, empty one is made at the next start."
             ) from None
 
-    def _migrate(self, path: Path) -> None:
+    def _migrate(self) -> None:
         (version,) = self._db.execute("PRAGMA user_version").fetchone()
         if version > VERSION:
             self._db.close()
             raise StateUnavailable(
-                f"The state database {path} was written by a newer Newsdesk (schema version "
+                f"The state database {self._path} was written by a newer Newsdesk (schema version "
                 f"{version}; this one knows up to {VERSION}). Run the newer release, or restore "
                 "a backup made by this one."
             )
