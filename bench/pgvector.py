@@ -122,15 +122,13 @@ def _articles(settings: Settings) -> list:
 
 ASKER = """
 import json, statistics, sys, time
-import torch
-torch.set_num_threads(1)
 from index.answering import Answerer
 from index.embedding import Embedder
 from index.retriever import Retriever
 from index.settings import Settings
 url, path = sys.argv[1], sys.argv[2]
-settings = Settings.from_env(env_file=None)
-answerer = Answerer(Retriever.open(url, Embedder(settings.model, settings.batch_size)))
+settings = Settings.from_env(env_file=None, model_threads=1)
+answerer = Answerer(Retriever.open(url, Embedder.from_settings(settings)))
 questions = [json.loads(line)["question"] for line in open(path)][:300]
 answerer.ask("warm-up")
 print("ready", flush=True)
@@ -178,7 +176,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pgvector.json")
     args = parser.parse_args()
     settings = Settings.from_env(env_file=None)
-    embedder = Embedder(settings.model, settings.batch_size)
+    embedder = Embedder.from_settings(settings)
     server = PostgresServer()
     server.start()
     try:

@@ -158,7 +158,7 @@ def main() -> int:
         corpus, index_dir = Path(scratch) / "corpus", Path(scratch) / "index"
         shutil.copytree(ROOT / "seeds", corpus)
         shutil.copytree(SHARED / "eval" / "xquad" / "corpus", corpus / "xquad")
-        embedder = Embedder(settings.model, settings.batch_size)
+        embedder = Embedder.from_settings(settings)
         build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
         del embedder  # the bot process loads its own
         figures = asyncio.run(soak(args, corpus, index_dir))

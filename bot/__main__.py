@@ -51,7 +51,7 @@ def configure_logging(token: str) -> None:
 
 
 async def run(settings: Settings) -> None:
-    # Imported here: torch and the models load only once the settings are known to be usable.
+    # Imported here: the models load only once the settings are known to be usable.
     from bot.client import newsdesk_bot
 
     async with newsdesk_bot(settings) as bot:
@@ -85,7 +85,13 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    except (IndexUnavailable, StateUnavailable, ReaderWeightsError, FileNotFoundError) as error:
+    except (
+        IndexUnavailable,
+        StateUnavailable,
+        ReaderWeightsError,
+        SettingsError,
+        FileNotFoundError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -17,7 +17,6 @@ from bot.views import ReasonSelect, VoteButton
 from index.desk import Desk
 from index.feedback import FeedbackLog
 from index.feeds import FeedBook
-from index.reader.model import default_reader
 from index.settings import Settings
 from index.statedb import open_state
 
@@ -41,25 +40,18 @@ class NewsdeskBot(commands.Bot):
             **sharding,
         )
         self.settings = settings
-        self._desk = desk
+        # The models load before logging in (0.5 s once exported: index/onnxcache.py), so an
+        # unusable model or missing or damaged reader weights stop the start with one line.
+        self.desk = desk or Desk(settings)
         self._state_db = open_state(settings.state_location)  # checked once, shared by all
-        # Loaded before logging in: missing or damaged weights stop the start with one line.
-        default_reader(settings.reader_weights)
         self.state = BotState(self._state_db, settings)
         self.feedback = FeedbackLog(self._state_db)
         self.feeds = FeedBook(self._state_db)
         self.feeds.use_settings(settings.feeds)
 
-    @property
-    def desk(self) -> Desk:
-        assert self._desk is not None, "setup_hook has not run"
-        return self._desk
-
     async def setup_hook(self) -> None:
-        if self._desk is None:
-            log.info("loading the model and the index (first start builds it from the corpus)")
-            self._desk = await asyncio.to_thread(Desk, self.settings)
-        await asyncio.to_thread(self._desk.open)
+        log.info("loading the index (the first start builds it from the corpus)")
+        await asyncio.to_thread(self.desk.open)
         # Vote buttons on answers sent before this start keep working.
         self.add_dynamic_items(VoteButton, ReasonSelect)
         self.tree.on_error = self.command_failed

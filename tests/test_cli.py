@@ -11,7 +11,7 @@ import pytest
 
 from index.answering import Answerer
 from index.feedback import FeedbackLog
-from index.reader.model import RETRAIN
+from index.reader import RETRAIN
 from index.retriever import Retriever
 from index.statedb import open_state
 from index.storage.folder import FolderStorage

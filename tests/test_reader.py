@@ -14,16 +14,9 @@ from hypothesis import strategies as st
 from safetensors.torch import load_file
 
 from index.answering import Answerer
-from index.reader import FoundSpan, ReaderOutput
-from index.reader.model import (
-    FROZEN,
-    WEIGHTS,
-    ReaderWeightsError,
-    TrainedReader,
-    default_reader,
-    load_model,
-    reader_input,
-)
+from index.reader import WEIGHTS, FoundSpan, ReaderOutput, ReaderWeightsError
+from index.reader.model import TrainedReader, default_reader, reader_input
+from index.reader.network import FROZEN, load_model
 from index.reader.train import TrainConfig, _save_checkpoint, optimizer_for, train
 from index.retriever import Retriever
 

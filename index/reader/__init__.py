@@ -2,8 +2,8 @@
 
 ``Answerer`` asks a ``Reader`` which of the candidate sentences answers and where; the default
 is the model this project trains (``index.reader.model.TrainedReader``, weights in
-``weights/``); tests may pass any object with the same ``read`` method. Every span a reader
-returns is a verbatim substring of its sentence.
+``weights/``, its network in ``network.py``); tests may pass any object with the same ``read``
+method. Every span a reader returns is a verbatim substring of its sentence.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Protocol
 
 # The committed weights of the trained reader (see weights/MODEL_CARD.md).
 WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
+RETRAIN = "python -m index.reader train --data ../shared/squad/train.jsonl.gz --out data/reader"
 
 # Sentences are joined with one space to make the reader's context in training; at question
 # time their word pieces are laid end to end, which BERT's tokenizer makes the same input.
@@ -41,6 +42,11 @@ class ReaderOutput:
 
 class ReaderWeightsError(RuntimeError):
     """The reader's weights are missing, damaged or made for another base model."""
+
+
+def weights_fix(path: Path) -> str:
+    """What to do about a bad weights file, for the one line that reports it."""
+    return f"restore them with `git checkout -- {path}` or retrain with `{RETRAIN}`"
 
 
 class Reader(Protocol):

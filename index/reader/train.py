@@ -34,14 +34,10 @@ from transformers import get_linear_schedule_with_warmup
 from index.chunking import split_sentences
 from index.metrics import exact_match, token_f1
 from index.reader import join_sentences
-from index.reader.model import (
-    FROZEN,
-    base_model,
-    decode,
-    reader_input,
-    save_weights,
-    tokenizer,
-)
+from index.reader.model import decode, reader_input
+from index.reader.network import FROZEN, base_model, save_weights, tokenizer
+from index.settings import packaged_model_path
+from index.wordpieces import WordPieces
 
 
 @dataclass(frozen=True)
@@ -336,7 +332,13 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
         "device": torch.cuda.get_device_name()
         if device.type == "cuda"
         else f"CPU ({os.cpu_count()} cores)",
-        "holdout": holdout_figures(model, tok, held_examples, config.max_length, device),
+        "holdout": holdout_figures(
+            model,
+            WordPieces(Path(packaged_model_path())),
+            held_examples,
+            config.max_length,
+            device,
+        ),
     }
     save_weights(
         model.cpu(),
@@ -407,7 +409,7 @@ def _resume(path: Path, config, model, optimizer, scheduler) -> int:
 
 @torch.inference_mode()
 def holdout_figures(
-    model, tok, examples: Sequence[Example], max_length: int, device: torch.device
+    model, tok: WordPieces, examples: Sequence[Example], max_length: int, device: torch.device
 ) -> dict:
     """SQuAD exact match and F1 of the best span, how often it lies in the answering sentence,
     and how often "no answer" wins where no sentence answers."""

@@ -1,0 +1,104 @@
+"""Models in ONNX Runtime: the embedder computes what sentence-transformers computes, a kept
+model is reused, a damaged or unkeepable one costs only an export, and a process that finds
+both models kept imports neither torch nor transformers."""
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+
+from index.embedding import Embedder
+from index.onnxcache import Runtime, export
+from index.settings import Settings
+
+TEXTS = [
+    "Venezuela said it would leave the Organization of American States.",
+    "  Delcy Rodríguez walked out of the meeting in Cancún.  ",
+    "",
+    "The 34-nation group " * 120,  # past the model's 256 tokens: cut as sentence-transformers does
+]
+
+
+def test_the_embedder_computes_what_sentence_transformers_computes(
+    embedder: Embedder, settings: Settings
+) -> None:
+    reference = SentenceTransformer(settings.model, device="cpu")
+    expected = reference.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.abs(embedder.encode(TEXTS) - expected).max() < 1e-5
+    assert embedder.max_tokens == reference.max_seq_length - 2
+    for text in TEXTS:
+        pieces = reference.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+        assert embedder.count_tokens(text) == len(pieces)
+
+
+class AddOne(torch.nn.Module):
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return input_ids + 1
+
+
+exported: list[int] = []  # one entry per export
+
+
+def add_one() -> bytes:
+    exported.append(1)
+    return export(AddOne(), ("input_ids",), ("out",), {"input_ids": {0: "rows", 1: "tokens"}})
+
+
+def run(session) -> list[int]:
+    return session.run(None, {"input_ids": np.array([[1, 2]], dtype=np.int64)})[0][0].tolist()
+
+
+def test_a_kept_model_is_reused_and_a_damaged_one_exported_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    exported.clear()
+    runtime = Runtime(tmp_path / "cache", threads=1)
+    assert run(runtime.session("add", "k1", add_one)) == [2, 3]
+    [kept] = (tmp_path / "cache").iterdir()
+    assert kept.name == "add-k1.onnx" and len(exported) == 1
+    assert run(runtime.session("add", "k1", add_one)) == [2, 3]
+    assert len(exported) == 1  # found, not exported
+    assert run(runtime.session("add", "k2", add_one)) == [2, 3]
+    assert len(exported) == 2  # another key (new weights): exported
+    kept.write_bytes(kept.read_bytes()[:50])
+    with caplog.at_level(logging.WARNING):
+        assert run(runtime.session("add", "k1", add_one)) == [2, 3]
+    assert len(exported) == 3 and "damaged" in caplog.text
+    assert run(runtime.session("add", "k1", add_one)) == [2, 3]
+    assert len(exported) == 3  # the damaged file was replaced
+    assert not list((tmp_path / "cache").glob("*.part"))
+
+
+def test_a_cache_that_cannot_be_written_costs_only_the_export(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    with caplog.at_level(logging.WARNING):
+        assert run(Runtime(taken / "cache").session("add", "k", add_one)) == [2, 3]
+    assert "NEWSDESK_MODEL_CACHE" in caplog.text
+
+
+def test_a_process_that_finds_both_models_kept_imports_neither_torch_nor_transformers(
+    embedder: Embedder,
+) -> None:
+    from index.reader.model import default_reader
+
+    default_reader()  # kept by now, as the embedder is
+    script = (
+        "import sys\n"
+        "from index.answering import shipped_reader\n"
+        "from index.embedding import Embedder\n"
+        "from index.settings import Settings\n"
+        "Embedder.from_settings(Settings.from_env(env_file=None)).encode(['a question'])\n"
+        "shipped_reader().read('Who left?', ['Delcy Rodriguez left.'])\n"
+        "print(sorted({'torch', 'transformers', 'sentence_transformers'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
