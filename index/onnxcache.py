@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Bump when an export below changes what it writes for the same weights.
+# Bump when an export (index/embedding.py's, index/reader/network.py's) changes what it
+# writes for the same weights: kept files made by the old one are then not used.
 EXPORT_VERSION = "1"
 
 
