@@ -36,7 +36,8 @@ format: install
 test: lint
 	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; [ $$status -eq 5 ] && exit 0; exit $$status
 
-# The quick tier for working: unit and simcord tests (no separate processes, no eval sets).
+# The quick tier for working: unit and simcord tests (no separate processes, no eval sets, no
+# torch: the models run from their kept ONNX files).
 test-fast: install
 	$(PY) -m pytest -m "unit or simcord" $(PYTEST_ARGS)
 

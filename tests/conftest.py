@@ -38,7 +38,7 @@ def unprivileged() -> list[str]:
     return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
 
 
-TIERS = ("unit", "simcord", "process", "eval", "crash")
+TIERS = ("unit", "simcord", "process", "eval", "crash", "torch")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

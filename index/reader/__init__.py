@@ -49,6 +49,21 @@ def weights_fix(path: Path) -> str:
     return f"restore them with `git checkout -- {path}` or retrain with `{RETRAIN}`"
 
 
+def weights_metadata(path: Path) -> dict[str, str]:
+    """The weights file's metadata, read without torch, or a ``ReaderWeightsError`` saying it
+    is missing or damaged (a cut file fails here: its header no longer covers it)."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise ReaderWeightsError(f"The reader's weights are missing ({path}): {weights_fix(path)}.")
+    try:
+        with safe_open(str(path), "np") as handle:
+            return handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as error:
+        message = f"The reader's weights at {path} are damaged ({error}): {weights_fix(path)}."
+        raise ReaderWeightsError(message) from None
+
+
 class Reader(Protocol):
     def read(
         self, question: str, sentences: Sequence[str], priority: Sequence[int] | None = None

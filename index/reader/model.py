@@ -16,7 +16,7 @@ import numpy as np
 from index import onnxcache
 from index.embedding import model_digest
 from index.onnxcache import DEFAULT_RUNTIME, Runtime
-from index.reader import WEIGHTS, FoundSpan, ReaderOutput, ReaderWeightsError, weights_fix
+from index.reader import WEIGHTS, FoundSpan, ReaderOutput, weights_metadata
 from index.settings import packaged_model_path
 from index.wordpieces import WordPieces
 
@@ -129,12 +129,10 @@ class TrainedReader:
     def __init__(
         self, weights: Path = WEIGHTS, max_length: int = 256, runtime: Runtime = DEFAULT_RUNTIME
     ) -> None:
-        if not weights.is_file():
-            fix = weights_fix(weights)
-            raise ReaderWeightsError(f"The reader's weights are missing ({weights}): {fix}.")
+        weights_metadata(weights)  # missing or damaged: refused here, before any export
         base = Path(packaged_model_path()).resolve()
-        # The weights' own digest: a damaged file is a new key, so it is exported (and
-        # refused there with the reason) rather than served from an older export.
+        # The weights' own digest: weights changed in any way (retrained, or damaged past what
+        # the header shows) are a new key, exported and checked afresh, never an old export.
         key = onnxcache.cache_key(onnxcache.file_digest(weights), model_digest(base))
         self.session = runtime.session("reader", key, lambda: _export(weights))
         self.tokenizer = WordPieces(base)

@@ -15,12 +15,12 @@ import os
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
 
 from index import onnxcache
-from index.reader import WEIGHTS, ReaderWeightsError, weights_fix
+from index.reader import WEIGHTS, ReaderWeightsError, weights_fix, weights_metadata
 from index.settings import packaged_model_path
 
 FROZEN = "bert.embeddings.word_embeddings.weight"  # loaded from the packaged model
@@ -63,11 +63,8 @@ def save_weights(model: BertForQuestionAnswering, path: Path, metadata: dict[str
 def load_model(path: Path = WEIGHTS, base: str | None = None) -> BertForQuestionAnswering:
     """The trained reader in fp32 for the CPU, or one clear ``ReaderWeightsError``."""
     fix = weights_fix(path)
-    if not path.is_file():
-        raise ReaderWeightsError(f"The reader's weights are missing ({path}): {fix}.")
+    metadata = weights_metadata(path)
     try:
-        with safe_open(str(path), "pt") as handle:
-            metadata = handle.metadata() or {}
         shipped = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
         message = f"The reader's weights at {path} are damaged ({error}): {fix}."

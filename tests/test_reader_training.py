@@ -1,0 +1,131 @@
+"""Training the reader on a handful of examples, and its ONNX export against torch's own
+logits: the tests that need torch (the ``torch`` tier: in ``make test``, not ``test-fast``).
+
+torch is imported inside the tests: collecting this module, which ``make test-fast`` does too,
+must not load it (6 s with transformers)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+
+from index.reader.model import TrainedReader, default_reader, reader_input
+
+if TYPE_CHECKING:
+    from index.reader.train import TrainConfig
+
+pytestmark = pytest.mark.torch
+
+
+def squad_file(path: Path) -> Path:
+    """A few SQuAD-shaped paragraphs in two articles (the second is held out)."""
+    rows = []
+    for title in ("Harbour", "Bridge"):
+        context = (
+            f"The {title.lower()} reopened in May after repairs. Mayor Ana Souza cut the ribbon. "
+            f"About 300 people came to see the {title.lower()}."
+        )
+        qas = [
+            {"question": "Who cut the ribbon?", "answers": [{"text": "Ana Souza", "starts": []}]},
+            {"question": "How many people came?", "answers": [{"text": "300", "starts": []}]},
+            {"question": "When did it reopen?", "answers": [{"text": "May", "starts": []}]},
+        ]
+        for qa in qas:
+            qa["answers"][0]["starts"] = [context.index(qa["answers"][0]["text"])]
+        rows += [{"title": title, "paragraph": p, "context": context, "qas": qas} for p in (0, 1)]
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in rows)
+    return path
+
+
+def tiny_run(tmp_path: Path) -> TrainConfig:
+    """One epoch over the six questions of the first article, on the CPU: seconds."""
+    from index.reader.train import TrainConfig
+
+    return TrainConfig(
+        data=squad_file(tmp_path / "squad.jsonl.gz"),
+        out=tmp_path / "run",
+        epochs=1,
+        batch_size=4,
+        max_length=64,
+        holdout_articles=1,
+        device="cpu",
+    )
+
+
+def test_training_writes_weights_that_load_and_a_model_card(tmp_path: Path) -> None:
+    from index.reader.train import train
+
+    config = tiny_run(tmp_path)
+    figures = train(config, progress=False)
+    assert figures["steps"] >= 2 and figures["holdout"]["questions"] == 6
+    card = (config.out / "MODEL_CARD.md").read_text()
+    assert "CC BY-SA 4.0" in card and "SQuAD v1.1" in card and "| `learning_rate` |" in card
+    assert not (config.out / "checkpoint.pt").exists(), "a finished run leaves no checkpoint"
+    reader = TrainedReader(config.out / "reader.safetensors")
+    assert all(
+        s.text in "Mayor Ana Souza cut the ribbon."
+        for s in reader.read("Who cut the ribbon?", ["Mayor Ana Souza cut the ribbon."]).spans
+    )
+
+
+def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    """A checkpoint at the last step: the rerun trains no further and ships its weights."""
+    import torch
+    from safetensors.torch import load_file
+
+    from index.reader.network import FROZEN, load_model
+    from index.reader.train import _save_checkpoint, optimizer_for, train
+
+    config = tiny_run(tmp_path)
+    first = train(config, progress=False)
+    shipped = load_file(str(config.out / "reader.safetensors"))
+    resumed = replace(config, out=tmp_path / "resumed")
+    model = load_model(config.out / "reader.safetensors")
+    model.get_parameter(FROZEN).requires_grad_(False)
+    optimizer, scheduler = optimizer_for(model, config, first["steps"])
+    resumed.out.mkdir()
+    _save_checkpoint(
+        resumed.out / "checkpoint.pt", resumed, model, optimizer, scheduler, first["steps"]
+    )
+    again = train(resumed, progress=False)
+    assert again["steps"] == first["steps"]
+    after = load_file(str(resumed.out / "reader.safetensors"))
+    assert all(torch.equal(after[k], shipped[k]) for k in shipped)
+    # A checkpoint made with other settings is not resumed.
+    other = replace(resumed, learning_rate=1e-3)
+    _save_checkpoint(other.out / "checkpoint.pt", resumed, model, optimizer, scheduler, 1)
+    with pytest.raises(SystemExit, match="other settings"):
+        train(other, progress=False)
+
+
+def test_onnx_runtime_computes_what_torch_computes() -> None:
+    """The reader runs in ONNX Runtime (faster here); its logits must be torch's."""
+    import torch
+
+    from index.reader.network import load_model
+
+    model, reader = load_model(), default_reader()
+    sentences = [
+        "The outburst came as US Deputy Secretary of State John Sullivan tried to rally support.",
+        "Venezuelan Foreign Minister Delcy Rodriguez stormed out of the meeting.",
+    ]
+    for question, texts in [("Who walked out?", sentences), ("Why? " * 30, sentences[:1])]:
+        read = reader_input(reader.tokenizer, question, texts, reader.max_length)
+        ids = np.array([read.ids])
+        feed = {
+            "input_ids": ids,
+            "attention_mask": np.ones_like(ids),
+            "token_type_ids": np.array([read.types]),
+        }
+        start, end = reader.session.run(None, feed)
+        with torch.inference_mode():
+            expected = model(input_ids=torch.tensor(ids), token_type_ids=torch.tensor([read.types]))
+        assert np.abs(start - expected.start_logits.numpy()).max() < 1e-4
+        assert np.abs(end - expected.end_logits.numpy()).max() < 1e-4
