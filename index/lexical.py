@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from functools import cache
@@ -11,6 +12,9 @@ import bm25s
 import numpy as np
 import Stemmer
 
+# bm25s sets its own logger to DEBUG: every build put "Building index from tokens" in the
+# CLI's output and the bot's log.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 @cache
 def _stemmer() -> Stemmer.Stemmer:
