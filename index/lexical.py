@@ -16,6 +16,7 @@ import Stemmer
 # CLI's output and the bot's log.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
+
 @cache
 def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
