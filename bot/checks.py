@@ -26,7 +26,7 @@ def admin_only(what: str) -> Callable[[T], T]:
     admins can ..." in the refusal."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
-        if interaction.client.is_admin(interaction):  # type: ignore[attr-defined]
+        if await interaction.client.is_admin(interaction):  # type: ignore[attr-defined]
             return True
         raise NotAdmin(what)
 

@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from bot.checks import NotAdmin
 from bot.formatting import NO_MENTIONS
-from bot.state import BotState
+from bot.state import BotState, ServerSettings
 from bot.views import ReasonSelect, VoteButton
 from index.desk import Desk
 from index.feedback import FeedbackLog
@@ -66,7 +66,12 @@ class NewsdeskBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("synced %d commands globally (they may take a while to appear)", len(synced))
 
-    def is_admin(self, interaction: discord.Interaction) -> bool:
+    async def server(self, guild_id: int | None) -> ServerSettings:
+        """A server's settings, read from the state database in a worker thread: a database
+        that hangs rather than refuses must not stall the gateway and every other member."""
+        return await asyncio.to_thread(self.state.server, guild_id)
+
+    async def is_admin(self, interaction: discord.Interaction) -> bool:
         """Checked on every admin path, whatever Discord's command settings say: members with
         Manage Server, ids in NEWSDESK_ADMIN_IDS, and holders of the server's admin role."""
         user = interaction.user
@@ -74,7 +79,7 @@ class NewsdeskBot(commands.Bot):
             return True
         if not isinstance(user, discord.Member):
             return False  # direct messages never administer anything
-        admin_role = self.state.server(interaction.guild_id).admin_role_id
+        admin_role = (await self.server(interaction.guild_id)).admin_role_id
         if any(r.id in self.settings.admin_ids or r.id == admin_role for r in user.roles):
             return True
         # The invoker's permissions as Discord resolved them for this interaction.

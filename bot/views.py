@@ -106,14 +106,14 @@ class Confirm(discord.ui.View):
     def __init__(
         self,
         owner_id: int,
-        allowed: Callable[[discord.Interaction], bool],
+        allowed: Callable[[discord.Interaction], Awaitable[bool]],
         action: Callable[[discord.Interaction], Awaitable[Any]],
     ) -> None:
         super().__init__(timeout=120)
         self.owner_id, self.allowed, self.action = owner_id, allowed, action
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        if interaction.user.id != self.owner_id or not self.allowed(interaction):
+        if interaction.user.id != self.owner_id or not await self.allowed(interaction):
             await interaction.response.send_message(
                 "Only the admin who asked can confirm this.", ephemeral=True
             )

@@ -199,7 +199,7 @@ class Admin(commands.Cog):
     async def _titles(
         self, interaction: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[str]]:
-        if not self.bot.is_admin(interaction):
+        if not await self.bot.is_admin(interaction):
             return []  # titles are public, but the command is not theirs to use
         typed = typed.lower()
         articles = await asyncio.to_thread(self.bot.desk.articles)

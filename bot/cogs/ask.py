@@ -23,6 +23,7 @@ from discord.ext import commands
 
 from bot.client import NewsdeskBot
 from bot.formatting import NO_MENTIONS, answer_embed, channel_list
+from bot.state import ServerSettings
 from bot.views import vote_view
 from index.answering import Answer, clean_question
 from index.followups import Turn
@@ -55,12 +56,16 @@ class Ask(commands.Cog):
         self._last_question: dict[int, float] = {}  # user id -> monotonic time
 
     def refusal(
-        self, user: discord.abc.User, guild_id: int | None, channel_id: int | None, question: str
+        self,
+        user: discord.abc.User,
+        server: ServerSettings,
+        guild_id: int | None,
+        channel_id: int | None,
+        question: str,
     ) -> str | None:
         """Why this question is not answered, or None. Records the question for the cooldown."""
         if guild_id is None and not self.bot.settings.answer_dms:
             return "I only answer questions in servers, not in direct messages."
-        server = self.bot.state.server(guild_id)
         if server.channel_ids and guild_id is not None and channel_id not in server.channel_ids:
             return f"I answer questions in {channel_list(server.channel_ids)}."
         if not question.strip():
@@ -78,11 +83,16 @@ class Ask(commands.Cog):
         return None
 
     async def respond(
-        self, question: str, user: discord.abc.User, guild_id: int | None, where: Where
+        self,
+        question: str,
+        user: discord.abc.User,
+        guild_id: int | None,
+        server: ServerSettings,
+        where: Where,
     ) -> None:
         """Answer ``question`` and send the answer where it belongs: in a new thread when
         ``where`` may open one (and it opens), else in place. The one delivery path for /ask,
-        mentions, follow-ups and forum posts."""
+        mentions, follow-ups and forum posts; ``server``: its settings, read once per question."""
         try:
             answer = await asyncio.to_thread(self.bot.desk.ask, question, where.history)
         except Exception:
@@ -101,7 +111,7 @@ class Ask(commands.Cog):
             "answered" if answer.covered else "not covered",
             answer.seconds * 1000,
         )
-        message = await self.reply(question, answer, guild_id)
+        message = await self.reply(question, answer, guild_id, server.feedback_buttons)
         thread = await _open_thread(where.open_thread, question) if where.open_thread else None
         if thread is not None:
             await self.remember(thread, answer)
@@ -116,10 +126,12 @@ class Ask(commands.Cog):
             await self.remember(where.channel, answer)
         await where.in_place(**message)
 
-    async def reply(self, question: str, answer: Answer, guild_id: int | None) -> dict[str, Any]:
-        """The message for an answer: its embed and, where the server wants them, vote buttons."""
+    async def reply(
+        self, question: str, answer: Answer, guild_id: int | None, buttons: bool
+    ) -> dict[str, Any]:
+        """The message for an answer: its embed and, when ``buttons``, vote buttons."""
         message: dict[str, Any] = {"embed": answer_embed(answer), "allowed_mentions": NO_MENTIONS}
-        if self.bot.state.server(guild_id).feedback_buttons:
+        if buttons:
             try:
                 answer_id = await asyncio.to_thread(
                     self.bot.feedback.record, question, answer, guild_id
@@ -156,9 +168,9 @@ class Ask(commands.Cog):
     @app_commands.describe(question="What you want to know, e.g. who walked out of the meeting?")
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         channel = interaction.channel
-        refusal = self.refusal(
-            interaction.user, interaction.guild_id, _home(channel, interaction.channel_id), question
-        )
+        server = await self.bot.server(interaction.guild_id)
+        home = _home(channel, interaction.channel_id)
+        refusal = self.refusal(interaction.user, server, interaction.guild_id, home, question)
         if refusal:
             await interaction.response.send_message(
                 refusal, ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -166,7 +178,6 @@ class Ask(commands.Cog):
             return
         # Discord wants a first response within 3 s: say "thinking" now, answer after.
         await interaction.response.defer(thinking=True)
-        server = self.bot.state.server(interaction.guild_id)
         in_thread_mode = server.thread_mode == "all" and isinstance(channel, discord.TextChannel)
         history = await self.conversation(channel)
         where = Where(
@@ -180,7 +191,7 @@ class Ask(commands.Cog):
             else None,
             point_to_thread=True,
         )
-        await self.respond(question, interaction.user, interaction.guild_id, where)
+        await self.respond(question, interaction.user, interaction.guild_id, server, where)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
@@ -191,20 +202,22 @@ class Ask(commands.Cog):
         guild_id = message.guild.id if message.guild else None
         mentioned = any(user.id == me.id for user in message.mentions)
         history = await self.conversation(channel)
-        conversing = isinstance(channel, discord.Thread) and (
-            history is not None or self._is_new_forum_post(message, channel)
-        )
+        forum_post = _first_post_of_forum_thread(message, channel)
         # In a server the bot speaks when mentioned or in its own threads; in a DM, always.
+        if guild_id is not None and not (mentioned or history is not None or forum_post):
+            return  # most messages: no settings read
+        server = await self.bot.server(guild_id)
+        conversing = history is not None or (forum_post and _answers_forum_posts(server, channel))
         if guild_id is not None and not (mentioned or conversing):
             return
         question = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
         if conversing and not mentioned and not question:
             return  # an image or a sticker in the thread: nothing was asked
-        refusal = self.refusal(message.author, guild_id, _home(channel, channel.id), question)
+        home = _home(channel, channel.id)
+        refusal = self.refusal(message.author, server, guild_id, home, question)
         if refusal:
             await message.reply(refusal, mention_author=False, allowed_mentions=NO_MENTIONS)
             return
-        server = self.bot.state.server(guild_id)
         threads = isinstance(channel, discord.TextChannel) and server.thread_mode != "off"
         where = Where(
             via="message",
@@ -215,19 +228,23 @@ class Ask(commands.Cog):
             open_thread=message.create_thread if threads else None,
         )
         async with channel.typing():
-            await self.respond(question, message.author, guild_id, where)
+            await self.respond(question, message.author, guild_id, server, where)
 
-    def _is_new_forum_post(self, message: discord.Message, thread: discord.Thread) -> bool:
-        """A post to answer: the first message of a forum post (it has the thread's own id),
-        where the server answers forum posts. Posts in forums outside the server's answer
-        channels are left alone rather than each told where to ask."""
-        server = self.bot.state.server(thread.guild.id)
-        return (
-            isinstance(thread.parent, discord.ForumChannel)
-            and message.id == thread.id
-            and server.forum_answers
-            and (not server.channel_ids or thread.parent_id in server.channel_ids)
-        )
+
+def _first_post_of_forum_thread(message: discord.Message, channel: Any) -> bool:
+    """The first message of a forum post: it has the thread's own id."""
+    return (
+        isinstance(channel, discord.Thread)
+        and isinstance(channel.parent, discord.ForumChannel)
+        and message.id == channel.id
+    )
+
+
+def _answers_forum_posts(server: ServerSettings, thread: discord.Thread) -> bool:
+    """The server answers forum posts, in this forum. Posts in forums outside the server's
+    answer channels are left alone rather than each told where to ask."""
+    here = not server.channel_ids or thread.parent_id in server.channel_ids
+    return server.forum_answers and here
 
 
 def _home(channel: Any, channel_id: int | None) -> int | None:

@@ -67,7 +67,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
     @app_commands.command(name="list", description="The feeds polled, and how each last went")
     @admin_only("see the feeds")
     async def list_(self, interaction: discord.Interaction) -> None:
-        feeds = self.bot.feeds.listed(interaction.guild_id)
+        feeds = await asyncio.to_thread(self.bot.feeds.listed, interaction.guild_id)
         await interaction.response.send_message(
             embed=feeds_embed(feeds, self.bot.settings.feed_interval_minutes),
             ephemeral=True,
@@ -80,7 +80,9 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
     async def add(self, interaction: discord.Interaction, url: str) -> None:
         assert interaction.guild_id is not None  # guild_only
         try:
-            feed = self.bot.feeds.add(url.strip(), interaction.guild_id, interaction.user.id)
+            feed = await asyncio.to_thread(
+                self.bot.feeds.add, url.strip(), interaction.guild_id, interaction.user.id
+            )
         except FeedRejected as reason:
             await interaction.response.send_message(f"Not added: {reason}", ephemeral=True)
             return
@@ -103,7 +105,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
     async def remove(self, interaction: discord.Interaction, feed: int) -> None:
         assert interaction.guild_id is not None
         try:
-            removed = self.bot.feeds.remove(feed, interaction.guild_id)
+            removed = await asyncio.to_thread(self.bot.feeds.remove, feed, interaction.guild_id)
         except FeedRejected as reason:
             await interaction.response.send_message(f"Not removed: {reason}", ephemeral=True)
             return
@@ -119,9 +121,9 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
     async def _feeds(
         self, interaction: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[int]]:
-        if not self.bot.is_admin(interaction):
+        if not await self.bot.is_admin(interaction):
             return []
-        feeds = self.bot.feeds.listed(interaction.guild_id)
+        feeds = await asyncio.to_thread(self.bot.feeds.listed, interaction.guild_id)
         return [
             app_commands.Choice(name=f.url[:100], value=f.id)
             for f in feeds

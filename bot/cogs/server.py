@@ -60,7 +60,7 @@ class Server(commands.Cog):
     ) -> None:
         assert interaction.guild is not None  # guild_only
         state = self.bot.state
-        server = state.server(interaction.guild.id)
+        server = await self.bot.server(interaction.guild.id)
         changes: dict[str, Any] = {
             name: value
             for name, value in {
