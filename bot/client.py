@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import discord
@@ -44,6 +45,9 @@ class NewsdeskBot(commands.Bot):
         # unusable model or missing or damaged reader weights stop the start with one line.
         self.desk = desk or Desk(settings)
         self._state_db = open_state(settings.state_location)  # checked once, shared by all
+        # Settings reads come before a question's first response (3 s): their own threads, not
+        # a place in the default pool's queue behind the answers being computed.
+        self._settings_reads = ThreadPoolExecutor(2, thread_name_prefix="settings")
         self.state = BotState(self._state_db, settings)
         self.feedback = FeedbackLog(self._state_db)
         self.feeds = FeedBook(self._state_db)
@@ -69,7 +73,8 @@ class NewsdeskBot(commands.Bot):
     async def server(self, guild_id: int | None) -> ServerSettings:
         """A server's settings, read from the state database in a worker thread: a database
         that hangs rather than refuses must not stall the gateway and every other member."""
-        return await asyncio.to_thread(self.state.server, guild_id)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._settings_reads, self.state.server, guild_id)
 
     async def is_admin(self, interaction: discord.Interaction) -> bool:
         """Checked on every admin path, whatever Discord's command settings say: members with
@@ -113,6 +118,7 @@ class NewsdeskBot(commands.Bot):
 
     async def close(self) -> None:
         await super().close()
+        self._settings_reads.shutdown(wait=False)
         self._state_db.close()
 
     async def on_message(self, message: discord.Message) -> None:
