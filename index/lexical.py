@@ -12,6 +12,8 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from index.stopwords import STOP_WORDS
+
 # bm25s sets its own logger to DEBUG: every build put "Building index from tokens" in the
 # CLI's output and the bot's log.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -40,13 +42,10 @@ def expand_aliases(text: str) -> str:
     return _ALIAS.sub(lambda m: ALIASES[m.group(1)], text)
 
 
-@cache
 def stopwords() -> frozenset[str]:
     # spaCy's list (326 words) rather than bm25s's 33: "how", "many", "were" and the like
     # say nothing about which passage answers.
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    return frozenset(STOP_WORDS)
+    return STOP_WORDS
 
 
 @cache
