@@ -7,12 +7,14 @@ STAMP := $(VENV)/.installed
 .PHONY: install bot build test test-fast lint format bench clean
 
 # torch goes in first, pinned to the CPU build on this disk, by pip, which looks there (uv would
-# fetch a multi-GB CUDA build). uv installs the rest: 19 s here where pip took 60 (2026-11-27).
-# Compiled at install, as pip does: where PYTHONDONTWRITEBYTECODE is set (this machine), every
-# process would otherwise compile transformers again, 4 s a start.
+# fetch a multi-GB CUDA build); not compiled: only exporting and training import it (compiling
+# took 18 s of the install, importing it uncompiled costs 1.7 s more, 2026-11-27). uv installs
+# the rest: 19 s here where pip took 60. Compiled at install, as pip does: where
+# PYTHONDONTWRITEBYTECODE is set (this machine), every process would otherwise compile its
+# imports again (1.8 s a start).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet torch==2.13.0 uv
+	$(PY) -m pip install --quiet --no-compile torch==2.13.0 uv
 	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]'
 	touch $(STAMP)
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
+from index.onnxcache import Runtime
 from index.reader.model import TrainedReader, default_reader, reader_input
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ def test_training_writes_weights_that_load_and_a_model_card(tmp_path: Path) -> N
     card = (config.out / "MODEL_CARD.md").read_text()
     assert "CC BY-SA 4.0" in card and "SQuAD v1.1" in card and "| `learning_rate` |" in card
     assert not (config.out / "checkpoint.pt").exists(), "a finished run leaves no checkpoint"
-    reader = TrainedReader(config.out / "reader.safetensors")
+    # Exported into the test's own folder: weights made here have no place in the user's cache.
+    reader = TrainedReader(config.out / "reader.safetensors", runtime=Runtime(tmp_path / "models"))
     assert all(
         s.text in "Mayor Ana Souza cut the ribbon."
         for s in reader.read("Who cut the ribbon?", ["Mayor Ana Souza cut the ribbon."]).spans
