@@ -24,7 +24,6 @@ from index.settings import Settings, SettingsError
 from index.wordpieces import WordPieces
 
 Progress = Callable[[int], None]  # called with the number of texts just embedded
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
@@ -54,8 +53,9 @@ class Embedder:
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         # Sorting by length keeps each batch's padding small.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for offset in range(0, len(order), max(self.batch_size, 1)):
-            rows = order[offset : offset + self.batch_size]
+        size = max(self.batch_size, 1)
+        for offset in range(0, len(order), size):
+            rows = order[offset : offset + size]
             inputs = self._pieces.batch([texts[i] for i in rows], self.max_tokens + 2)
             (vectors[rows],) = self.session.run(None, inputs)
             if progress:
@@ -119,8 +119,9 @@ def _export(folder: Path) -> bytes:
             mean = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, p=2, dim=1)
 
-    dynamic = {name: {0: "texts", 1: "tokens"} for name in INPUTS} | {"vectors": {0: "texts"}}
-    return onnxcache.export(Pooled(), INPUTS, ("vectors",), dynamic)
+    inputs = onnxcache.BERT_INPUTS
+    dynamic = {name: {0: "texts", 1: "tokens"} for name in inputs} | {"vectors": {0: "texts"}}
+    return onnxcache.export(Pooled(), inputs, ("vectors",), dynamic)
 
 
 @cache

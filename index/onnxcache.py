@@ -1,8 +1,8 @@
 """Models run in ONNX Runtime, exported from torch once and kept in a cache folder.
 
-Importing torch and transformers and exporting both models cost every process about 6 s here
-(2026-11-27, 2 cores: torch 1.0 s, transformers 2.5 s, the embedder 1.2 s, the reader's export
-0.9 s); opening the two kept files takes about 0.5 s. A kept model is found by a key naming
+Loading both models through torch took every process 8.0 s here (torch and transformers
+imported, the reader exported at each start); opening the two kept files takes 0.56 s
+(2026-11-27, 2 cores). A kept model is found by a key naming
 everything it was made from, so new weights or a new exporter make a new file; a missing,
 damaged or unwritable cache costs only the export (torch is imported then, and only then).
 """
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     import onnxruntime as ort
 
 log = logging.getLogger(__name__)
+
+# What a BERT-style model takes, as both exports name it.
+BERT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 # Bump when an export (index/embedding.py's, index/reader/network.py's) changes what it
 # writes for the same weights: kept files made by the old one are then not used.

@@ -24,7 +24,6 @@ from index.reader import WEIGHTS, ReaderWeightsError, weights_fix, weights_metad
 from index.settings import packaged_model_path
 
 FROZEN = "bert.embeddings.word_embeddings.weight"  # loaded from the packaged model
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def base_model(base: str | None = None) -> BertForQuestionAnswering:
@@ -89,5 +88,6 @@ def export_reader(path: Path = WEIGHTS) -> bytes:
     with eager attention: the SDPA export differed by up to 2.4."""
     model = load_model(path)
     model.set_attn_implementation("eager")
-    dynamic = {name: {0: "texts", 1: "tokens"} for name in INPUTS}
-    return onnxcache.export(model, INPUTS, ("start_logits", "end_logits"), dynamic)
+    inputs = onnxcache.BERT_INPUTS
+    dynamic = {name: {0: "texts", 1: "tokens"} for name in inputs}
+    return onnxcache.export(model, inputs, ("start_logits", "end_logits"), dynamic)
