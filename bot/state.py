@@ -71,11 +71,17 @@ class BotState:
             )
         except StateUnavailable as error:
             log.warning("server %s: settings as last read (%s)", guild_id, error)
-            return self._last_read.get(guild_id, self._defaults)
+            return self.last_read(guild_id)
         known = {f.name for f in fields(ServerSettings)}
         stored = {name: _load(name, value) for name, value in rows if name in known}
         self._last_read[guild_id] = replace(self._defaults, **stored)
         return self._last_read[guild_id]
+
+    def last_read(self, guild_id: int | None) -> ServerSettings:
+        """The settings this process last read for the server (defaults before any read)."""
+        if guild_id is None:
+            return self._defaults
+        return self._last_read.get(guild_id, self._defaults)
 
     def change(self, guild_id: int, user_id: int, **changes: Any) -> ServerSettings:
         """Apply ``changes`` to one server, logging each with who made it."""

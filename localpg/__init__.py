@@ -140,6 +140,30 @@ class PostgresServer:
     def resume(self) -> None:
         self._run(self.folder / "data")
 
+    def freeze(self) -> None:
+        """Stop the server and its backends in place (SIGSTOP): connections stay open and
+        nothing answers, as with a server that hangs. ``thaw`` lets it go on."""
+        for pid in self._processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self._processes():
+            os.kill(pid, signal.SIGCONT)
+
+    def _processes(self) -> list[int]:
+        """The postmaster and its children (each backend is its own process group, so the
+        postmaster's group would not reach them)."""
+        assert self.process is not None
+        children = []
+        for stat_file in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat_file.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # gone meanwhile
+            if int(fields[1]) == self.process.pid:  # the parent's pid
+                children.append(int(stat_file.parent.name))
+        return [self.process.pid, *children]
+
     def stop(self) -> None:
         self.halt()
         shutil.rmtree(self.folder, ignore_errors=True)

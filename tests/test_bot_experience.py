@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import replace
 
 import discord
@@ -12,7 +13,7 @@ from simcord.builders import ChannelHandle
 from bot.client import NewsdeskBot
 from index.desk import Desk
 from index.feedback import FeedbackLog
-from index.statedb import open_state
+from index.statedb import StateUnavailable, open_state
 from localpg import PostgresServer
 
 from .conftest import embed_of, reply_of
@@ -174,6 +175,41 @@ async def test_answers_are_delivered_while_the_state_database_is_away(
         await reader.slash(channel, "ask", question="Where was the meeting held?")
         assert channel.last_message.components, "the buttons are back with the database"
     finally:
+        database.stop()
+
+
+async def test_a_state_database_that_hangs_is_given_up_in_time(
+    bot_settings, embedder, caplog
+) -> None:
+    """The state in a real PostgreSQL whose processes are stopped in place: its connections
+    stay open and nothing answers. Each state call is given up after STATE_SECONDS as
+    StateUnavailable, which the answer path handles as it does a database that is away (the
+    test above); a server's settings come as last read. (Not in simcord: it waits for the
+    bot's threads to settle, and this one waits on the database until it is thawed.)"""
+    from bot.client import STATE_SECONDS
+
+    database = PostgresServer()
+    database.start()
+    try:
+        settings = replace(bot_settings, database_url=database.database("state"))
+        bot = NewsdeskBot(settings, Desk(bot_settings, embedder))
+        bot.state.change(7, 1, thread_mode="off")
+        assert (await bot.server(7)).thread_mode == "off"
+
+        database.freeze()
+        started = time.monotonic()
+        assert (await bot.server(7)).thread_mode == "off", "as last read"
+        with pytest.raises(StateUnavailable, match="did not answer"):
+            await bot.state_call(bot.state.conversation, 42)
+        waited = time.monotonic() - started
+        assert 2 * STATE_SECONDS <= waited < 2 * STATE_SECONDS + 1, waited
+        assert "settings as last read" in caplog.text
+        database.thaw()
+        assert (await bot.server(7)).thread_mode == "off"
+        assert await bot.state_call(bot.state.conversation, 42) is None, "answers again"
+        await bot.close()
+    finally:
+        database.thaw()
         database.stop()
 
 

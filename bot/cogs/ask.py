@@ -133,7 +133,7 @@ class Ask(commands.Cog):
         message: dict[str, Any] = {"embed": answer_embed(answer), "allowed_mentions": NO_MENTIONS}
         if buttons:
             try:
-                answer_id = await asyncio.to_thread(
+                answer_id = await self.bot.state_call(
                     self.bot.feedback.record, question, answer, guild_id
                 )
             except StateUnavailable as error:  # the answer matters more than its buttons
@@ -147,7 +147,7 @@ class Ask(commands.Cog):
         if not isinstance(channel, discord.Thread):
             return None
         try:
-            return await asyncio.to_thread(self.bot.state.conversation, channel.id)
+            return await self.bot.state_call(self.bot.state.conversation, channel.id)
         except StateUnavailable as error:
             log.warning("thread %s read without its conversation: %s", channel.id, error)
             return None
@@ -158,7 +158,7 @@ class Ask(commands.Cog):
         # The question as it was searched for, so a follow-up of a follow-up keeps the topic.
         asked = answer.read_as or answer.question
         try:
-            await asyncio.to_thread(
+            await self.bot.state_call(
                 self.bot.state.add_turn, thread.id, thread.guild.id, asked, answer.text
             )
         except StateUnavailable as error:
