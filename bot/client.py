@@ -91,7 +91,7 @@ class NewsdeskBot(commands.Bot):
             )
         except TimeoutError:
             raise StateUnavailable(
-                f"the state database did not answer in {STATE_SECONDS:.0f} s"
+                f"the state database did not answer in {STATE_SECONDS:g} s"
             ) from None
 
     async def server(self, guild_id: int | None) -> ServerSettings:
