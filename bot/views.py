@@ -7,7 +7,6 @@ the bot checks what that person may do on every click, never trusting who saw th
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -17,11 +16,15 @@ import discord
 
 from bot.formatting import NO_MENTIONS
 from index.feedback import REASONS
+from index.statedb import StateUnavailable
 
 if TYPE_CHECKING:
     from bot.client import NewsdeskBot
 
 log = logging.getLogger(__name__)
+
+# What a member reads when the state database is away or does not answer in time.
+NOT_NOW = "Votes cannot be recorded just now; please try again in a little while."
 
 
 class VoteButton(
@@ -45,16 +48,22 @@ class VoteButton(
         return cls(int(match["id"]), match["up"] == "1")
 
     async def callback(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
-        feedback = interaction.client.feedback
-        recorded = await asyncio.to_thread(
-            feedback.vote, self.answer_id, interaction.user.id, self.up
-        )
-        if not recorded:
+        bot = interaction.client
+        try:
+            recorded = await bot.state_call(
+                bot.feedback.vote, self.answer_id, interaction.user.id, self.up
+            )
+            counts = await bot.state_call(bot.feedback.votes, self.answer_id) if recorded else None
+        except StateUnavailable as error:
+            log.warning("vote on answer %s not recorded: %s", self.answer_id, error)
+            await interaction.response.send_message(NOT_NOW, ephemeral=True)
+            return
+        if counts is None:
             await interaction.response.send_message(
                 "That answer is no longer on record.", ephemeral=True
             )
             return
-        up, down = await asyncio.to_thread(feedback.votes, self.answer_id)
+        up, down = counts
         # Acknowledge by updating the counts on the buttons everyone sees.
         await interaction.response.edit_message(view=vote_view(self.answer_id, up, down))
         if not self.up:
@@ -86,9 +95,15 @@ class ReasonSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"why:(?P
 
     async def callback(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
         reason = self.item.values[0]
-        noted = await asyncio.to_thread(
-            interaction.client.feedback.explain, self.answer_id, interaction.user.id, reason
-        )
+        bot = interaction.client
+        try:
+            noted = await bot.state_call(
+                bot.feedback.explain, self.answer_id, interaction.user.id, reason
+            )
+        except StateUnavailable as error:
+            log.warning("reason for answer %s not noted: %s", self.answer_id, error)
+            await interaction.response.edit_message(content=NOT_NOW, view=None)
+            return
         text = f"Thanks, noted: {REASONS[reason].lower()}." if noted else "Vote 👎 first, please."
         await interaction.response.edit_message(content=text, view=None)
 

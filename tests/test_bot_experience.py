@@ -164,12 +164,18 @@ async def test_answers_are_delivered_while_the_state_database_is_away(
         await reader.slash(channel, "ask", question="How many votes were needed?")
         assert channel.last_message.components, "vote buttons while the database is up"
 
+        answered = channel.last_message
+        answer_id = int(answered.components[0].children[0].custom_id.split(":")[1])
+
         database.halt()
         result = await reader.slash(channel, "ask", question="Who walked out of the meeting?")
         assert embed_of(result).description.startswith("**Delcy Rodriguez**")
         assert not channel.last_message.components
         assert channel.threads == [], "thread_mode off, as last read"
         assert "answer sent without vote buttons" in caplog.text
+        vote = await reader.click(answered, custom_id=f"vote:{answer_id}:1")
+        said = reply_of(vote)
+        assert said.ephemeral and "cannot be recorded just now" in said.content
 
         database.resume()
         await reader.slash(channel, "ask", question="Where was the meeting held?")
