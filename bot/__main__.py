@@ -8,10 +8,8 @@ import sys
 
 import discord
 
-from index.reader import ReaderWeightsError
+from index.errors import ONE_LINE_ERRORS
 from index.settings import Settings, SettingsError
-from index.statedb import StateUnavailable
-from index.storage.base import IndexUnavailable
 
 log = logging.getLogger("bot")
 
@@ -85,13 +83,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 1
-    except (
-        IndexUnavailable,
-        StateUnavailable,
-        ReaderWeightsError,
-        SettingsError,
-        FileNotFoundError,
-    ) as error:
+    except ONE_LINE_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -8,13 +8,12 @@ import logging
 import sys
 from pathlib import Path
 
+from index.errors import ONE_LINE_ERRORS
 from index.feedback import REASONS, FeedbackLog
 from index.indexer import BuildReport
-from index.reader import ReaderWeightsError
-from index.settings import Settings, SettingsError
-from index.statedb import StateUnavailable, open_state
+from index.settings import Settings
+from index.statedb import open_state
 from index.storage import backend_at
-from index.storage.base import IndexUnavailable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,14 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.run in (run_build, run_eval, run_fetch):
             settings.check_paths()
         return args.run(args, settings)
-    except (
-        IndexUnavailable,
-        StateUnavailable,
-        ReaderWeightsError,
-        SettingsError,
-        FileNotFoundError,
-        NotADirectoryError,
-    ) as error:
+    except ONE_LINE_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
