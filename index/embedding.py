@@ -32,10 +32,10 @@ class Embedder:
         self, model: str, batch_size: int = 32, runtime: Runtime = DEFAULT_RUNTIME
     ) -> None:
         folder = Path(model).expanduser().resolve()
-        self.max_tokens = _window(folder, model) - 2  # room for [CLS] and [SEP]
+        window, self.dimension = _shape(folder, model)
+        self.max_tokens = window - 2  # room for [CLS] and [SEP]
         self.name = str(folder)
         self.batch_size = batch_size
-        self.dimension = int(json.loads((folder / "config.json").read_text())["hidden_size"])
         self._pieces = WordPieces(folder)
         key = onnxcache.cache_key(model_digest(folder))
         self.session = runtime.session("encoder", key, lambda: _export(folder))
@@ -68,9 +68,10 @@ class Embedder:
         return vector
 
 
-def _window(folder: Path, model: str) -> int:
-    """The most tokens the model reads, or a ``SettingsError`` saying why the folder is not a
-    model this embedder runs (a BERT-style encoder with mean pooling and a tokenizer.json)."""
+def _shape(folder: Path, model: str) -> tuple[int, int]:
+    """The most tokens the model reads and the size of its vectors, or a ``SettingsError``
+    saying why the folder is not a model this embedder runs (a BERT-style encoder with mean
+    pooling and a tokenizer.json)."""
     problem = None
     if not folder.is_dir():
         problem = "is not a folder (models are never downloaded)"
@@ -85,10 +86,11 @@ def _window(folder: Path, model: str) -> int:
             f"NEWSDESK_MODEL={model} {problem}: point it at a sentence-transformers folder with "
             "mean pooling, or leave it empty for the packaged all-MiniLM-L6-v2"
         )
-    config = folder / "sentence_bert_config.json"
-    window = json.loads(config.read_text()).get("max_seq_length") if config.is_file() else None
-    limit = json.loads((folder / "config.json").read_text()).get("max_position_embeddings", 512)
-    return min(window or limit, limit)
+    config = json.loads((folder / "config.json").read_text())
+    limit = config.get("max_position_embeddings", 512)
+    sentence = folder / "sentence_bert_config.json"
+    window = json.loads(sentence.read_text()).get("max_seq_length") if sentence.is_file() else None
+    return min(window or limit, limit), int(config["hidden_size"])
 
 
 def _pooling(folder: Path) -> dict:

@@ -60,8 +60,13 @@ def weights_metadata(path: Path) -> dict[str, str]:
         with safe_open(str(path), "np") as handle:
             return handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as error:
-        message = f"The reader's weights at {path} are damaged ({error}): {weights_fix(path)}."
-        raise ReaderWeightsError(message) from None
+        raise damaged_weights(path, error) from None
+
+
+def damaged_weights(path: Path, error: Exception) -> ReaderWeightsError:
+    return ReaderWeightsError(
+        f"The reader's weights at {path} are damaged ({error}): {weights_fix(path)}."
+    )
 
 
 class Reader(Protocol):

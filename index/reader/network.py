@@ -20,7 +20,13 @@ from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
 
 from index import onnxcache
-from index.reader import WEIGHTS, ReaderWeightsError, weights_fix, weights_metadata
+from index.reader import (
+    WEIGHTS,
+    ReaderWeightsError,
+    damaged_weights,
+    weights_fix,
+    weights_metadata,
+)
 from index.settings import packaged_model_path
 
 FROZEN = "bert.embeddings.word_embeddings.weight"  # loaded from the packaged model
@@ -66,8 +72,7 @@ def load_model(path: Path = WEIGHTS, base: str | None = None) -> BertForQuestion
     try:
         shipped = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
-        message = f"The reader's weights at {path} are damaged ({error}): {fix}."
-        raise ReaderWeightsError(message) from None
+        raise damaged_weights(path, error) from None
     model = base_model(base)
     frozen = model.state_dict()[FROZEN]
     if metadata.get("embeddings") != _fingerprint(frozen):
