@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 import discord
@@ -23,6 +24,8 @@ from index.settings import Settings
 from index.statedb import StateUnavailable, open_state
 
 log = logging.getLogger(__name__)
+
+DATABASE_AWAY = "The bot's database is not answering just now; please try again in a while."
 
 T = TypeVar("T")
 # The longest a state database call may hold a question: a settings read takes 0.05 ms in
@@ -77,8 +80,8 @@ class NewsdeskBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("synced %d commands globally (they may take a while to appear)", len(synced))
 
-    async def state_call(self, call: Callable[..., T], *args: Any) -> T:
-        """``call(*args)`` on the state database, in a worker thread, given at most
+    async def state_call(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``call(*args, **kwargs)`` on the state database, in a worker thread, given at most
         ``STATE_SECONDS``: a database that hangs rather than refuses (its connections open, no
         reply) must neither stall the gateway nor hold a question past Discord's 3 seconds. A
         call that takes longer raises ``StateUnavailable``, which the caller already handles
@@ -87,7 +90,8 @@ class NewsdeskBot(commands.Bot):
         loop = asyncio.get_running_loop()
         try:
             return await asyncio.wait_for(
-                loop.run_in_executor(self._state_calls, call, *args), STATE_SECONDS
+                loop.run_in_executor(self._state_calls, partial(call, *args, **kwargs)),
+                STATE_SECONDS,
             )
         except TimeoutError:
             raise StateUnavailable(
@@ -120,16 +124,23 @@ class NewsdeskBot(commands.Bot):
     async def command_failed(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
-        """Every command's errors: a member who is not an admin is refused privately; a command
-        that raised is logged with its traceback and the member gets a short private apology
-        instead of Discord's "The application did not respond"."""
+        """Every command's errors: a member who is not an admin is refused privately, and so is
+        one whose command met a state database that is away or hangs; a command that raised is
+        logged with its traceback and the member gets a short private apology instead of
+        Discord's "The application did not respond"."""
         name = interaction.command.name if interaction.command else "?"
+        cause = getattr(error, "original", error)  # what the command itself raised
         if isinstance(error, NotAdmin):
             log.warning("refused /%s from %s: not an admin", name, interaction.user.id)
             text = (
                 f"Only server managers (or the admins set with /settings or NEWSDESK_ADMIN_IDS) "
                 f"can {error.what}."
             )
+        elif isinstance(cause, StateUnavailable):
+            # Away, or given up after STATE_SECONDS (a write given up may still land: running
+            # the command again is safe, it sets the same).
+            log.warning("/%s: %s", name, cause)
+            text = DATABASE_AWAY
         else:
             log.error("/%s failed", name, exc_info=error)
             text = "Something went wrong with that command; it has been logged. Please try again."

@@ -159,7 +159,7 @@ async def test_answers_are_delivered_while_the_state_database_is_away(
         # The index from its folder (the desk's settings), the state in PostgreSQL.
         bot = NewsdeskBot(settings, Desk(bot_settings, embedder))
         await simcord_env.restart_bot(bot)
-        guild, channel, reader, _ = server
+        guild, channel, reader, editor = server
         bot.state.change(guild.id, 1, thread_mode="off")
         await reader.slash(channel, "ask", question="How many votes were needed?")
         assert channel.last_message.components, "vote buttons while the database is up"
@@ -176,6 +176,11 @@ async def test_answers_are_delivered_while_the_state_database_is_away(
         vote = await reader.click(answered, custom_id=f"vote:{answer_id}:1")
         said = reply_of(vote)
         assert said.ephemeral and "cannot be recorded just now" in said.content
+        # An admin's commands on the database: told so, not apologised to.
+        for command, options in [("feedback", {}), ("settings", {"cooldown": 5.0})]:
+            told = await editor.slash(channel, command, **options)
+            assert told.ephemeral and "not answering just now" in told.response.content, command
+        assert "Traceback" not in caplog.text
 
         database.resume()
         await reader.slash(channel, "ask", question="Where was the meeting held?")

@@ -6,8 +6,6 @@ voted-down questions into eval lines.
 
 from __future__ import annotations
 
-import asyncio
-
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -25,8 +23,8 @@ class Feedback(commands.Cog):
     @admin_only("see the feedback")
     async def feedback(self, interaction: discord.Interaction) -> None:
         votes = self.bot.feedback
-        counts = await asyncio.to_thread(votes.counts, interaction.guild_id)
-        worst = await asyncio.to_thread(votes.worst, 5, interaction.guild_id)
+        counts = await self.bot.state_call(votes.counts, interaction.guild_id)
+        worst = await self.bot.state_call(votes.worst, 5, interaction.guild_id)
         await interaction.response.send_message(
             embed=feedback_embed(counts, worst), ephemeral=True, allowed_mentions=NO_MENTIONS
         )

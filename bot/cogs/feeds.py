@@ -19,6 +19,7 @@ from bot.client import NewsdeskBot
 from bot.formatting import NO_MENTIONS, feeds_embed, fit
 from index.desk import ReindexRunning
 from index.feeds import Feed, FeedRejected, FeedResult, index_poll, poll
+from index.statedb import StateUnavailable
 from index.web import FetchPolicy
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
     @app_commands.command(name="list", description="The feeds polled, and how each last went")
     @admin_only("see the feeds")
     async def list_(self, interaction: discord.Interaction) -> None:
-        feeds = await asyncio.to_thread(self.bot.feeds.listed, interaction.guild_id)
+        feeds = await self.bot.state_call(self.bot.feeds.listed, interaction.guild_id)
         await interaction.response.send_message(
             embed=feeds_embed(feeds, self.bot.settings.feed_interval_minutes),
             ephemeral=True,
@@ -80,7 +81,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
     async def add(self, interaction: discord.Interaction, url: str) -> None:
         assert interaction.guild_id is not None  # guild_only
         try:
-            feed = await asyncio.to_thread(
+            feed = await self.bot.state_call(
                 self.bot.feeds.add, url.strip(), interaction.guild_id, interaction.user.id
             )
         except FeedRejected as reason:
@@ -105,7 +106,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
     async def remove(self, interaction: discord.Interaction, feed: int) -> None:
         assert interaction.guild_id is not None
         try:
-            removed = await asyncio.to_thread(self.bot.feeds.remove, feed, interaction.guild_id)
+            removed = await self.bot.state_call(self.bot.feeds.remove, feed, interaction.guild_id)
         except FeedRejected as reason:
             await interaction.response.send_message(f"Not removed: {reason}", ephemeral=True)
             return
@@ -123,7 +124,10 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
     ) -> list[app_commands.Choice[int]]:
         if not await self.bot.is_admin(interaction):
             return []
-        feeds = await asyncio.to_thread(self.bot.feeds.listed, interaction.guild_id)
+        try:
+            feeds = await self.bot.state_call(self.bot.feeds.listed, interaction.guild_id)
+        except StateUnavailable:
+            return []  # the command itself will say why
         return [
             app_commands.Choice(name=f.url[:100], value=f.id)
             for f in feeds

@@ -6,7 +6,6 @@ logged with who made it.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -86,7 +85,7 @@ class Server(commands.Cog):
         elif clear_admin_role:
             changes["admin_role_id"] = None
         if changes:
-            server = await asyncio.to_thread(
+            server = await self.bot.state_call(
                 state.change, interaction.guild.id, interaction.user.id, **changes
             )
         await interaction.response.send_message(
