@@ -107,6 +107,31 @@ def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
         train(other, progress=False)
 
 
+def test_training_goes_on_from_given_weights(tmp_path: Path) -> None:
+    """``--init``: more training of trained weights, which the card and settings name."""
+    import torch
+    from safetensors.torch import load_file
+
+    from index.reader.network import FROZEN, load_model
+    from index.reader.train import _save_checkpoint, optimizer_for, train
+
+    first = tiny_run(tmp_path)
+    train(first, progress=False)
+    weights = first.out / "reader.safetensors"
+    more = replace(first, out=tmp_path / "more", init=weights, learning_rate=1e-3)
+    train(more, progress=False)
+    before, after = load_file(str(weights)), load_file(str(more.out / "reader.safetensors"))
+    assert set(after) == set(before) and not all(torch.equal(after[k], before[k]) for k in after)
+    assert more.fingerprint()["init"] in (more.out / "MODEL_CARD.md").read_text()
+    # A checkpoint made from other starting weights is not resumed.
+    model = load_model(weights)
+    model.get_parameter(FROZEN).requires_grad_(False)
+    optimizer, scheduler = optimizer_for(model, first, 2)
+    _save_checkpoint(more.out / "checkpoint.pt", first, model, optimizer, scheduler, 1)
+    with pytest.raises(SystemExit, match="other settings"):
+        train(more, progress=False)
+
+
 def test_onnx_runtime_computes_what_torch_computes() -> None:
     """The reader runs in ONNX Runtime (faster here); its logits must be torch's."""
     import torch

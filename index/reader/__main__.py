@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
         flag = "--" + option.name.replace("_", "-")
         if option.name in {"data", "out"}:
             command.add_argument(flag, type=Path, required=True)
+        elif option.name == "init":
+            command.add_argument(flag, type=Path, metavar="WEIGHTS")
         else:
             kind = type(option.default)
             command.add_argument(flag, type=kind, default=option.default)

@@ -16,6 +16,7 @@ XQuAD (SQuAD dev) is never seen.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -35,7 +36,7 @@ from index.chunking import split_sentences
 from index.metrics import exact_match, token_f1
 from index.reader import join_sentences
 from index.reader.model import decode, reader_input
-from index.reader.network import FROZEN, base_model, save_weights, tokenizer
+from index.reader.network import FROZEN, base_model, load_model, save_weights, tokenizer
 from index.settings import packaged_model_path
 from index.wordpieces import WordPieces
 
@@ -59,12 +60,17 @@ class TrainConfig:
     threads: int = 2  # torch's CPU threads; this machine has two cores
     save_every: int = 1000  # steps between checkpoints
     device: str = "auto"  # "cuda" when there is one, else "cpu"
+    # Start from these trained weights (a reader.safetensors) instead of an untrained head: more
+    # training of the shipped reader where a full run does not fit (hours on two cores).
+    init: Path | None = None
 
     def fingerprint(self) -> dict:
         """What must match for a checkpoint to be resumed."""
         keep = {k: str(v) for k, v in asdict(self).items()}
-        for volatile in ("out", "threads", "save_every", "device", "data"):
+        for volatile in ("out", "threads", "save_every", "device", "data", "init"):
             keep.pop(volatile)
+        if self.init is not None:  # which weights, by content: the path may move
+            keep["init"] = hashlib.sha256(self.init.read_bytes()).hexdigest()[:16]
         return keep
 
 
@@ -295,7 +301,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     tok = tokenizer()
     examples = make_examples(rows, config, workers)
     data = encode(examples, tok, config.max_length)
-    model = base_model().to(device)
+    model = (load_model(config.init) if config.init else base_model()).to(device)
     model.get_parameter(FROZEN).requires_grad_(False)
     per_epoch = len(batches([len(e.ids) for e in data], config.batch_size, config.seed, 0))
     total = per_epoch * config.epochs
@@ -466,7 +472,7 @@ answers (or [CLS], "no answer"). Made by `python -m index.reader train` (`index/
   {config.max_length} tokens; plus, for {config.negatives:.0%} of the questions, the same
   without the answering sentence, labelled "no answer".
 - **Run**: {figures["examples"]:,} examples, {figures["steps"]:,} steps in
-  {figures["minutes"]} minutes on {figures["device"]}.
+  {figures["minutes"]} minutes on {figures["device"]}.{_started_from(config)}
 
 | setting | value |
 | --- | --- |
@@ -481,3 +487,13 @@ Reproduce: `python -m index.reader train --data ../shared/squad/train.jsonl.gz -
 with the settings above, then copy `DIR/reader.safetensors` and this card into
 `index/reader/weights/`. Figures on the project's eval sets are in BENCHMARKS.md.
 """
+
+
+def _started_from(config: TrainConfig) -> str:
+    if config.init is None:
+        return ""
+    digest = config.fingerprint()["init"]
+    return (
+        f"\n- **Started from** trained weights (sha256 {digest}...), not an untrained head: "
+        "this run is more training of them, and their own card says how they were made."
+    )
