@@ -21,7 +21,7 @@ import numpy as np
 from index import onnxcache
 from index.onnxcache import DEFAULT_RUNTIME, Runtime
 from index.settings import Settings, SettingsError
-from index.wordpieces import WordPieces
+from index.wordpieces import word_pieces
 
 Progress = Callable[[int], None]  # called with the number of texts just embedded
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -36,7 +36,7 @@ class Embedder:
         self.max_tokens = window - 2  # room for [CLS] and [SEP]
         self.name = str(folder)
         self.batch_size = batch_size
-        self._pieces = WordPieces(folder)
+        self._pieces = word_pieces(folder)
         key = onnxcache.cache_key(model_digest(folder))
         self.session = runtime.session("encoder", key, lambda: _export(folder))
         self.encode_query = lru_cache(maxsize=4096)(self._encode_query)

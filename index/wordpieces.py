@@ -8,10 +8,18 @@ says what it needs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 from tokenizers import Encoding, Tokenizer
+
+
+@cache
+def word_pieces(folder: Path) -> WordPieces:
+    """The word pieces of ``folder`` (resolved), read once per process: the embedder and the
+    reader share the packaged model's (15.6 ms a read, 2026-11-27). Read-only once made."""
+    return WordPieces(folder)
 
 
 class WordPieces:

@@ -18,7 +18,7 @@ from index.embedding import model_digest
 from index.onnxcache import DEFAULT_RUNTIME, Runtime
 from index.reader import WEIGHTS, FoundSpan, ReaderOutput, weights_metadata
 from index.settings import packaged_model_path
-from index.wordpieces import WordPieces
+from index.wordpieces import WordPieces, word_pieces
 
 # Longer spans are never short answers (evaluation takes ten words at most).
 MAX_SPAN_TOKENS = 24
@@ -135,7 +135,7 @@ class TrainedReader:
         # the header shows) are a new key, exported and checked afresh, never an old export.
         key = onnxcache.cache_key(onnxcache.file_digest(weights), model_digest(base))
         self.session = runtime.session("reader", key, lambda: _export(weights))
-        self.tokenizer = WordPieces(base)
+        self.tokenizer = word_pieces(base)
         self.max_length = max_length
 
     def read(
