@@ -93,7 +93,8 @@ class AnswerPolicy:
     worded_overlap: float = 0.8
     # The reader's probability that the best span answers, below which the answer is "not
     # covered" even when a sentence is close: on XQuAD's corpus 0.005 abstains on 23 of 30
-    # off-topic questions (16 without it) and refuses 15 of 1,190 answerable ones (5).
+    # off-topic questions (16 without it) and refuses 15 of 1,190 answerable ones (5; 14 with
+    # the weights trained further).
     reader_threshold: float = 0.005
     # A span the reader is this sure of answers even when no sentence is close by cosine
     # ("How many countries are in the group?" -> "34", cosine 0.25); off-topic abstention
