@@ -16,7 +16,6 @@ XQuAD (SQuAD dev) is never seen.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import random
@@ -32,6 +31,7 @@ import torch
 from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from index import onnxcache
 from index.chunking import split_sentences
 from index.metrics import exact_match, token_f1
 from index.reader import join_sentences
@@ -70,7 +70,7 @@ class TrainConfig:
         for volatile in ("out", "threads", "save_every", "device", "data", "init"):
             keep.pop(volatile)
         if self.init is not None:  # which weights, by content: the path may move
-            keep["init"] = hashlib.sha256(self.init.read_bytes()).hexdigest()[:16]
+            keep["init"] = onnxcache.file_digest(self.init)[:16]
         return keep
 
 
