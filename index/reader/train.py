@@ -15,14 +15,11 @@ XQuAD (SQuAD dev) is never seen.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import random
-import re
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,11 +29,12 @@ from tqdm import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from index import onnxcache
-from index.chunking import split_sentences
 from index.metrics import exact_match, token_f1
 from index.reader import join_sentences
+from index.reader.examples import Example, Layout, make_examples
 from index.reader.model import decode, reader_input
 from index.reader.network import FROZEN, base_model, load_model, save_weights, tokenizer
+from index.reader.squad import HOLDOUT_ARTICLES, first_questions, read_squad, split_holdout
 from index.settings import packaged_model_path
 from index.wordpieces import WordPieces
 
@@ -54,7 +52,7 @@ class TrainConfig:
     max_others: int = 5  # sentences beside the answering one
     negatives: float = 0.3  # no-answer examples per question
     limit: int = 0  # train on this many questions only (0: all): a subset run in minutes
-    holdout_articles: int = 20
+    holdout_articles: int = HOLDOUT_ARTICLES
     holdout_questions: int = 2000
     seed: int = 13
     threads: int = 2  # torch's CPU threads; this machine has two cores
@@ -63,6 +61,9 @@ class TrainConfig:
     # Start from these trained weights (a reader.safetensors) instead of an untrained head: more
     # training of the shipped reader where a full run does not fit (hours on two cores).
     init: Path | None = None
+
+    def layout(self) -> Layout:
+        return Layout(self.seed, self.max_length, self.max_others, self.negatives)
 
     def fingerprint(self) -> dict:
         """What must match for a checkpoint to be resumed."""
@@ -75,153 +76,11 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class Example:
-    question: str
-    sentences: tuple[str, ...]
-    answer: str  # "" when no sentence answers
-    sentence: int = -1  # which sentence holds the answer
-    offset: int = -1  # the answer's character offset in that sentence
-
-
-@dataclass(frozen=True, order=True)
-class Sentence:
-    paragraph: int
-    position: int
-    text: str
-    words: frozenset[str]
-
-
-@dataclass(frozen=True)
 class Encoded:
     ids: list[int]
     types: list[int]
     start: int  # token positions of the answer; 0, 0 ([CLS]) for no answer
     end: int
-
-
-def read_squad(path: Path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def split_holdout(rows: list[dict], articles: int) -> tuple[list[dict], list[dict]]:
-    """The last ``articles`` articles of the file, held out."""
-    titles = list(dict.fromkeys(r["title"] for r in rows))
-    held = set(titles[len(titles) - articles :]) if articles else set()
-    return [r for r in rows if r["title"] not in held], [r for r in rows if r["title"] in held]
-
-
-def first_questions(rows: list[dict], limit: int) -> list[dict]:
-    """The paragraphs holding the first ``limit`` questions (0: all)."""
-    if not limit:
-        return rows
-    kept, count = [], 0
-    for row in rows:
-        if count >= limit:
-            break
-        kept.append({**row, "qas": row["qas"][: limit - count]})
-        count += len(kept[-1]["qas"])
-    return kept
-
-
-_WORDS = re.compile(r"\w+")
-
-
-def _sentences(context: str) -> list[tuple[int, int]]:
-    return [span for paragraph in split_sentences(context) for span in paragraph]
-
-
-def make_examples(rows: list[dict], config: TrainConfig, workers: int = 1) -> list[Example]:
-    """Questions with candidate sentences, as the answerer will hand them to the reader; the
-    same rows, settings and seed give the same examples, however many ``workers``."""
-    articles: dict[str, list[dict]] = {}
-    for row in rows:
-        articles.setdefault(row["title"], []).append(row)
-    jobs = [(paragraphs, config) for paragraphs in articles.values()]
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            done = list(pool.map(_for_article, jobs, chunksize=4))
-    else:
-        done = [_for_article(job) for job in jobs]
-    return [example for examples in done for example in examples]
-
-
-def _for_article(job: tuple[list[dict], TrainConfig]) -> list[Example]:
-    rows, config = job
-    rng = random.Random(f"{config.seed}:{rows[0]['title']}")
-    spans = [_sentences(row["context"]) for row in rows]
-    article = [
-        Sentence(p, s, row["context"][a:b], frozenset(_WORDS.findall(row["context"][a:b].lower())))
-        for p, row in enumerate(rows)
-        for s, (a, b) in enumerate(spans[p])
-    ]
-    examples = []
-    for p, row in enumerate(rows):
-        for qa in row["qas"]:
-            examples += _for_question(row["context"], spans[p], p, article, qa, config, rng)
-    return examples
-
-
-def _for_question(
-    context: str,
-    spans: list[tuple[int, int]],
-    paragraph: int,
-    article: list[Sentence],
-    qa: dict,
-    config: TrainConfig,
-    rng: random.Random,
-) -> list[Example]:
-    answer = qa["answers"][0]
-    text, start = answer["text"], answer["starts"][0]
-    first = [k for k, (a, _) in enumerate(spans) if a <= start]
-    last = [k for k, (a, _) in enumerate(spans) if a < start + len(text)]
-    if not first or not text.strip() or len(qa["question"]) > 300:
-        return []
-    k, m = first[-1], last[-1]
-    sentence = context[spans[k][0] : spans[m][1]]
-    offset = start - spans[k][0]
-    if sentence[offset : offset + len(text)] != text:
-        return []
-    # The other sentences of the article that do not hold the answer text.
-    pool = [
-        x
-        for x in article
-        if not (x.paragraph == paragraph and k <= x.position <= m) and text not in x.text
-    ]
-    same = [x for x in pool if x.paragraph == paragraph]
-    asked = frozenset(_WORDS.findall(qa["question"].lower()))
-    budget = (config.max_length - len(qa["question"]) // 4 - 4) * 4  # ~4 characters a token
-
-    def others(count: int, room: int) -> list[Sentence]:
-        """Half the time the sentences sharing most words with the question (as retrieval
-        picks them), else the same paragraph's first, at random."""
-        if rng.random() < 0.5:
-            candidates = sorted(pool, key=lambda x: -len(asked & x.words))
-        else:
-            candidates = rng.sample(same, len(same)) + rng.sample(pool, len(pool))
-        chosen: list[Sentence] = []
-        for item in candidates:
-            if len(chosen) == count:
-                break
-            if item not in chosen and len(item.text) + 1 <= room:
-                chosen.append(item)
-                room -= len(item.text) + 1
-        return chosen
-
-    def arrange(items: list[Sentence]) -> list[Sentence]:
-        """In document order or shuffled, as candidates from several passages come."""
-        return sorted(items) if rng.random() < 0.5 else rng.sample(items, len(items))
-
-    answering = Sentence(paragraph, k, sentence, frozenset())
-    count = rng.randint(0, config.max_others)
-    placed = arrange([answering, *others(count, budget - len(sentence))])
-    texts = tuple(x.text for x in placed)
-    found = [Example(qa["question"], texts, text, placed.index(answering), offset)]
-    if rng.random() < config.negatives:
-        distractors = arrange(others(rng.randint(1, config.max_others), budget))
-        if distractors:
-            found.append(Example(qa["question"], tuple(x.text for x in distractors), ""))
-    return found
 
 
 def encode(examples: Sequence[Example], tok, max_length: int) -> list[Encoded]:
@@ -299,7 +158,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     rows, held = split_holdout(read_squad(config.data), config.holdout_articles)
     rows = first_questions(rows, config.limit)
     tok = tokenizer()
-    examples = make_examples(rows, config, workers)
+    examples = make_examples(rows, config.layout(), workers)
     data = encode(examples, tok, config.max_length)
     model = (load_model(config.init) if config.init else base_model()).to(device)
     model.get_parameter(FROZEN).requires_grad_(False)
@@ -330,7 +189,9 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
                 _save_checkpoint(checkpoint, config, model, optimizer, scheduler, step)
     bar.close()
     model.eval()
-    held_examples = make_examples(first_questions(held, config.holdout_questions), config, workers)
+    held_examples = make_examples(
+        first_questions(held, config.holdout_questions), config.layout(), workers
+    )
     figures = {
         "examples": len(data),
         "steps": step,
