@@ -191,6 +191,9 @@ def _parse_text(content: str) -> tuple[str | None, str, dict[str, str]]:
     return None, content, {}
 
 
+FRONT_MATTER = {"title", "url", "date", "source"}
+
+
 def _parse_markdown(content: str) -> tuple[str | None, str, dict[str, str]]:
     meta: dict[str, str] = {}
     match = re.match(r"\A---\s*\n(.*?)\n---\s*(?:\n|\Z)", content, re.DOTALL)
@@ -198,9 +201,12 @@ def _parse_markdown(content: str) -> tuple[str | None, str, dict[str, str]]:
         try:
             front = yaml.safe_load(match.group(1))
         except yaml.YAMLError:
-            front = None
+            # Not YAML as written ("title: Flood: 23 dead" needs quotes in YAML): read it the
+            # way people write it, one "key: value" a line, rather than keep it as text.
+            front = dict(line.split(":", 1) for line in match.group(1).splitlines() if ":" in line)
+            front = {k.strip().lower(): v.strip() for k, v in front.items()}
         if isinstance(front, dict):
-            meta = {k: str(v) for k, v in front.items() if k in {"title", "url", "date", "source"}}
+            meta = {k: str(v) for k, v in front.items() if k in FRONT_MATTER and v is not None}
             content = content[match.end() :]
     title = meta.pop("title", None)
     heading = re.match(r"\A\s*#\s+(.+)\n", content)

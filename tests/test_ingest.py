@@ -70,6 +70,22 @@ def test_html_json_jsonl_and_markdown_articles_keep_their_titles(tmp_path: Path)
     assert articles["note.md"].text == "The budget passed easily."
 
 
+def test_front_matter_that_is_not_valid_yaml_is_read_line_by_line(tmp_path: Path) -> None:
+    """A colon in an unquoted title breaks YAML; the title, date and source still count and
+    the block never shows up as the article's text."""
+    (tmp_path / "toll.md").write_text(
+        "---\ntitle: Flood: 23 dead as search ends\ndate: 2026-09-05\nsource: The Ledger\n---\n"
+        "The toll rose to 23.\n"
+    )
+    [article] = load_corpus(tmp_path).articles
+    assert (article.title, article.date, article.source) == (
+        "Flood: 23 dead as search ends",
+        "2026-09-05",
+        "The Ledger",
+    )
+    assert article.text == "The toll rose to 23."
+
+
 def test_the_readable_records_of_a_json_lines_file_are_kept(tmp_path: Path, caplog) -> None:
     (tmp_path / "wire.jsonl").write_text(
         json.dumps({"title": "First", "text": "The harbour reopened."})
