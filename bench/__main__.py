@@ -49,7 +49,7 @@ from index.chunking import split_sentences
 from index.embedding import Embedder
 from index.evaluation import load_questions
 from index.indexer import BuildOptions, build, chunk_article, texts_to_embed
-from index.reader.train import read_squad
+from index.reader.squad import read_squad
 from index.retriever import Retriever
 from index.settings import Settings
 
@@ -156,26 +156,29 @@ def bench_latency(
     retriever: Retriever, settings: Settings, questions: dict[str, list[str]]
 ) -> dict:
     """p50/p95 of whole answers per question set, and where each answer's time went: embedding
-    the question, search, scoring sentences, the reader, the rest (p50 of each)."""
+    the question, search, scoring sentences, the reader, other reports (reading other
+    articles' sentences), the rest (calibration, alternatives; p50 of each)."""
     # Warm means loaded, not answered before: the caches must not carry over between sizes.
     retriever.embedder.encode_query.cache_clear()
     answerer = Answerer.from_settings(retriever, settings)
     answerer.ask("warm-up question")
-    encode_query = retriever.embedder.encode_query
+    encode_query, reader = retriever.embedder.encode_query, answerer.reader
     timed = {
         "embed": Timed(encode_query),
         "search": Timed(retriever.search),
-        "readings": Timed(answerer.readings),
-        "reader": Timed(answerer.reader.read),
+        "consider": Timed(answerer.consider),
+        "reader": Timed(reader.read),
+        "reports": Timed(answerer._other_reports),
     }
     retriever.embedder.encode_query = timed["embed"]
     retriever.search = timed["search"]
-    answerer.readings = timed["readings"]
-    answerer.reader = SimpleNamespace(read=timed["reader"])
+    answerer.consider = timed["consider"]
+    answerer._other_reports = timed["reports"]
+    answerer.reader = SimpleNamespace(read=timed["reader"], read_each=reader.read_each)
     figures: dict[str, Any] = {}
     for name, asked in questions.items():
         stages: dict[str, list[float]] = {
-            s: [] for s in ("embed", "search", "sentences", "reader", "rest", "whole")
+            s: [] for s in ("embed", "search", "sentences", "reader", "reports", "rest", "whole")
         }
         for question in asked:
             before = {k: t.total for k, t in timed.items()}
@@ -183,11 +186,13 @@ def bench_latency(
             answerer.ask(question, k=settings.top_k)
             whole = (time.perf_counter() - started) * 1000
             spent = {k: t.total - before[k] for k, t in timed.items()}
+            # The question is embedded by the search; sentences are read in ``consider``.
             stages["embed"].append(spent["embed"])
             stages["search"].append(spent["search"] - spent["embed"])
-            stages["sentences"].append(spent["readings"] - spent["reader"])
+            stages["sentences"].append(spent["consider"] - spent["reader"])
             stages["reader"].append(spent["reader"])
-            stages["rest"].append(whole - spent["search"] - spent["readings"])
+            stages["reports"].append(spent["reports"])
+            stages["rest"].append(whole - spent["search"] - spent["consider"] - spent["reports"])
             stages["whole"].append(whole)
         whole = stages.pop("whole")
         figures[name] = {
@@ -473,7 +478,7 @@ def print_table(figures: dict) -> None:
     for row in figures["sizes"]:
         print(" ".join(f"{row[key]:>11}" for key in columns))
     stages = ("p50_ms", "p95_ms", "embed_p50_ms", "search_p50_ms", "sentences_p50_ms")
-    stages += ("reader_p50_ms", "rest_p50_ms")
+    stages += ("reader_p50_ms", "reports_p50_ms", "rest_p50_ms")
     print(f"{'corpus':>8} {'questions':>10} " + " ".join(f"{s[:-3]:>17}" for s in stages))
     for row in figures["sizes"]:
         for name, latency in row["latency"].items():

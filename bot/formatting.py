@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import discord
 
 from bot.state import ServerSettings
-from index.answering import Answer
+from index.answering import Alternative, Answer
 from index.feedback import REASONS, Rated
 from index.feeds import Feed
 from index.indexer import BuildProgress, BuildReport
@@ -30,6 +30,7 @@ EMBED_TOTAL_LIMIT = 6000
 ELLIPSIS = "…"
 NO_MENTIONS = discord.AllowedMentions.none()
 COLOUR_ANSWER = discord.Colour.blue()
+COLOUR_UNSURE = discord.Colour.gold()
 COLOUR_NOT_COVERED = discord.Colour.light_grey()
 
 
@@ -89,29 +90,44 @@ def _listed(names: Sequence[str]) -> str:
 
 
 def answer_embed(answer: Answer) -> discord.Embed:
-    """The reply to a question: the short answer first, then the passages behind it."""
+    """The reply to a question: the short answer first (plainly marked when unsure, with the
+    alternatives), what other reports said, then the passages behind it."""
     if answer.covered:
         source = _source_line(answer.article, answer.url, 300)
         short = fit(answer.text, 300)
-        parts = [f"**{short}**"]
+        parts = [f"**{short}**" if answer.status == "sure" else f"Probably **{short}**"]
         if answer.sentence and answer.sentence != answer.text:
-            parts.append(quote(answer.sentence, 1200))
+            parts.append(quote(answer.sentence, 1000))
         parts.append(f"— {source}{reported(answer.date)}")
+        if answer.elsewhere:
+            parts.append(f"That article does not mention {fit(_listed(answer.elsewhere), 300)}.")
+        if answer.alternatives:
+            parts.append("Not sure; it could also be:")
+            parts += [_alternative_line(a, _year(answer.date)) for a in answer.alternatives]
+        if answer.other_reports:
+            parts.append(reports_line(answer))
         newer = answer.newer()
-        if newer is not None:
+        if newer is not None and not answer.other_reports:
             parts.append(
                 f"A newer report is among the passages below: **{fit(newer.title, 200)}**"
                 f"{reported(newer.date)}. Figures may have changed since."
             )
         description = "\n".join(parts)
-        colour = COLOUR_ANSWER
+        colour = COLOUR_ANSWER if answer.status == "sure" else COLOUR_UNSURE
     else:
-        description = (
-            f"Nothing in the coverage I have mentions {fit(_listed(answer.unknown_names), 300)}, "
-            "so it does not answer that."
-            if answer.unknown_names
-            else "The coverage I have does not answer that."
-        ) + " These are the closest passages, in case they help."
+        if answer.unknown_names:
+            said = (
+                f"Nothing in the coverage I have mentions {fit(_listed(answer.unknown_names), 300)}"
+                ", so it does not answer that."
+            )
+        elif answer.elsewhere:
+            said = (
+                f"The coverage I have mentions {fit(_listed(answer.elsewhere), 300)}, but not in "
+                "what it says about this, so it does not answer that."
+            )
+        else:
+            said = "The coverage I have does not answer that."
+        description = said + " These are the closest passages, in case they help."
         colour = COLOUR_NOT_COVERED
     embed = discord.Embed(
         title=fit(answer.question, TITLE_LIMIT) or "Question",
@@ -119,6 +135,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
         colour=colour,
     )
     footer = f"{len(answer.passages)} passages · {answer.seconds * 1000:.0f} ms"
+    if answer.confidence is not None:
+        footer = f"{answer.status.capitalize()} · {answer.confidence:.0%} likely right · {footer}"
     if answer.read_as:  # say how a follow-up was understood, so a misreading can be seen
         footer = f"Read with the thread's earlier questions as: {answer.read_as[:300]}\n{footer}"
     embed.set_footer(text=footer)
@@ -133,6 +151,61 @@ def answer_embed(answer: Answer) -> discord.Embed:
         budget -= len(name) + len(value)
         embed.add_field(name=name, value=value, inline=False)
     return embed
+
+
+def _alternative_line(alternative: Alternative, year: int | None) -> str:
+    """ "• **23** (18 %) — “… the 23 it needed …” · Article · 3 Sep" """
+    where = fit(alternative.article, 120) + (
+        f" · {short_date(alternative.date, year)}" if alternative.date else ""
+    )
+    return (
+        f"• **{fit(alternative.text, 150)}** ({alternative.confidence:.0%}) — "
+        f"“{fit(alternative.sentence, 300)}” · {where}"
+    )
+
+
+def reports_line(answer: Answer) -> str:
+    """ "Earlier reports: 11 (The Northern Ledger, 3 Sep) · 9 (The Meridian Courier, 3 Sep)";
+    "Other reports" when some are not older than the answer. One report per figure, naming
+    every outlet that gave it."""
+    year = _year(answer.date)
+    earlier = bool(answer.date) and all(
+        r.date and r.date < (answer.date or "") for r in answer.other_reports
+    )
+    items = []
+    for report in answer.other_reports:
+        outlets = "; ".join(
+            fit(o.source, 80) + (f", {short_date(o.date, year)}" if o.date else "")
+            for o in [report, *report.also]  # the newest first
+        )
+        items.append(f"{fit(report.text, 80)} ({outlets})")
+    label = "Earlier reports" if earlier else "Other reports"
+    return fit_line(f"{label}: " + " · ".join(items), 1000)
+
+
+def fit_line(text: str, limit: int) -> str:
+    """A line already made safe, cut at a separator to ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" · ", 0, limit - 2)
+    return (text[:cut] if cut > 0 else text[: limit - 2]) + " …"
+
+
+def short_date(date: str, year: int | None = None) -> str:
+    """ "3 Sep" for an ISO date of ``year`` ("3 Sep 2025" for another); other text as written."""
+    try:
+        day = datetime.date.fromisoformat(date[:10])
+    except ValueError:
+        return safe(date)
+    shown = day.strftime("%-d %b")
+    return shown if day.year == year else f"{shown} {day.year}"
+
+
+def _year(date: str | None) -> int | None:
+    try:
+        return datetime.date.fromisoformat(date[:10]).year if date else None
+    except ValueError:
+        return None
 
 
 def progress_text(progress: BuildProgress) -> str:

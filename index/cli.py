@@ -187,15 +187,35 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
         return 0
     if answer.covered:
-        print(f"{answer.text}\n  “{answer.sentence}”\n  — {answer.article}\n")
+        lead = answer.text if answer.status == "sure" else f"Probably {answer.text}"
+        print(f"{lead}  ({answer.status}, {answer.confidence:.0%} likely right)")
+        print(f"  “{answer.sentence}”\n  — {answer.article}{_dated(answer.date)}")
+        if answer.elsewhere:
+            print(f"  (that article does not mention {', '.join(answer.elsewhere)})")
+        for other in answer.alternatives:
+            print(
+                f"  or: {other.text} ({other.confidence:.0%}) — “{other.sentence}”"
+                f" — {other.article}{_dated(other.date)}"
+            )
+        for report in answer.other_reports:
+            outlets = "; ".join(f"{o.source}{_dated(o.date)}" for o in [report, *report.also])
+            print(f"  other report: {report.text} ({outlets}) — “{report.sentence}”")
+        print()
     elif answer.unknown_names:
         missing = ", ".join(answer.unknown_names)
         print(f"Nothing in the coverage mentions {missing}. The closest passages:\n")
+    elif answer.elsewhere:
+        names = ", ".join(answer.elsewhere)
+        print(f"The coverage mentions {names}, but not where it answers this. The closest:\n")
     else:
         print("The coverage does not answer that. The closest passages:\n")
     for p in answer.passages:
         print(f"[{p.rank}] {p.score:.4f} {p.title} ({p.source})\n    {p.text}\n")
     return 0
+
+
+def _dated(date: str | None) -> str:
+    return f", {date}" if date else ""
 
 
 def run_stats(args: argparse.Namespace, settings: Settings) -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from index.answering import Answer, Answerer
 from index.articles import SkipFile, read_file
+from index.confidence import CALIBRATION, load_calibration
 from index.embedding import Embedder
 from index.followups import Turn
 from index.indexer import BuildOptions, BuildProgress, BuildReport, build
@@ -56,6 +57,7 @@ class Desk:
         self.embedder = embedder or Embedder.from_settings(settings)
         # Loaded at start, so missing or damaged weights stop it before any work.
         self.reader = default_reader(settings.reader_weights, Runtime.from_settings(settings))
+        load_calibration(CALIBRATION, self.reader.digest)  # likewise a damaged calibration
         self._answerer: Answerer | None = None
         self._rebuilding = threading.Lock()
 

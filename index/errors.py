@@ -3,6 +3,7 @@ print them as one line (``error: ...``), not a traceback."""
 
 from __future__ import annotations
 
+from index.confidence import CalibrationError
 from index.reader import ReaderWeightsError
 from index.settings import SettingsError
 from index.statedb import StateUnavailable
@@ -12,6 +13,7 @@ ONE_LINE_ERRORS: tuple[type[Exception], ...] = (
     IndexUnavailable,
     StateUnavailable,
     ReaderWeightsError,
+    CalibrationError,
     SettingsError,
     FileNotFoundError,
     NotADirectoryError,

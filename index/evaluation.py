@@ -15,11 +15,12 @@ import statistics
 import tempfile
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from index.answering import Answerer
+from index.confidence import expected_calibration_error
 from index.embedding import Embedder
 from index.followups import Turn
 from index.indexer import BuildOptions, build
@@ -36,6 +37,12 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = text.translate(str.maketrans("‘’‚‛“”„‟–—", "''''\"\"\"\"--"))
     return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def short_correct(text: str, references: Sequence[str]) -> bool:
+    """Whether a short answer (at most ``MAX_WORDS`` words) holds a reference answer."""
+    short = normalize(text)
+    return len(text.split()) <= MAX_WORDS and any(normalize(r) in short for r in references)
 
 
 def load_questions(path: Path) -> list[dict]:
@@ -94,8 +101,13 @@ def score(answerer: Answerer, questions: list[dict], k: int = 5) -> dict:
             "question": item["question"],
             "answerable": answerable,
             "covered": answer.covered,
+            "status": answer.status,
+            "confidence": None if answer.confidence is None else round(answer.confidence, 4),
+            "coverage": round(answer.coverage, 4),
             "answer": answer.text,
             "sentence": answer.sentence,
+            "alternatives": [a.text for a in answer.alternatives],
+            "other_reports": [r.text for r in answer.other_reports],
             "ms": round(seconds * 1000, 2),
         }
         if answerable:
@@ -109,12 +121,14 @@ def score(answerer: Answerer, questions: list[dict], k: int = 5) -> dict:
                 )
             refs = [normalize(a) for a in item["answers"]]
             short = normalize(answer.text)
+            shown = [answer.text, *(a.text for a in answer.alternatives)] if answer.covered else []
             row |= {
                 "evidence_rank": hits[0] if hits else None,
                 "correct": answer.covered and any(r in short for r in refs),
-                "short_correct": answer.covered
-                and len(answer.text.split()) <= MAX_WORDS
-                and any(r in short for r in refs),
+                "short_correct": answer.covered and short_correct(answer.text, item["answers"]),
+                # The right answer shown first or as the first alternative; or as any.
+                "top2_correct": any(short_correct(t, item["answers"]) for t in shown[:2]),
+                "shown_correct": any(short_correct(t, item["answers"]) for t in shown),
                 "sentence_correct": answer.covered
                 and any(r in normalize(answer.sentence) for r in refs),
                 # SQuAD's own metrics, comparable with published readers; 0 when refused.
@@ -169,6 +183,8 @@ def summarize(rows: list[dict]) -> dict:
         else None,
         "answer_accuracy": share("correct"),
         "short_answer_accuracy": share("short_correct"),
+        "top2_short_accuracy": share("top2_correct"),
+        "shown_short_accuracy": share("shown_correct"),
         "sentence_accuracy": share("sentence_correct"),
         "exact_match": mean("exact_match"),
         "f1": mean("f1"),
@@ -178,6 +194,8 @@ def summarize(rows: list[dict]) -> dict:
         "followup_recall@1_alone": recall(1, followups, "evidence_rank_alone"),
         "unanswerable": len(unanswerable),
         "abstained": sum(1 for r in unanswerable if not r["covered"]),
+        "unanswerable_marked_sure": sum(1 for r in unanswerable if r["status"] == "sure"),
+        **_confidence_summary(answerable),
         "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
         "p95_ms": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 2)
         if latencies
@@ -186,20 +204,45 @@ def summarize(rows: list[dict]) -> dict:
     }
 
 
+def _confidence_summary(answerable: list[dict]) -> dict:
+    """How the answers' confidence holds up: the kinds of answer, how often the sure ones
+    are right, and the calibration of the answers given (confidence against their F1)."""
+    answered = [r for r in answerable if r["covered"]]
+    sure = [r for r in answered if r["status"] == "sure"]
+    error, table = expected_calibration_error(
+        [r["confidence"] for r in answered], [r["f1"] for r in answered]
+    )
+    return {
+        "sure": len(sure),
+        "unsure": sum(1 for r in answered if r["status"] == "unsure"),
+        "sure_right": round(sum(r["short_correct"] for r in sure) / len(sure), 4) if sure else None,
+        "expected_calibration_error": error if answered else None,
+        "reliability": table,
+    }
+
+
 def format_report(report: dict) -> str:
     lines = []
     for r in report["per_question"]:
+        how = f"{r['status']} {r['confidence']:.2f}" if r["covered"] else "not covered"
+        said = r["answer"] or "(not covered)"
+        if r["alternatives"]:
+            said += f"  (or {' / '.join(r['alternatives'])})"
         if r["answerable"]:
             mark = "ok " if r["correct"] else "-- "
             rank = r["evidence_rank"] or "-"
             asked = f"{r['question']} [as: {r['asked_as']}]" if "asked_as" in r else r["question"]
-            lines.append(f"{mark} evidence@{rank}  {asked}  ->  {r['answer'] or '(not covered)'}")
+            lines.append(f"{mark} evidence@{rank}  {asked}  ->  {said}  [{how}]")
         else:
             mark = "ok " if not r["covered"] else "-- "
-            lines.append(
-                f"{mark} abstain     {r['question']}  ->  {r['answer'] or '(not covered)'}"
-            )
-    summary = {k: v for k, v in report.items() if k != "per_question"}
+            lines.append(f"{mark} abstain     {r['question']}  ->  {said}  [{how}]")
+    summary = {k: v for k, v in report.items() if k not in ("per_question", "reliability")}
     lines.append("")
-    lines += [f"{key:22s} {value}" for key, value in summary.items()]
+    lines += [f"{key:26s} {value}" for key, value in summary.items()]
+    if report["reliability"]:
+        lines += ["", "confidence  answers  mean confidence  mean F1"]
+        lines += [
+            f"{b['bin']:10s}  {b['count']:7d}  {b['confidence']:15.3f}  {b['outcome']:7.3f}"
+            for b in report["reliability"]
+        ]
     return "\n".join(lines)

@@ -20,6 +20,14 @@ PREFIX = "NEWSDESK_"
 # Where answers go: "off" in place; "mentions" a mention opens a thread, /ask answers in place;
 # "all" both open a thread.
 THREAD_MODES = ("off", "mentions", "all")
+# Settings that were replaced, and what to do instead: a forgotten one in .env stops the start
+# rather than being silently ignored.
+RETIRED = {
+    "ABSTAIN_THRESHOLD": (
+        "answers are now judged by a calibrated confidence; remove it from .env, or set "
+        f"{PREFIX}COVERED_THRESHOLD (a probability; see .env.example)"
+    ),
+}
 
 
 def packaged_model_path() -> str:
@@ -71,7 +79,11 @@ class Settings:
     state_db: Path = Path("data/newsdesk.sqlite")
     # Answers.
     top_k: int = 5
-    abstain_threshold: float = 0.28
+    # The probability that the coverage answers, below which an answer is "not covered", and
+    # the confidence at which an answer is "sure"; empty: the fitted ones
+    # (index/confidence/calibration.json, BENCHMARKS.md).
+    covered_threshold: float | None = None
+    sure_threshold: float | None = None
     reader_weights: Path = WEIGHTS
     # Discord.
     discord_token: str = field(default="", repr=False)
@@ -121,6 +133,12 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}MODEL_THREADS={self.model_threads} is not valid: 0 (one per core) or more"
             )
+        for name in ("covered_threshold", "sure_threshold"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 1:
+                raise SettingsError(
+                    f"{PREFIX}{name.upper()}={value} is not valid: a probability from 0 to 1"
+                )
         if self.thread_mode not in THREAD_MODES:
             raise SettingsError(
                 f"{PREFIX}THREAD_MODE={self.thread_mode!r} is not valid: use one of "
@@ -134,6 +152,9 @@ class Settings:
         """Read settings from the environment (after loading ``env_file``), then apply overrides."""
         if env_file is not None:
             load_dotenv(env_file, override=False)
+        for name, replacement in RETIRED.items():
+            if os.environ.get(PREFIX + name, "").strip():
+                raise SettingsError(f"{PREFIX}{name} is no longer read: {replacement}")
         hints = get_type_hints(cls)
         values: dict[str, Any] = {}
         for f in fields(cls):
@@ -201,7 +222,7 @@ def _parse(name: str, raw: str, kind: Any) -> Any:
             raise ValueError("expected true or false")
         if kind is int or kind == int | None:
             return int(raw)
-        if kind is float:
+        if kind is float or kind == float | None:
             return float(raw)
         if kind == frozenset[int]:
             return frozenset(int(part) for part in raw.replace(",", " ").split())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -106,6 +107,14 @@ def server(simcord_env):
     editors = guild.create_role("editors", permissions=discord.Permissions(manage_guild=True))
     editor = guild.add_member(simcord_env.create_user("editor"), roles=[editors])
     return guild, channel, reader, editor
+
+
+def lead(description: str) -> str:
+    """The short answer an answer embed leads with: sure ("**74**") or not ("Probably
+    **74**")."""
+    match = re.match(r"(?:Probably )?\*\*(.+?)\*\*", description)
+    assert match, f"no short answer leads {description!r}"
+    return match.group(1)
 
 
 def callbacks(env: simcord.Env) -> list[dict]:

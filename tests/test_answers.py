@@ -8,9 +8,11 @@ from index.answering import Answerer, names
 from index.evaluation import evaluate, load_questions
 from index.followups import Turn
 from index.indexer import BuildOptions, build
+from index.reports import figure
 from index.retriever import Fusion, Retriever
 
 from .conftest import ROOT, SEEDS, SHARED
+from .stories import COURIER, LEDGER, write_corpus
 
 SEED_QA = SHARED / "eval" / "seed_qa.jsonl"
 XQUAD = SHARED / "eval" / "xquad"
@@ -65,7 +67,9 @@ def test_off_topic_questions_are_abstained_with_the_closest_passages(
         answer = answerer.ask(question, k=3)
         assert not answer.covered, (question, answer.sentence)
         assert answer.text == "" and len(answer.passages) == 3
-        assert answer.to_json()["answer"] is None
+        shown = answer.to_json()["answer"]
+        assert shown["status"] == "not covered" and shown["text"] is None
+        assert shown["confidence"] is None and shown["coverage"] < 0.5
 
 
 def test_names_are_runs_of_capitalised_words_without_question_words_or_acronyms() -> None:
@@ -112,6 +116,78 @@ def test_bm25_finds_an_article_added_by_an_incremental_reindex(
     assert [h.title for h in hits] == ["Lighthouse restored"]
 
 
+@pytest.fixture(scope="module")
+def stories(tmp_path_factory: pytest.TempPathFactory, embedder, settings) -> Answerer:
+    """An answerer over the test stories (tests/stories.py): dated, two outlets."""
+    folder = tmp_path_factory.mktemp("stories")
+    corpus = write_corpus(folder / "corpus")
+    build(corpus, folder / "index", embedder, BuildOptions.from_settings(settings))
+    return Answerer(Retriever.open(folder / "index", embedder))
+
+
+def test_a_figure_that_changed_is_the_newest_with_the_earlier_reports_listed(stories) -> None:
+    answer = stories.ask("How many people died in the Kellbridge floods?")
+    assert answer.covered and figure(answer.text) == 23 and answer.text in answer.sentence
+    assert answer.date.startswith("2026-09-05")
+    # Both outlets' figures of 3 September, one report each; the other outlet's 23 of the 5th
+    # is the same figure, so not a report of its own.
+    reports = {(figure(r.text), r.source, r.date[:10]) for r in answer.other_reports}
+    assert reports == {(11, LEDGER, "2026-09-03"), (9, COURIER, "2026-09-03")}
+    for report in answer.other_reports:
+        assert report.text in report.sentence and report.also == ()
+    assert all(figure(a.text) not in (9, 11, 23) for a in answer.alternatives)
+    # Asked for the toll, the reader is less sure the "at least nine" sentence answers (0.14
+    # against "no answer" 0.21), so only the 11 is listed: no report rather than a false one.
+    toll = stories.ask("What is the death toll in Kellbridge?")
+    assert figure(toll.text) == 23 and toll.date.startswith("2026-09-05")
+    assert [(figure(r.text), r.source) for r in toll.other_reports] == [(11, LEDGER)]
+
+
+def test_a_figure_asked_about_a_moment_in_the_past_is_not_the_newest(stories) -> None:
+    answer = stories.ask("How many people had died by Thursday night?")
+    assert figure(answer.text) in (9, 11) and answer.date.startswith("2026-09-03")
+    assert any(figure(r.text) == 23 for r in answer.other_reports), "the later figure is shown"
+
+
+def test_a_question_about_another_town_is_not_answered_from_this_towns_story(stories) -> None:
+    """Kellbridge's mayor spoke about the floods, Ashford's about a bridge: asked what the
+    mayor of Ashford said about the floods, it is not covered, and the reply says why."""
+    stranger = stories.ask("What did the mayor of Ashford say about the floods?")
+    assert not stranger.covered and stranger.elsewhere == ("Ashford",)
+    assert stranger.passages
+    known = stories.ask("What did the mayor of Kellbridge say about the floods?")
+    assert known.covered and "Ruth Okafor" in known.sentence and known.elsewhere == ()
+    # A likely span (the Kellbridge toll) is shown, but never as sure, and says what it lacks.
+    floods = stories.ask("How many people died in the Ashford floods?")
+    assert floods.status in ("unsure", "not covered") and floods.elsewhere == ("Ashford",)
+
+
+def test_a_clear_answer_is_sure(stories) -> None:
+    answer = stories.ask("How many soldiers were sent to Kellbridge?")
+    assert answer.status == "sure" and answer.text == "Two hundred"
+    assert answer.confidence >= stories.calibration.sure_threshold
+    assert answer.alternatives == () and answer.other_reports == ()
+
+
+def test_an_unsure_answer_shows_the_right_one_among_its_alternatives(
+    seed_index: Path, embedder
+) -> None:
+    """The seed's two misses are unsure, never sure, and the right answer is shown beside
+    each: a verbatim span of its sentence, with its article and its own confidence."""
+    answerer = Answerer(Retriever.open(seed_index, embedder))
+    for question, right in (
+        ("How many votes were needed?", "23"),
+        ("Who represented the United States at the meeting?", "John Sullivan"),
+    ):
+        answer = answerer.ask(question)
+        assert answer.status == "unsure" and answer.confidence < answerer.calibration.sure_threshold
+        assert right in [a.text for a in answer.alternatives], (question, answer.alternatives)
+        assert len(answer.alternatives) <= 2
+        for alternative in answer.alternatives:
+            assert alternative.text in alternative.sentence and alternative.text != answer.text
+            assert alternative.article and 0 < alternative.confidence < answer.confidence
+
+
 @pytest.mark.eval
 def test_seed_eval(settings, embedder) -> None:
     report = evaluate(SEED_QA, settings, corpus=SEEDS, embedder=embedder)
@@ -119,8 +195,13 @@ def test_seed_eval(settings, embedder) -> None:
     assert report["recall@5"] == 1.0
     assert report["recall@1"] >= 0.875
     # 6 of 8: the reader reads "fell three votes shy of the 23 it needed" as "three" and
-    # answers 18 from the next sentence; see BENCHMARKS.md.
+    # answers 18 from the next sentence; see BENCHMARKS.md. Both misses are unsure and show
+    # the right answer as an alternative.
     assert report["answer_accuracy"] >= 0.75
+    assert report["shown_short_accuracy"] == 1.0
+    assert all(r["short_correct"] for r in report["per_question"] if r.get("status") == "sure"), (
+        "no wrong answer is marked sure"
+    )
     assert report["abstained"] == 1
     assert report["wrongly_refused"] == 0
 
@@ -135,13 +216,19 @@ def test_xquad_eval(xquad_settings, embedder) -> None:
     assert report["sentence_accuracy"] >= 0.88
     assert report["short_answer_accuracy"] >= 0.65
     assert report["exact_match"] >= 60 and report["f1"] >= 73
-    assert report["wrongly_refused"] / report["answerable"] < 0.02
+    assert report["wrongly_refused"] / report["answerable"] <= 0.015
+    # The confidence (BENCHMARKS.md, "Confidence"): calibrated, and the sure answers right.
+    assert report["expected_calibration_error"] <= 0.05
+    assert report["sure_right"] >= 0.85 and report["sure"] >= 400
+    assert report["top2_short_accuracy"] >= 0.73
 
 
 @pytest.mark.eval
 def test_off_topic_questions_are_abstained_on_the_xquad_corpus(xquad_settings, embedder) -> None:
     report = evaluate(UNANSWERABLE, xquad_settings, embedder=embedder)
-    assert report["abstained"] >= 22  # 16 of 30 before the reader's no-answer signal
+    # 16 of 30 before the reader's no-answer signal, 23 before the calibrated coverage check.
+    assert report["abstained"] >= 25
+    assert report["unanswerable_marked_sure"] == 0
 
 
 def test_a_follow_up_is_read_with_its_conversation(seed_index: Path, embedder) -> None:

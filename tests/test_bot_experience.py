@@ -16,7 +16,8 @@ from index.feedback import FeedbackLog
 from index.statedb import StateUnavailable, open_state
 from localpg import PostgresServer
 
-from .conftest import embed_of, reply_of
+from .conftest import embed_of, lead, reply_of
+from .stories import write_corpus
 
 pytestmark = pytest.mark.simcord
 
@@ -49,7 +50,7 @@ async def test_a_mention_opens_a_thread_and_follow_ups_there_need_no_mention(
     followup = answer_in(thread)
     assert followup.title == "And in the General Assembly?"
     assert "as: how many votes were needed, in the General Assembly?" in followup.footer.text
-    assert followup.description.startswith("**18**")
+    assert lead(followup.description) == "18"
     assert "simple majority of 18 votes" in followup.description
     # A follow-up of the follow-up keeps the conversation's topic.
     await reader.send(thread, "And in the 34-nation group?")
@@ -64,9 +65,9 @@ async def test_ask_in_thread_mode_all_answers_in_a_new_thread(simcord_env, serve
     result = await reader.slash(channel, "ask", question="Who walked out of the meeting?")
     [thread] = channel.threads
     assert thread.mention in reply_of(result).content
-    assert answer_in(thread).description.startswith("**Delcy Rodriguez**")
+    assert lead(answer_in(thread).description) == "Delcy Rodriguez"
     await reader.send(thread, "Who did she call the boss?")
-    assert answer_in(thread).description.startswith("**Sullivan**")
+    assert lead(answer_in(thread).description) == "Sullivan"
 
 
 @pytest.mark.parametrize("failure", [KeyError("id"), discord.DiscordServerError])
@@ -87,7 +88,7 @@ async def test_a_thread_that_cannot_be_opened_gets_the_answer_in_place(
     monkeypatch.setattr(discord.Message, "create_thread", fails)
     await reader.send(channel, f"{me.mention} who walked out of the meeting?")
     assert channel.threads == []
-    assert answer_in(channel).description.startswith("**Delcy Rodriguez**")
+    assert lead(answer_in(channel).description) == "Delcy Rodriguez"
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 
@@ -99,7 +100,7 @@ async def test_the_bot_keeps_out_of_threads_it_did_not_start(simcord_env, server
     await reader.send(thread, "who walked out of the meeting?")
     assert [m.author.id for m in thread.history()] == [reader.id]
     await reader.send(thread, f"{simcord_env.bot.user.mention} who walked out of the meeting?")
-    assert answer_in(thread).description.startswith("**Delcy Rodriguez**")
+    assert lead(answer_in(thread).description) == "Delcy Rodriguez"
     await reader.send(thread, "and how many votes were needed?")
     assert thread.last_message.author.id == reader.id, "a mention is not an invitation to stay"
 
@@ -169,7 +170,7 @@ async def test_answers_are_delivered_while_the_state_database_is_away(
 
         database.halt()
         result = await reader.slash(channel, "ask", question="Who walked out of the meeting?")
-        assert embed_of(result).description.startswith("**Delcy Rodriguez**")
+        assert lead(embed_of(result).description) == "Delcy Rodriguez"
         assert not channel.last_message.components
         assert channel.threads == [], "thread_mode off, as last read"
         assert "answer sent without vote buttons" in caplog.text
@@ -244,6 +245,53 @@ async def test_non_admins_are_refused_every_admin_command(
     ]
 
 
+async def test_an_answer_says_how_sure_it_is_and_shows_what_else_it_could_be(
+    simcord_env, server
+) -> None:
+    _, channel, reader, _ = server
+    simcord_env.bot.state.change(server[0].id, 1, thread_mode="off")
+    unsure = embed_of(await reader.slash(channel, "ask", question="How many votes were needed?"))
+    lines = unsure.description.split("\n")
+    assert lines[0] == "Probably **18**" and lead(unsure.description) == "18"
+    assert "Not sure; it could also be:" in lines
+    others = [line for line in lines if line.startswith("• ")]
+    assert 1 <= len(others) <= 2 and any(line.startswith("• **23** (") for line in others)
+    assert "fell three votes shy of the 23 it needed" in unsure.description
+    assert unsure.footer.text.startswith("Unsure · ") and "% likely right" in unsure.footer.text
+    assert unsure.colour == discord.Colour.gold()
+    sure = embed_of(await reader.slash(channel, "ask", question="How many people have died?"))
+    assert sure.description.startswith("**74**") and sure.footer.text.startswith("Sure · ")
+    assert "could also be" not in sure.description
+
+
+async def test_earlier_reports_of_a_figure_are_listed_with_their_outlets_and_dates(
+    simcord_env, server, bot_settings
+) -> None:
+    _, channel, reader, editor = server
+    write_corpus(bot_settings.corpus_dir)
+    assert embed_of(await editor.slash(channel, "reindex")).title == "Reindex complete"
+    answer = embed_of(
+        await reader.slash(
+            channel, "ask", question="How many people died in the Kellbridge floods?"
+        )
+    )
+    assert lead(answer.description) == "Twenty-three"
+    [line] = [x for x in answer.description.split("\n") if x.startswith("Earlier reports: ")]
+    assert sorted(line.removeprefix("Earlier reports: ").split(" · ")) == [
+        "11 (The Northern Ledger, 3 Sep)",
+        "nine (The Meridian Courier, 3 Sep)",
+    ]
+    assert "reported 5 Sep 2026" in answer.description
+    stranger = embed_of(
+        await reader.slash(
+            channel, "ask", question="What did the mayor of Ashford say about the floods?"
+        )
+    )
+    assert stranger.description.startswith(
+        "The coverage I have mentions Ashford, but not in what it says about this"
+    )
+
+
 async def test_an_attached_article_is_answerable_at_once(simcord_env, server, bot_settings) -> None:
     _, channel, reader, editor = server
     result = await editor.slash(
@@ -258,7 +306,7 @@ async def test_an_attached_article_is_answerable_at_once(simcord_env, server, bo
         "venezuela-dares-us-to-send-in-the-marines.txt",
     ]
     answer = embed_of(await reader.slash(channel, "ask", question="When did the harbour reopen?"))
-    assert answer.description.startswith("**Monday**")
+    assert lead(answer.description) == "Monday"
 
 
 @pytest.mark.parametrize(
@@ -334,7 +382,7 @@ async def test_settings_apply_only_to_their_own_server(simcord_env, server) -> N
     assert "Changed:" in changed.response.content
 
     first = await reader.slash(channel, "ask", question="Who walked out of the meeting?")
-    assert embed_of(first).description.startswith("**Delcy Rodriguez**")
+    assert lead(embed_of(first).description) == "Delcy Rodriguez"
     assert not channel.last_message.components, "feedback buttons are off here"
     again = await reader.slash(channel, "ask", question="How many votes were needed?")
     assert again.ephemeral and "try again in 60 s" in again.response.content

@@ -16,7 +16,7 @@ import pytest_asyncio
 from fakediscord import MANAGE_GUILD, FakeDiscord, Interaction, Recorded
 
 from .botprocess import ARTICLE, BotProcess, answered, assert_safe, in_thread, running_bot
-from .conftest import SEEDS
+from .conftest import SEEDS, lead
 
 pytestmark = [pytest.mark.process, pytest.mark.asyncio(loop_scope="module")]
 
@@ -62,13 +62,13 @@ async def test_ask_mentions_and_admin_checks_end_to_end(fake: FakeDiscord, bot: 
     assert first.path.endswith("/callback") and first.json["type"] == 5  # deferred: "thinking"
     assert not ask.late
     embed = answered(fake, ask.token)[-1].json["embeds"][0]
-    assert embed["description"].startswith("**Delcy Rodriguez**")
+    assert lead(embed["description"]) == "Delcy Rodriguez"
     assert "stormed out of the meeting" in embed["description"]
 
     deaths = await fake.slash(reader, "ask", {"question": "How many people have died?"})
     await fake.wait_for(lambda f: answered(f, deaths.token))
     embed = answered(fake, deaths.token)[-1].json["embeds"][0]
-    assert embed["description"].startswith("**74**")
+    assert lead(embed["description"]) == "74"
     assert "74 people dead since April" in embed["description"]
 
     me = fake.bot_user
@@ -87,7 +87,7 @@ async def test_ask_mentions_and_admin_checks_end_to_end(fake: FakeDiscord, bot: 
     await fake.wait_for(reply)
     sent = reply(fake)[-1].json
     assert str(sent["message_reference"]["message_id"]) == question["id"]
-    assert sent["embeds"][0]["description"].startswith("**Delcy Rodriguez**")
+    assert lead(sent["embeds"][0]["description"]) == "Delcy Rodriguez"
 
     robot = fake.user("robot", bot=True)
     other_bot = await fake.send_message(
@@ -124,7 +124,7 @@ async def test_a_question_asked_while_the_gateway_was_down_is_answered_after_a_r
         ]
 
     await fake.wait_for(reply)
-    assert reply(fake)[0].json["embeds"][0]["description"].startswith("**Delcy Rodriguez**")
+    assert lead(reply(fake)[0].json["embeds"][0]["description"]) == "Delcy Rodriguez"
     assert fake.identifies == identifies, "resumed, not a new session"
 
 
@@ -141,7 +141,8 @@ async def test_the_bot_identifies_again_when_its_session_cannot_be_resumed(
         fake.user("reader"), "ask", {"question": "Who walked out of the meeting?"}
     )
     await fake.wait_for(lambda f: answered(f, ask.token))
-    assert answered(fake, ask.token)[-1].json["embeds"][0]["description"].startswith("**Delcy")
+    said = answered(fake, ask.token)[-1].json["embeds"][0]["description"]
+    assert lead(said).startswith("Delcy")
     assert not ask.late
 
 
@@ -156,7 +157,7 @@ async def test_a_reply_is_delivered_through_429_and_500(
     await fake.wait_for(lambda f: len(answered(f, ask.token)) >= 2, timeout=60)
     attempts = answered(fake, ask.token)
     assert attempts[0].json == attempts[-1].json  # the same reply, retried by discord.py
-    assert attempts[-1].json["embeds"][0]["description"].startswith("**74**")
+    assert lead(attempts[-1].json["embeds"][0]["description"]) == "74"
     assert "Traceback" not in bot.output()
 
 
@@ -176,7 +177,7 @@ async def test_an_article_added_by_attachment_is_downloaded_and_answers_at_once(
 
     ask = await fake.slash(reader, "ask", {"question": "When did the harbour reopen?"})
     await fake.wait_for(lambda f: answered(f, ask.token))
-    assert answered(fake, ask.token)[-1].json["embeds"][0]["description"].startswith("**Monday**")
+    assert lead(answered(fake, ask.token)[-1].json["embeds"][0]["description"]) == "Monday"
 
 
 async def test_admin_interactions_replayed_without_rights_are_refused(
@@ -226,10 +227,10 @@ async def test_a_new_forum_post_is_answered_in_its_thread_when_set_to(
 
     post = await fake.forum_post(reader, "The walkout", "Who walked out of the meeting?")
     await fake.wait_for(lambda f: answers(f, post["id"]))
-    assert answers(fake, post["id"])[0].startswith("**Delcy Rodriguez**")
+    assert lead(answers(fake, post["id"])[0]) == "Delcy Rodriguez"
     await fake.send_message(reader, "Who did she call the boss?", [], channel_id=post["id"])
     await fake.wait_for(lambda f: len(answers(f, post["id"])) == 2)
-    assert answers(fake, post["id"])[1].startswith("**Sullivan**")
+    assert lead(answers(fake, post["id"])[1]) == "Sullivan"
 
 
 HOSTILE = "Council @everyone <@&42> notice\n\n" + " ".join(

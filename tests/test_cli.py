@@ -12,12 +12,14 @@ import pytest
 from index.answering import Answerer
 from index.feedback import FeedbackLog
 from index.reader import RETRAIN
+from index.reports import figure
 from index.retriever import Retriever
 from index.statedb import open_state
 from index.storage.folder import FolderStorage
 
 from .conftest import ROOT
 from .newssite import BRIDGE, NewsSite
+from .stories import COURIER, LEDGER, write_corpus
 
 pytestmark = pytest.mark.process
 
@@ -42,13 +44,43 @@ def test_ask_json_follows_the_schema(seed_index: Path) -> None:
     data = json.loads(result.stdout)
     assert set(data) == {"question", "answer", "passages"}
     assert data["question"] == "Who walked out of the meeting?"
-    assert set(data["answer"]) == {"text", "sentence", "article", "date"}
+    assert set(data["answer"]) == {
+        "status", "confidence", "coverage", "text", "sentence", "article", "date", "source",
+        "url", "alternatives", "other_reports", "unknown_names", "elsewhere",
+    }  # fmt: skip
     assert "Delcy Rodriguez" in data["answer"]["text"]
+    assert data["answer"]["status"] in ("sure", "unsure")
+    assert 0 < data["answer"]["confidence"] < 1 and 0 < data["answer"]["coverage"] <= 1
+    for alternative in data["answer"]["alternatives"]:
+        assert set(alternative) == {
+            "text", "sentence", "article", "date", "source", "url", "confidence"
+        }  # fmt: skip
+        assert alternative["text"] in alternative["sentence"]
     assert [p["rank"] for p in data["passages"]] == [1, 2, 3]
     for passage in data["passages"]:
         assert set(passage) == {"rank", "score", "text", "article", "source", "url", "date"}
         assert isinstance(passage["score"], float)
     assert "stormed out of the meeting" in data["passages"][0]["text"]
+
+
+def test_ask_shows_a_changed_figure_with_its_earlier_reports(tmp_path: Path) -> None:
+    """The test stories: a toll reported as 9 and 11 on 3 September, then 23 by both
+    outlets on the 5th. The answer is the newest figure; the earlier ones are listed with
+    their outlets and dates, and the 23 of the other outlet is not a second report."""
+    corpus, index = write_corpus(tmp_path / "stories"), str(tmp_path / "index")
+    assert run("build", "--corpus", str(corpus), "--index", index).returncode == 0
+    question = "How many people died in the Kellbridge floods?"
+    result = run("ask", "--json", "--index", index, question)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)["answer"]
+    assert figure(answer["text"]) == 23 and answer["date"].startswith("2026-09-05")
+    reports = answer["other_reports"]
+    assert {(figure(r["text"]), r["source"]) for r in reports} == {(11, LEDGER), (9, COURIER)}
+    for report in reports:
+        assert set(report) == {"text", "sentence", "article", "date", "source", "url", "also"}
+        assert report["text"] in report["sentence"] and report["date"].startswith("2026-09-03")
+    shown = run("ask", "--index", index, question).stdout
+    assert f"other report: 11 ({LEDGER}, 2026-09-03" in shown
 
 
 def test_build_then_stats_on_a_fresh_index(tmp_path: Path) -> None:

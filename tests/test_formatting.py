@@ -54,7 +54,7 @@ def test_answer_embed_fits_discord_limits_even_with_huge_hostile_passages() -> N
     hostile = "@everyone <@&123456789012345678> **bold** " * 200
     answer = Answer(
         question="@everyone " + "why? " * 300,
-        covered=True,
+        status="sure",
         text="Delcy Rodriguez " * 40,
         sentence=hostile,
         article="A" * 400,
@@ -78,7 +78,7 @@ def test_answer_embed_fits_discord_limits_even_with_huge_hostile_passages() -> N
 
 def test_a_not_covered_answer_says_so_and_shows_the_closest_passages() -> None:
     answer = Answer(
-        "Who won the World Cup?", False, "", "", "", "", None, [passage(1, "Close text.")], 0.01
+        "Who won the World Cup?", "not covered", "", "", "", "", None, [passage(1, "Close text.")]
     )
     embed = answer_embed(answer)
     assert embed.description.startswith("The coverage I have does not answer that")
@@ -93,7 +93,7 @@ def test_a_not_covered_answer_says_so_and_shows_the_closest_passages() -> None:
 def test_the_answer_leads_in_bold_with_the_sentence_quoted_and_the_article_linked() -> None:
     answer = Answer(
         "Who walked out?",
-        True,
+        "sure",
         "Delcy Rodriguez",
         "Delcy Rodriguez then stormed out of the meeting.",
         "Venezuela dares US",
@@ -132,7 +132,7 @@ def test_answers_say_when_each_source_reported_and_point_to_a_newer_one() -> Non
     newer = replace(passage(2, "The toll rose to 81.", title="Toll rises to 81"), date="2026-11-26")
     answer = Answer(
         question="How many people have the floods killed?",
-        covered=True,
+        status="sure",
         text="74",
         sentence="Floods have killed 74 people.",
         article="Floods kill 74",

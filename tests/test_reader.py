@@ -137,6 +137,31 @@ def test_a_huge_question_still_leaves_room_for_the_sentences() -> None:
     assert read.spans and read.spans[0].text in "Ana Souza did."
 
 
+def test_each_sentence_read_on_its_own_in_one_batch_reads_as_alone() -> None:
+    """``read_each`` pads several inputs into one pass: each answers as its own pass does,
+    and its "no answer" is its own (other reports are judged by it)."""
+    reader = default_reader()
+    sentences = ["Mayor Ana Souza cut the ribbon.", "It rained all day in Quillborough town."]
+    for sentence, each in zip(sentences, reader.read_each("Who cut the ribbon?", sentences)):
+        alone = reader.read("Who cut the ribbon?", [sentence])
+        assert [s.text for s in each.spans] == [s.text for s in alone.spans]
+        assert each.no_answer == pytest.approx(alone.no_answer, rel=1e-4)
+    souza, rain = reader.read_each("Who cut the ribbon?", sentences)
+    assert souza.spans[0].text.endswith("Ana Souza") and rain.no_answer > 0.5
+    assert reader.read_each("Who?", []) == []
+
+
+def test_each_sentence_gives_its_few_best_spans_that_do_not_overlap() -> None:
+    read = default_reader().read(
+        "How many votes were needed?", ["The resolution fell three votes shy of the 23 it needed."]
+    )
+    assert 1 < len(read.spans) <= 3
+    for a in read.spans:
+        for b in read.spans:
+            assert a is b or a.end <= b.start or b.end <= a.start, (a, b)
+    assert read.best(0) is read.spans[0] and read.of(0) == read.spans
+
+
 class FakeReader:
     """Answers with the last word of the sentence that holds the word 'answer'."""
 
@@ -149,6 +174,9 @@ class FakeReader:
             if "answer" in s.lower()
         ]
         return ReaderOutput(spans, 0.1)
+
+    def read_each(self, question: str, sentences: list[str]) -> list[ReaderOutput]:
+        return [self.read(question, [s]) for s in sentences]
 
 
 def test_the_answerer_takes_any_reader(seed_index: Path, embedder) -> None:

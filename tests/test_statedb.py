@@ -35,7 +35,7 @@ INSERT INTO turns VALUES (99, 'How many votes were needed?', '23', 3.0);
 def answer(question: str = "Who walked out of the meeting?") -> Answer:
     return Answer(
         question=question,
-        covered=True,
+        status="sure",
         text="Delcy Rodriguez",
         sentence="Delcy Rodriguez then stormed out of the meeting.",
         article="OAS meeting",

@@ -91,6 +91,17 @@ def test_both_backends_rank_alike(
             assert ours.score == pytest.approx(theirs.score, abs=1e-4), question
         words = ["venezuela", "vote", "absent"]
         assert database.store.idf(words) == pytest.approx(folder.store.idf(words))
+    # Sentence ids are each backend's own: compare the vectors of each passage's sentences.
+    for ours, theirs in zip(
+        database.search(QUESTIONS[0], k=3), folder.search(QUESTIONS[0], k=3), strict=True
+    ):
+        mine = database.store.sentences(ours.first_sentence, ours.sentence_count)
+        other = folder.store.sentences(theirs.first_sentence, theirs.sentence_count)
+        vectors = database.store.sentence_vectors([row[0] for row in mine])
+        assert vectors.shape == (len(mine), 384) and vectors.dtype == "float32"
+        assert vectors == pytest.approx(
+            folder.store.sentence_vectors([row[0] for row in other]), abs=1e-5
+        )
     database.store.close()
 
 

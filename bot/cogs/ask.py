@@ -108,7 +108,9 @@ class Ask(commands.Cog):
             where.via,
             user.id,
             asked,
-            "answered" if answer.covered else "not covered",
+            answer.status
+            if answer.confidence is None
+            else f"{answer.status} ({answer.confidence:.2f})",
             answer.seconds * 1000,
         )
         message = await self.reply(question, answer, guild_id, server.feedback_buttons)

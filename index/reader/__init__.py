@@ -33,11 +33,15 @@ class FoundSpan:
 
 @dataclass(frozen=True)
 class ReaderOutput:
-    spans: list[FoundSpan]  # the best span of each sentence that has one, best first
+    spans: list[FoundSpan]  # the best few spans of each sentence that has one, best first
     no_answer: float  # the model's probability that none of the sentences answers
 
     def best(self, sentence: int) -> FoundSpan | None:
         return next((s for s in self.spans if s.sentence == sentence), None)
+
+    def of(self, sentence: int) -> list[FoundSpan]:
+        """The spans found in one sentence, best first."""
+        return [s for s in self.spans if s.sentence == sentence]
 
 
 class ReaderWeightsError(RuntimeError):
@@ -76,6 +80,11 @@ class Reader(Protocol):
         """The best span of each sentence read. ``sentences`` come in the order to read them
         (document order reads best); ``priority`` (indices, best first) says which to keep
         when they do not all fit the reader's window."""
+        ...
+
+    def read_each(self, question: str, sentences: Sequence[str]) -> list[ReaderOutput]:
+        """Each sentence read on its own (in one batch), so that its spans compete with its
+        own "no answer" only, not with the other sentences: whether each one answers."""
         ...
 
 

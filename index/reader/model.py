@@ -23,6 +23,9 @@ from index.wordpieces import WordPieces, word_pieces
 # Longer spans are never short answers (evaluation takes ten words at most).
 MAX_SPAN_TOKENS = 24
 MAX_QUESTION_TOKENS = 64
+# Spans kept per sentence: the best one answers; the next ones are alternatives when the
+# answer is unsure ("three" or "23" in "fell three votes shy of the 23 it needed").
+SPANS_PER_SENTENCE = 3
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,10 @@ def decode(
     read: ReaderInput,
     sentences: Sequence[str],
     max_span_tokens: int = MAX_SPAN_TOKENS,
+    per_sentence: int = SPANS_PER_SENTENCE,
 ) -> ReaderOutput:
-    """The best span of each sentence from one pass over ``read``.
+    """The best spans of each sentence from one pass over ``read``: up to ``per_sentence``
+    that do not overlap, best first.
 
     Start and end are scored by log-probability over the sentences' tokens and [CLS] (the
     model's "no answer"); a span starts and ends in the same sentence, within
@@ -98,10 +103,21 @@ def decode(
     spans = []
     for number in np.unique(owner):
         masked = np.where((owner == number)[:, None], scores, -np.inf)
-        i, j = np.unravel_index(int(np.argmax(masked)), masked.shape)
         text = sentences[number]
-        a, b = _whole_words(text, read.offsets[tokens[i]][0], read.offsets[tokens[j]][1])
-        spans.append(FoundSpan(int(number), a, b, text[a:b], float(np.exp(masked[i, j]))))
+        taken: list[tuple[int, int]] = []
+        while len(taken) < per_sentence:
+            i, j = np.unravel_index(int(np.argmax(masked)), masked.shape)
+            if not np.isfinite(masked[i, j]):
+                break
+            probability = float(np.exp(masked[i, j]))
+            # Nothing that overlaps it is another answer: "John Sullivan" is not a second
+            # answer beside "US Deputy Secretary of State John Sullivan".
+            masked[: j + 1, i:] = -np.inf
+            a, b = _whole_words(text, read.offsets[tokens[i]][0], read.offsets[tokens[j]][1])
+            if any(a < y and x < b for x, y in taken):
+                continue  # widened to whole words, it overlaps one taken
+            taken.append((a, b))
+            spans.append(FoundSpan(int(number), a, b, text[a:b], probability))
     spans.sort(key=lambda s: -s.probability)
     return ReaderOutput(spans, float(np.exp(start[0] + end[0])))
 
@@ -133,7 +149,9 @@ class TrainedReader:
         base = Path(packaged_model_path()).resolve()
         # The weights' own digest: weights changed in any way (retrained, or damaged past what
         # the header shows) are a new key, exported and checked afresh, never an old export.
-        key = onnxcache.cache_key(onnxcache.file_digest(weights), model_digest(base))
+        digest = onnxcache.file_digest(weights)
+        self.digest = digest[:16]  # what the confidence calibration was fitted with
+        key = onnxcache.cache_key(digest, model_digest(base))
         self.session = runtime.session("reader", key, lambda: _export(weights))
         self.tokenizer = word_pieces(base)
         self.max_length = max_length
@@ -154,6 +172,30 @@ class TrainedReader:
             },
         )
         return decode(start[0], end[0], read, sentences)
+
+    def read_each(self, question: str, sentences: Sequence[str]) -> list[ReaderOutput]:
+        return self.read_batch([(question, [sentence]) for sentence in sentences])
+
+    def read_batch(self, inputs: Sequence[tuple[str, Sequence[str]]]) -> list[ReaderOutput]:
+        """Several (question, sentences) read in one pass, padded to the longest."""
+        if not inputs:
+            return []
+        reads = [reader_input(self.tokenizer, q, s, self.max_length) for q, s in inputs]
+        width = max(len(r.ids) for r in reads)
+        ids = np.zeros((len(reads), width), dtype=np.int64)
+        types = np.zeros_like(ids)
+        mask = np.zeros_like(ids)
+        for row, read in enumerate(reads):
+            ids[row, : len(read.ids)] = read.ids
+            types[row, : len(read.ids)] = read.types
+            mask[row, : len(read.ids)] = 1
+        start, end = self.session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        )
+        return [
+            decode(start[row], end[row], read, sentences) if sentences else ReaderOutput([], 1.0)
+            for row, (read, (_, sentences)) in enumerate(zip(reads, inputs, strict=True))
+        ]
 
 
 def _export(weights: Path) -> bytes:

@@ -146,6 +146,10 @@ class Storage(ABC):
         """The cosine of each sentence in ``ids`` with ``query``, in that order."""
 
     @abstractmethod
+    def sentence_vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The unit vectors of the sentences in ``ids``, one row each, in that order."""
+
+    @abstractmethod
     def lexical(self, question: str, depth: int, also: Sequence[int] = ()) -> LexicalHits:
         """BM25 of the passages for ``question``: the ``depth`` best, and the ids in ``also``."""
 

@@ -92,7 +92,7 @@ class FolderStorage(Storage):
             self.faiss = faiss.read_index(str(folder / "passages.faiss"))
             if isinstance(self.faiss, faiss.IndexHNSW):
                 self.faiss.hnsw.efSearch = HNSW_EF_SEARCH
-            self.sentence_vectors = np.load(folder / "sentences.npy", mmap_mode="r")
+            self.sentence_matrix = np.load(folder / "sentences.npy", mmap_mode="r")
             self.lexical_index = LexicalIndex.load(folder / "bm25", manifest.passages)
             # immutable=1: the build never changes after it is written, so no locking is needed.
             uri = f"file:{folder / 'meta.sqlite'}?mode=ro&immutable=1"
@@ -127,7 +127,7 @@ class FolderStorage(Storage):
                 f"{expected} articles/passages/sentences, the files hold {counts} and "
                 f"{self.faiss.ntotal} vectors. {REBUILD_HINT}"
             )
-        if self.faiss.d != manifest.dimension or self.sentence_vectors.shape != (
+        if self.faiss.d != manifest.dimension or self.sentence_matrix.shape != (
             manifest.sentences,
             manifest.dimension,
         ):
@@ -167,7 +167,10 @@ class FolderStorage(Storage):
         return self.faiss.reconstruct_batch(np.asarray(ids, dtype=np.int64)) @ query
 
     def sentence_cosines(self, ids: Sequence[int], query: np.ndarray) -> np.ndarray:
-        return np.asarray(self.sentence_vectors[list(ids)]) @ query
+        return np.asarray(self.sentence_matrix[list(ids)]) @ query
+
+    def sentence_vectors(self, ids: Sequence[int]) -> np.ndarray:
+        return np.asarray(self.sentence_matrix[list(ids)], dtype=np.float32)
 
     def lexical(self, question: str, depth: int, also: Sequence[int] = ()) -> LexicalHits:
         bm25 = self.lexical_index.scores(question)
@@ -201,7 +204,7 @@ class FolderStorage(Storage):
     def best_sentence_cosines(self, ids: Sequence[int], query: np.ndarray) -> np.ndarray:
         spans = self.passage_sentences[np.asarray(ids, dtype=np.int64)]
         rows = np.concatenate([np.arange(f, f + n) for f, n in spans])
-        cosines = np.asarray(self.sentence_vectors[rows]) @ query
+        cosines = np.asarray(self.sentence_matrix[rows]) @ query
         return np.maximum.reduceat(cosines, np.cumsum(spans[:, 1]) - spans[:, 1])
 
     def sentences(self, first: int, count: int) -> list[tuple[int, int, int, str]]:
@@ -250,7 +253,7 @@ class FolderStorage(Storage):
                     chunks=chunks,
                     passage_vectors=passage_vectors[[r[0] for r in rows]],
                     sentences=[spans[i] for i in ids],
-                    sentence_vectors=np.asarray(self.sentence_vectors[ids]),
+                    sentence_vectors=np.asarray(self.sentence_matrix[ids]),
                 ),
             )
         return result

@@ -225,6 +225,17 @@ class PostgresStorage(Storage):
         )
         return _in_order(ids, dict(rows))
 
+    def sentence_vectors(self, ids: Sequence[int]) -> np.ndarray:
+        rows = dict(
+            self._rows(
+                "SELECT id, embedding FROM newsdesk_sentences WHERE id = ANY(%s)",
+                ([int(i) for i in ids],),
+            )
+        )
+        # pgvector's adapter gives Vector objects (0.5) or arrays (older releases).
+        vectors = [getattr(rows[int(i)], "to_numpy", lambda v=rows[int(i)]: v)() for i in ids]
+        return np.array(vectors, dtype=np.float32).reshape(len(ids), -1)
+
     def lexical(self, question: str, depth: int, also: Sequence[int] = ()) -> LexicalHits:
         words = tokenize([question])[0]  # a repeated word counts again, as in bm25s
         frequency, total, average_length = self._statistics(words)
