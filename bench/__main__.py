@@ -9,7 +9,8 @@
    short questions (XQuAD's, one in ten) and long ones (SQuAD questions whose answering
    sentence has 30 to 50 words), the reader's own share, where the time of a long question
    goes (embedding it, search, scoring sentences, the reader), and the incremental reindex
-   of one changed article;
+   of one changed article, and whole timelines (``index.timeline``) for the corpus's article
+   titles as topics;
 3. search-only latency and recall@10 against exact search for each FAISS index type the
    store builds, on random unit vectors and on real embeddings of distinct English sentences
    (the docstrings of the installed packages);
@@ -52,6 +53,7 @@ from index.indexer import BuildOptions, build, chunk_article, texts_to_embed
 from index.reader.squad import read_squad
 from index.retriever import Retriever
 from index.settings import Settings
+from index.timeline import Timelines
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -204,6 +206,26 @@ def bench_latency(
     retriever.embedder.encode_query = encode_query
     del retriever.search  # the class's own again
     return figures
+
+
+def bench_timeline(retriever: Retriever, count: int = 50) -> dict:
+    """p50/p95 of whole timelines, a story's name for topic: the titles of the corpus's
+    articles (every k-th, ``count`` of them), each asked once, the model loaded."""
+    titles = sorted({a.title for a in retriever.store.articles()})
+    topics = titles[:: max(1, len(titles) // count)][:count]
+    timelines = Timelines(retriever)
+    timelines.build("warm-up topic")
+    spent, entries = [], []
+    for topic in topics:
+        started = time.perf_counter()
+        entries.append(len(timelines.build(topic).entries))
+        spent.append((time.perf_counter() - started) * 1000)
+    return {
+        "topics": len(topics),
+        "p50_ms": round(statistics.median(spent), 1),
+        "p95_ms": round(percentile(spent, 0.95), 1),
+        "entries_p50": statistics.median(entries),
+    }
 
 
 PEAK_RSS = """
@@ -427,6 +449,7 @@ def main() -> int:
                 "passages": retriever.store.manifest.passages,
                 "build_s": round(build_s, 1),
                 "latency": bench_latency(retriever, settings, questions),
+                "timeline": bench_timeline(retriever),
                 **bench_cold_start(index_dir),
                 **bench_bot(index_dir, corpus),
                 **bench_incremental(corpus, index_dir, embedder, settings),
@@ -484,6 +507,12 @@ def print_table(figures: dict) -> None:
         for name, latency in row["latency"].items():
             cells = " ".join(f"{latency[s]:>17}" for s in stages)
             print(f"{row['size']:>8} {name + ' ' + str(latency['questions']):>10} {cells}")
+    for row in figures["sizes"]:
+        t = row["timeline"]
+        print(
+            f"{row['size']:>8} timeline: {t['topics']} topics, p50 {t['p50_ms']} ms, "
+            f"p95 {t['p95_ms']} ms, {t['entries_p50']} entries (p50)"
+        )
     columns = {
         "vectors": "vectors",
         "index": "index",

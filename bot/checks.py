@@ -14,9 +14,9 @@ T = TypeVar("T")
 class NotAdmin(app_commands.CheckFailure):
     """Raised by ``admin_only``; the bot's error handler refuses the member privately."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, who: str = "server managers") -> None:
         super().__init__(f"not an admin: may not {what}")
-        self.what = what
+        self.what, self.who = what, who
 
 
 def admin_only(what: str) -> Callable[[T], T]:
@@ -33,6 +33,23 @@ def admin_only(what: str) -> Callable[[T], T]:
     def decorate(command: T) -> T:
         command = app_commands.check(predicate)(command)
         command = app_commands.default_permissions(manage_guild=True)(command)
+        return app_commands.guild_only()(command)
+
+    return decorate
+
+
+def channel_managers_only(what: str) -> Callable[[T], T]:
+    """For members who may manage the channel (Manage Channels) and admins, in servers only;
+    checked on every call like ``admin_only``."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        if await interaction.client.may_manage_channels(interaction):  # type: ignore[attr-defined]
+            return True
+        raise NotAdmin(what, "members who may manage channels")
+
+    def decorate(command: T) -> T:
+        command = app_commands.check(predicate)(command)
+        command = app_commands.default_permissions(manage_channels=True)(command)
         return app_commands.guild_only()(command)
 
     return decorate

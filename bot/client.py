@@ -16,16 +16,16 @@ from discord.ext import commands
 from bot.checks import NotAdmin
 from bot.formatting import NO_MENTIONS
 from bot.state import BotState, ServerSettings
-from bot.views import ReasonSelect, VoteButton
+from bot.views import DATABASE_AWAY, ReasonSelect, TimelinePage, VoteButton
 from index.desk import Desk
 from index.feedback import FeedbackLog
 from index.feeds import FeedBook
+from index.follows import FollowBook
 from index.settings import Settings
 from index.statedb import StateUnavailable, open_state
 
 log = logging.getLogger(__name__)
 
-DATABASE_AWAY = "The bot's database is not answering just now; please try again in a while."
 
 T = TypeVar("T")
 # The longest a state database call may hold a question: a settings read takes 0.05 ms in
@@ -33,7 +33,14 @@ T = TypeVar("T")
 # response room before Discord's 3 s.
 STATE_SECONDS = 1.5
 
-COGS = ("bot.cogs.ask", "bot.cogs.admin", "bot.cogs.server", "bot.cogs.feedback", "bot.cogs.feeds")
+COGS = (
+    "bot.cogs.ask",
+    "bot.cogs.admin",
+    "bot.cogs.server",
+    "bot.cogs.feedback",
+    "bot.cogs.feeds",
+    "bot.cogs.stories",
+)
 
 
 class NewsdeskBot(commands.Bot):
@@ -62,12 +69,13 @@ class NewsdeskBot(commands.Bot):
         self.feedback = FeedbackLog(self._state_db)
         self.feeds = FeedBook(self._state_db)
         self.feeds.use_settings(settings.feeds)
+        self.follows = FollowBook(self._state_db, settings.follow_post_interval_seconds)
 
     async def setup_hook(self) -> None:
         log.info("loading the index (the first start builds it from the corpus)")
         await asyncio.to_thread(self.desk.open)
         # Vote buttons on answers sent before this start keep working.
-        self.add_dynamic_items(VoteButton, ReasonSelect)
+        self.add_dynamic_items(VoteButton, ReasonSelect, TimelinePage)
         self.tree.on_error = self.command_failed
         for cog in COGS:
             await self.load_extension(cog)
@@ -121,6 +129,14 @@ class NewsdeskBot(commands.Bot):
         # The invoker's permissions as Discord resolved them for this interaction.
         return interaction.permissions.manage_guild
 
+    async def may_manage_channels(self, interaction: discord.Interaction) -> bool:
+        """Admins, and members with Manage Channels where they asked."""
+        if await self.is_admin(interaction):
+            return True
+        return (
+            isinstance(interaction.user, discord.Member) and interaction.permissions.manage_channels
+        )
+
     async def command_failed(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
@@ -133,7 +149,7 @@ class NewsdeskBot(commands.Bot):
         if isinstance(error, NotAdmin):
             log.warning("refused /%s from %s: not an admin", name, interaction.user.id)
             text = (
-                f"Only server managers (or the admins set with /settings or NEWSDESK_ADMIN_IDS) "
+                f"Only {error.who} (or the admins set with /settings or NEWSDESK_ADMIN_IDS) "
                 f"can {error.what}."
             )
         elif isinstance(cause, StateUnavailable):

@@ -16,8 +16,10 @@ from bot.state import ServerSettings
 from index.answering import Alternative, Answer
 from index.feedback import REASONS, Rated
 from index.feeds import Feed
+from index.follows import Follow, News
 from index.indexer import BuildProgress, BuildReport
 from index.storage.base import ArticleRecord
+from index.timeline import Entry, Timeline
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 MESSAGE_LIMIT = 2000
@@ -345,3 +347,72 @@ THREAD_MODE_TEXT = {
     "mentions": "mentions (a mention opens a thread; /ask answers in place)",
     "all": "all (mentions and /ask open a thread)",
 }
+
+
+TIMELINE_PER_PAGE = 6
+
+
+def timeline_pages(timeline: Timeline) -> int:
+    return max(1, -(-len(timeline.entries) // TIMELINE_PER_PAGE))
+
+
+def timeline_embed(timeline: Timeline, page: int) -> discord.Embed:
+    """One page of a story's timeline, oldest first: each entry dated, quoted, sourced."""
+    pages = timeline_pages(timeline)
+    page = min(max(page, 1), pages)
+    after = f" after {short_date(timeline.since)}" if timeline.since else ""
+    title = fit(f"{'What is new' if timeline.since else 'Timeline'}: {timeline.query}", 200)
+    shown = timeline.entries[(page - 1) * TIMELINE_PER_PAGE : page * TIMELINE_PER_PAGE]
+    if not shown:
+        description = (
+            f"Nothing{' new' if timeline.since else ''} in the coverage about "
+            f"“{fit(timeline.query, 200)}”{after}."
+        )
+    else:
+        description = "\n\n".join(_entry_lines(entry) for entry in shown)
+    embed = discord.Embed(
+        title=fit(title + after, TITLE_LIMIT), description=description[:DESCRIPTION_LIMIT]
+    )
+    articles = len({e.article_id for e in timeline.entries})
+    embed.set_footer(
+        text=f"Page {page} of {pages} · {len(timeline.entries)} entries from {articles} articles"
+        " · oldest first"
+    )
+    return embed
+
+
+def _entry_lines(entry: Entry) -> str:
+    """ "**5 Sep** · “The death toll … rose to 23 …” — The Northern Ledger · also: Courier" """
+    when = short_date(entry.date, _year(entry.date)) if entry.date else "undated"
+    source = _source_line(entry.source, entry.url, 150)
+    also = ", ".join(fit(s.source, 60) for s in entry.also_in)
+    return f"**{when}** · “{fit(entry.sentence, 450)}”\n— {source}" + (
+        f" · also {also}" if also else ""
+    )
+
+
+def follow_embed(news: News) -> discord.Embed:
+    """A followed story's new coverage: its newest entry or two, with their sources."""
+    more = news.count - len(news.entries)
+    embed = discord.Embed(
+        title=fit(f"New in “{news.follow.topic}”", TITLE_LIMIT),
+        description="\n\n".join(_entry_lines(e) for e in news.entries)[:DESCRIPTION_LIMIT],
+        colour=discord.Colour.teal(),
+    )
+    embed.set_footer(
+        text=(f"and {more} more · " if more > 0 else "")
+        + "followed here with /follow · /unfollow to stop"
+    )
+    return embed
+
+
+def following_embed(follows: list[Follow], guild_name: str) -> discord.Embed:
+    lines = [
+        f"`{f.id}` **{fit(f.topic, 100)}** in <#{f.channel_id}> · since <t:{int(f.created)}:d>"
+        for f in follows
+    ]
+    return discord.Embed(
+        title=fit(f"Stories followed in {guild_name} ({len(follows)})", TITLE_LIMIT),
+        description="\n".join(lines)[:DESCRIPTION_LIMIT]
+        or "No story is followed here. /follow topic: starts one.",
+    )

@@ -1,4 +1,5 @@
-"""What the bot remembers across restarts: each server's settings and conversations.
+"""What the bot remembers across restarts: each server's settings and conversations, and the
+timelines whose page buttons it sent.
 
 Both live in the state database (``index.statedb``) beside the feedback votes, not in the
 index, so a reindex never touches them. They are read from it at every use, not kept per
@@ -143,6 +144,27 @@ class BotState:
             (thread_id, HISTORY_TURNS),
         )
         return [Turn(question, answer) for question, answer in reversed(rows)]
+
+    # Timelines sent with page buttons: a button's id holds only the row's.
+
+    def keep_timeline(self, query: str, since: str | None) -> int:
+        """The id of a timeline request (the same one for the same query and date)."""
+        with self._db.writing() as db:
+            row = db.execute(
+                "INSERT INTO timelines (query, since, created) VALUES (?, ?, ?)"
+                " ON CONFLICT (query, since) DO NOTHING RETURNING id",
+                (query, since or "", time.time()),
+            ).fetchone()
+            if row is None:
+                row = db.execute(
+                    "SELECT id FROM timelines WHERE query = ? AND since = ?", (query, since or "")
+                ).fetchone()
+        return row[0]
+
+    def kept_timeline(self, timeline_id: int) -> tuple[str, str | None] | None:
+        """The query and date of a kept timeline request, or None."""
+        rows = self._db.rows("SELECT query, since FROM timelines WHERE id = ?", (timeline_id,))
+        return (rows[0][0], rows[0][1] or None) if rows else None
 
 
 def _dump(value: Any) -> str:

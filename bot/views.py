@@ -1,12 +1,14 @@
 """Buttons and menus under the bot's messages.
 
-The vote buttons and the "what was wrong?" menu are dynamic items: their custom ids carry the
-answer's id, so they keep working on old messages after a restart. Discord says who clicked;
+The vote buttons, the "what was wrong?" menu and a timeline's page buttons are dynamic items:
+their custom ids carry the answer's (or the timeline's) id, so they keep working on old
+messages after a restart. Discord says who clicked;
 the bot checks what that person may do on every click, never trusting who saw the button.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.formatting import NO_MENTIONS
+from bot.formatting import NO_MENTIONS, timeline_embed, timeline_pages
 from index.feedback import REASONS
 from index.statedb import StateUnavailable
 
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 # What a member reads when the state database is away or does not answer in time.
 NOT_NOW = "Votes cannot be recorded just now; please try again in a little while."
+DATABASE_AWAY = "The bot's database is not answering just now; please try again in a while."
 
 
 class VoteButton(
@@ -113,6 +116,78 @@ def vote_view(answer_id: int, up: int = 0, down: int = 0) -> discord.ui.View:
     view.add_item(VoteButton(answer_id, True, up))
     view.add_item(VoteButton(answer_id, False, down))
     return view
+
+
+class TimelinePage(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"timeline:(?P<id>\d+):(?P<page>\d+)(?P<open>:open)?",
+):
+    """◀ / ▶ under a timeline (the message turns to that page), or "Timeline" under a followed
+    story's post (the timeline opens for the one who clicked). The id is that of a timeline
+    request the bot kept (``BotState.keep_timeline``): buttons work after a restart, and show
+    the coverage as it is when clicked."""
+
+    def __init__(
+        self, timeline_id: int, page: int, label: str, disabled: bool = False, opens: bool = False
+    ) -> None:
+        self.timeline_id, self.page, self.opens = timeline_id, page, opens
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                disabled=disabled,
+                custom_id=f"timeline:{timeline_id}:{page}{':open' if opens else ''}",
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> TimelinePage:
+        return cls(
+            int(match["id"]), int(match["page"]), item.label or "", opens=bool(match["open"])
+        )
+
+    async def callback(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
+        bot = interaction.client
+        try:
+            kept = await bot.state_call(bot.state.kept_timeline, self.timeline_id)
+        except StateUnavailable as error:
+            log.warning("timeline %s not shown: %s", self.timeline_id, error)
+            await interaction.response.send_message(DATABASE_AWAY, ephemeral=True)
+            return
+        if kept is None:
+            await interaction.response.send_message(
+                "That timeline is no longer on record; ask /timeline again.", ephemeral=True
+            )
+            return
+        query, since = kept
+        if self.opens:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            message = await timeline_message(bot, self.timeline_id, query, since, self.page)
+            await interaction.followup.send(**message, ephemeral=True)
+        else:
+            await interaction.response.defer()
+            message = await timeline_message(bot, self.timeline_id, query, since, self.page)
+            await interaction.edit_original_response(**message)
+
+
+async def timeline_message(
+    bot: NewsdeskBot, timeline_id: int, query: str, since: str | None, page: int
+) -> dict[str, Any]:
+    """A page of a timeline, built from the current index, with its page buttons."""
+    timeline = await asyncio.to_thread(bot.desk.timeline, query, since)
+    pages = timeline_pages(timeline)
+    page = min(max(page, 1), pages)
+    view = discord.ui.View(timeout=None)
+    if pages > 1:
+        view.add_item(TimelinePage(timeline_id, page - 1, "◀ Older", disabled=page == 1))
+        view.add_item(TimelinePage(timeline_id, page + 1, "Newer ▶", disabled=page == pages))
+    return {
+        "embed": timeline_embed(timeline, page),
+        "view": view,
+        "allowed_mentions": NO_MENTIONS,
+    }
 
 
 class Confirm(discord.ui.View):

@@ -61,6 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.set_defaults(run=run_ask)
 
+    timeline = commands.add_parser(
+        "timeline", parents=[common], help="a story's dated timeline, or what is new since a date"
+    )
+    timeline.add_argument("query", help='the story, e.g. "Kellbridge floods"')
+    timeline.add_argument(
+        "--since", metavar="DATE", help='only what is new after it: 2026-09-03, "3 September"'
+    )
+    timeline.add_argument("--limit", type=int, help="the newest N entries only")
+    timeline.add_argument("--json", action="store_true", help="print one JSON object")
+    timeline.set_defaults(run=run_timeline)
+
     stats = commands.add_parser("stats", parents=[common], help="describe the current index")
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     stats.set_defaults(run=run_stats)
@@ -175,10 +186,17 @@ def _build_line(report: BuildReport) -> str:
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from index.answering import Answerer
+    from index.answering import Answerer, clean_question
     from index.embedding import Embedder
     from index.retriever import Retriever
+    from index.timeline import whats_new
 
+    routed = whats_new(clean_question(args.question))
+    if routed is not None:  # "what's new about X since Monday?" is a timeline
+        if not routed.topic:
+            print('error: name the story, e.g. "what\'s new about the floods since Monday?"')
+            return 2
+        return _print_timeline(settings, routed.topic, routed.since, None, args.json)
     embedder = Embedder.from_settings(settings)
     retriever = Retriever.open(settings.answer_location, embedder)
     answerer = Answerer.from_settings(retriever, settings)
@@ -211,6 +229,41 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         print("The coverage does not answer that. The closest passages:\n")
     for p in answer.passages:
         print(f"[{p.rank}] {p.score:.4f} {p.title} ({p.source})\n    {p.text}\n")
+    return 0
+
+
+def run_timeline(args: argparse.Namespace, settings: Settings) -> int:
+    from index.timeline import parse_date
+
+    since = None
+    if args.since:
+        since = parse_date(args.since)
+        if since is None:
+            print(f"error: --since {args.since!r} is not a date I can read", file=sys.stderr)
+            return 2
+    return _print_timeline(settings, args.query, since, args.limit, args.json)
+
+
+def _print_timeline(
+    settings: Settings, query: str, since: str | None, limit: int | None, as_json: bool
+) -> int:
+    from index.embedding import Embedder
+    from index.retriever import Retriever
+    from index.timeline import Timelines
+
+    retriever = Retriever.open(settings.answer_location, Embedder.from_settings(settings))
+    timeline = Timelines(retriever).build(query, since=since, limit=limit)
+    if as_json:
+        print(json.dumps(timeline.to_json(), ensure_ascii=False))
+        return 0
+    after = f" after {since}" if since else ""
+    if not timeline.entries:
+        print(f"Nothing{' new' if since else ''} in the coverage about {query!r}{after}.")
+        return 0
+    print(f"{query}{' — new' + after if since else ''}: {len(timeline.entries)} entries\n")
+    for entry in timeline.entries:
+        sources = "; ".join([entry.source, *(s.source for s in entry.also_in)])
+        print(f"{entry.date or 'undated'}  {entry.sentence}\n    — {entry.article} ({sources})")
     return 0
 
 

@@ -31,6 +31,7 @@ from index.retriever import Retriever
 from index.settings import Settings
 from index.storage import backend_at
 from index.storage.base import ArticleRecord, BuildRunning, IndexUnavailable
+from index.timeline import Timeline, Timelines
 from index.webarticles import WebArticle
 from index.webarticles import save as save_web
 
@@ -96,6 +97,23 @@ class Desk:
         if answerer is None:
             raise IndexUnavailable("The index is not loaded yet.")
         return answerer.ask(question, k=self.settings.top_k, history=history)
+
+    def timeline(
+        self,
+        query: str,
+        since: str | None = None,
+        limit: int | None = None,
+        within: set[str] | None = None,
+    ) -> Timeline:
+        """A story's timeline from the current index (``index.timeline``)."""
+        return self.timelines().build(query, since, limit, within)
+
+    def timelines(self) -> Timelines:
+        """What builds timelines from the current index (for the follows' checks)."""
+        answerer = self._answerer
+        if answerer is None:
+            raise IndexUnavailable("The index is not loaded yet.")
+        return Timelines(answerer.retriever)
 
     def articles(self) -> list[ArticleRecord]:
         return self._answerer.retriever.store.articles() if self._answerer else []

@@ -70,6 +70,11 @@ class Settings:
     # `fetch --feeds` is for cron), and how pages are fetched (index/web.py).
     feeds: tuple[str, ...] = ()
     feed_interval_minutes: float = 30.0
+    # How often followed stories are checked for what other processes added (a process's own
+    # builds are checked at once).
+    follow_check_seconds: float = 60.0
+    # A channel takes at most one followed-story post this often (across processes).
+    follow_post_interval_seconds: float = 60.0
     fetch_allow_private: bool = False  # True turns the SSRF guard off: trusted networks only
     fetch_allow_hosts: frozenset[str] = frozenset()  # hosts exempt from it (an intranet wire)
     fetch_delay_seconds: float = 1.0  # between two requests to one site
@@ -117,6 +122,11 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}FEED_INTERVAL_MINUTES={self.feed_interval_minutes} is not valid: "
                 "use a number of minutes above 0"
+            )
+        if self.follow_check_seconds <= 0:
+            raise SettingsError(
+                f"{PREFIX}FOLLOW_CHECK_SECONDS={self.follow_check_seconds} is not valid: "
+                "use a number of seconds above 0"
             )
         if self.shard_ids and self.shard_count is None:
             raise SettingsError(f"{PREFIX}SHARD_IDS needs {PREFIX}SHARD_COUNT: how many in all")

@@ -173,10 +173,60 @@ RAIL_STRIKE = Story(
     LEDGER,
 )
 
+# Written after the timeline's settings were chosen on the two stories above, to check them
+# on one they were not set on.
+BOIL_NOTICE = Story(
+    "meridale-boil-notice",
+    "Meridale residents told to boil tap water",
+    [
+        "Residents of Meridale were told on Monday to boil their tap water after E. coli was "
+        "found at the Hollins treatment works.",
+        "About 18,000 homes are affected, the water company said.",
+    ],
+    _at(7, 16),
+    COURIER,
+)
+SCHOOLS_SHUT = Story(
+    "meridale-schools-shut",
+    "Meridale schools shut over water scare",
+    [
+        "Six schools in Meridale closed on Tuesday because of the boil-water notice.",
+        "Northvale Water apologised to its customers and said tests were under way.",
+    ],
+    _at(8, 11),
+    LEDGER,
+)
+NOTICE_LIFTED = Story(
+    "meridale-notice-lifted",
+    "Boil-water notice lifted in Meridale",
+    [
+        "Northvale Water lifted the boil-water notice for Meridale on Thursday after three clean "
+        "tests in a row.",
+        "Each household will be paid 50 pounds in compensation, the company said.",
+    ],
+    _at(10, 15),
+    COURIER,
+)
+COUNCIL_LEADER = Story(
+    "meridale-council-leader",
+    "Meridale council elects a new leader",
+    ["Meridale council elected Joan Pryce as its leader on Tuesday evening."],
+    _at(8, 21),
+    LEDGER,
+)
+WATER_PRICES = Story(
+    "northern-water-prices",
+    "Water bills to rise across the north",
+    ["Northern water companies will raise their prices by 4 percent in April, the regulator said."],
+    _at(9, 10),
+    COURIER,
+)
+
 FLOODS = [WARNING, NINE, ELEVEN, SOLDIERS, TWENTY_THREE, COUNTING]
 STRIKE = [STRIKE_CALLED, STRIKE_BEGINS, STRIKE_ENDS]
-DISTRACTORS = [BRIDGE, FOOTBALL, DEFENCES, FESTIVAL, RAIL_STRIKE]
-STORIES = FLOODS + STRIKE + DISTRACTORS
+WATER = [BOIL_NOTICE, SCHOOLS_SHUT, NOTICE_LIFTED]
+DISTRACTORS = [BRIDGE, FOOTBALL, DEFENCES, FESTIVAL, RAIL_STRIKE, COUNCIL_LEADER, WATER_PRICES]
+STORIES = FLOODS + STRIKE + WATER + DISTRACTORS
 
 
 def markdown(story: Story) -> str:

@@ -379,6 +379,60 @@ async def test_feeds_and_article_urls_keep_the_coverage_current(
             assert_safe(request.json)
 
 
+async def test_a_followed_story_is_posted_once_per_new_article_across_a_restart(
+    fake: FakeDiscord, news_site: NewsSite, seed_index: Path, corpus: Path, tmp_path: Path
+) -> None:
+    """/follow in a channel; stories of it come through the feed, one poll each: one post
+    per new article, none again after a restart, and the next new one after it."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir, symlinks=True)
+    quick = {
+        "NEWSDESK_FEEDS": news_site.url("/rss.xml"),
+        "NEWSDESK_FEED_INTERVAL_MINUTES": "0.03",  # about two seconds
+        "NEWSDESK_FETCH_ALLOW_PRIVATE": "true",
+        "NEWSDESK_FETCH_DELAY_SECONDS": "0",
+        "NEWSDESK_FOLLOW_CHECK_SECONDS": "1",
+        "NEWSDESK_FOLLOW_POST_INTERVAL_SECONDS": "0",
+    }
+    editor = fake.user("editor")
+
+    def posts() -> list[dict]:
+        return [
+            m
+            for m in fake.messages.values()
+            if m["channel_id"] == fake.channel_id
+            and m["embeds"]
+            and m["embeds"][0]["title"] == "New in “Kellbridge floods”"
+        ]
+
+    async with running_bot(fake, tmp_path, index_dir, corpus, **quick) as bot:
+        await logged(bot, "polled 1 feeds: 1 new")
+        followed = await fake.slash(
+            editor, "follow", {"topic": "Kellbridge floods"}, permissions=MANAGE_GUILD
+        )
+        await fake.wait_for(lambda f: f.interactions[followed.token].responded)
+        for count, story in enumerate((NINE, ELEVEN), start=1):
+            news_site.publish(story)
+            await fake.wait_for(lambda f, n=count: len(posts()) == n, 60)
+    async with running_bot(fake, tmp_path, index_dir, corpus, **quick) as bot:
+        await logged(bot, "polled 1 feeds: no new", times=2)
+        await asyncio.sleep(2)  # two follow checks
+        assert len(posts()) == 2, "nothing posted again after the restart"
+        news_site.publish(TWENTY_THREE)
+        await fake.wait_for(lambda f: len(posts()) == 3, 60)
+        await asyncio.sleep(2)
+    said = [p["embeds"][0]["description"] for p in posts()]
+    assert "At least nine people" in said[0] and "risen to 11" in said[1] and "23" in said[2]
+    assert not any("nine people" in s for s in said[1:]), "only what each article added"
+    sent = [r.json for r in fake.sent() if r.path.endswith(f"/channels/{fake.channel_id}/messages")]
+    assert len([s for s in sent if s.get("embeds")]) == 3
+    for payload in sent:
+        assert_safe(payload)
+    for post in posts():
+        [button] = [c for row in post["components"] for c in row["components"]]
+        assert button["label"] == "Timeline" and button["custom_id"].startswith("timeline:")
+
+
 async def test_two_sharded_processes_serve_one_bot_from_postgres(
     fake: FakeDiscord, database_url: str, corpus: Path, tmp_path: Path
 ) -> None:

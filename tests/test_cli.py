@@ -82,6 +82,33 @@ def test_ask_shows_a_changed_figure_with_its_earlier_reports(tmp_path: Path) -> 
     shown = run("ask", "--index", index, question).stdout
     assert f"other report: 11 ({LEDGER}, 2026-09-03" in shown
 
+    # The story's timeline, and what is new after a date (asked in words, too).
+    result = run("timeline", "--json", "--index", index, "Kellbridge floods")
+    timeline = json.loads(result.stdout)
+    assert set(timeline) == {"query", "since", "entries"} and timeline["since"] is None
+    for entry in timeline["entries"]:
+        assert set(entry) == {"date", "sentence", "article", "source", "url", "also_in"}
+    dates = [e["date"] for e in timeline["entries"]]
+    assert dates == sorted(dates) and dates[0] == "2026-09-01"
+    new = json.loads(
+        run(
+            "timeline",
+            "--json",
+            "--since",
+            "4 September 2026",
+            "--index",
+            index,
+            "Kellbridge floods",
+        ).stdout
+    )
+    assert new["since"].endswith("-09-04") and all(e["date"] > new["since"] for e in new["entries"])
+    asked = run(
+        "ask", "--json", "--index", index, "What's new on the Kellbridge floods since 2026-09-04?"
+    )
+    assert json.loads(asked.stdout)["entries"] == new["entries"]
+    unread = run("timeline", "--since", "the day after never", "--index", index, "floods")
+    assert unread.returncode == 2 and "not a date I can read" in unread.stderr
+
 
 def test_build_then_stats_on_a_fresh_index(tmp_path: Path) -> None:
     index_dir = str(tmp_path / "index")

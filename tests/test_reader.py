@@ -142,7 +142,9 @@ def test_each_sentence_read_on_its_own_in_one_batch_reads_as_alone() -> None:
     and its "no answer" is its own (other reports are judged by it)."""
     reader = default_reader()
     sentences = ["Mayor Ana Souza cut the ribbon.", "It rained all day in Quillborough town."]
-    for sentence, each in zip(sentences, reader.read_each("Who cut the ribbon?", sentences)):
+    for sentence, each in zip(
+        sentences, reader.read_each("Who cut the ribbon?", sentences), strict=True
+    ):
         alone = reader.read("Who cut the ribbon?", [sentence])
         assert [s.text for s in each.spans] == [s.text for s in alone.spans]
         assert each.no_answer == pytest.approx(alone.no_answer, rel=1e-4)

@@ -80,6 +80,7 @@ class Admin(commands.Cog):
             await self._failed(interaction, "Reindex", error)
             return
         await interaction.edit_original_response(content=None, embed=report_embed(report))
+        self.bot.dispatch("coverage_changed")
 
     @app_commands.command(name="add", description="Add an article to the coverage")
     @app_commands.describe(
@@ -155,6 +156,7 @@ class Admin(commands.Cog):
             await interaction.edit_original_response(
                 content=None, embed=added_embed(records, report), allowed_mentions=NO_MENTIONS
             )
+            self.bot.dispatch("coverage_changed")
 
     @app_commands.command(name="remove", description="Remove an article from the coverage")
     @app_commands.describe(article="The article's title, as /sources lists it")

@@ -28,6 +28,7 @@ from bot.views import vote_view
 from index.answering import Answer, clean_question
 from index.followups import Turn
 from index.statedb import StateUnavailable
+from index.timeline import whats_new
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,20 @@ class Ask(commands.Cog):
     ) -> None:
         """Answer ``question`` and send the answer where it belongs: in a new thread when
         ``where`` may open one (and it opens), else in place. The one delivery path for /ask,
-        mentions, follow-ups and forum posts; ``server``: its settings, read once per question."""
+        mentions, follow-ups and forum posts; ``server``: its settings, read once per question.
+        "What's new about X since Monday?" is answered with the timeline of what is new."""
+        routed = whats_new(clean_question(question))
+        stories = self.bot.get_cog("Stories")
+        if routed is not None and stories is not None:
+            if not routed.topic:
+                await where.in_place(
+                    content="Name the story, e.g. “what's new about the floods since Monday?”",
+                    allowed_mentions=NO_MENTIONS,
+                )
+                return
+            log.info("%s from %s: what is new since %s", where.via, user.id, routed.since)
+            await stories.send_timeline(where.in_place, None, routed.topic, routed.since)
+            return
         try:
             answer = await asyncio.to_thread(self.bot.desk.ask, question, where.history)
         except Exception:

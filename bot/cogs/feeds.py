@@ -63,6 +63,8 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
             report = await asyncio.to_thread(index_poll, self.bot.desk, self.bot.feeds, results)
         added = report and len(report.added) + len(report.changed)
         log.info("polled %d feeds: %s new or updated articles", len(feeds), added or "no")
+        if added:
+            self.bot.dispatch("coverage_changed")
         return results
 
     @app_commands.command(name="list", description="The feeds polled, and how each last went")

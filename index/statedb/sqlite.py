@@ -88,6 +88,36 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE removed_urls (url TEXT PRIMARY KEY, at REAL NOT NULL);
     """,
+    # 4: followed stories, what each has looked at, when each channel last had a post; the
+    # timelines whose page buttons were sent (a button holds only the id).
+    """
+    CREATE TABLE follows (
+        id INTEGER PRIMARY KEY,
+        guild_id INTEGER NOT NULL,
+        channel_id INTEGER NOT NULL,
+        topic TEXT NOT NULL,
+        created REAL NOT NULL
+    );
+    CREATE TABLE follow_articles (
+        follow_id INTEGER NOT NULL REFERENCES follows(id) ON DELETE CASCADE,
+        article TEXT NOT NULL,  -- the article's id and its text's hash
+        at REAL NOT NULL,
+        PRIMARY KEY (follow_id, article)
+    );
+    CREATE TABLE follow_told (
+        follow_id INTEGER NOT NULL REFERENCES follows(id) ON DELETE CASCADE,
+        sentence TEXT NOT NULL,  -- a hash of an entry's sentence the follow has told or seen
+        PRIMARY KEY (follow_id, sentence)
+    );
+    CREATE TABLE follow_channels (channel_id INTEGER PRIMARY KEY, last_post REAL NOT NULL);
+    CREATE TABLE timelines (
+        id INTEGER PRIMARY KEY,
+        query TEXT NOT NULL,
+        since TEXT NOT NULL,  -- an ISO date, '' for the whole story
+        created REAL NOT NULL,
+        UNIQUE (query, since)
+    );
+    """,
 )
 VERSION = len(MIGRATIONS)
 

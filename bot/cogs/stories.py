@@ -1,0 +1,216 @@
+"""Following a story: ``/timeline``, and ``/follow`` / ``/following`` / ``/unfollow``.
+
+A timeline is a story's dated entries across the coverage (``index.timeline``), paged with
+buttons that outlive a restart. A followed story gets one post in its channel whenever new
+coverage adds to it: after this process's own builds (``coverage_changed``, dispatched by
+/add, /remove, /reindex and the feed polls) and on a schedule, which also sees what other
+processes on the same database built. ``index.follows`` claims each article in the state
+database before it is posted, so every new article is announced at most once per follow,
+whichever process sees it first; a process posts only to the servers its shards serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands, tasks
+
+from bot.checks import channel_managers_only
+from bot.client import NewsdeskBot
+from bot.formatting import NO_MENTIONS, fit, follow_embed, following_embed
+from bot.views import TimelinePage, timeline_message
+from index.follows import FollowRejected, News
+from index.statedb import StateUnavailable
+from index.storage.base import IndexUnavailable
+from index.timeline import parse_date
+
+log = logging.getLogger(__name__)
+
+# A timeline taking longer than this says what it is doing.
+PROGRESS_AFTER_SECONDS = 1.0
+
+
+class Stories(commands.Cog):
+    def __init__(self, bot: NewsdeskBot) -> None:
+        self.bot = bot
+        self._checking = asyncio.Lock()
+        self.check_follows.change_interval(seconds=bot.settings.follow_check_seconds)
+
+    async def cog_load(self) -> None:
+        self.check_follows.start()
+
+    async def cog_unload(self) -> None:
+        self.check_follows.cancel()
+
+    @app_commands.command(name="timeline", description="A story's dated timeline")
+    @app_commands.describe(
+        topic="The story, e.g. Kellbridge floods",
+        since="Only what is new after this date: 3 September, Monday, 2026-09-03",
+    )
+    async def timeline(
+        self, interaction: discord.Interaction, topic: str, since: str | None = None
+    ) -> None:
+        when = None
+        if since:
+            when = await asyncio.to_thread(parse_date, since)
+            if when is None:
+                await interaction.response.send_message(
+                    f"I cannot read “{fit(since, 100)}” as a date; try 3 September or 2026-09-03.",
+                    ephemeral=True,
+                )
+                return
+        await interaction.response.defer(thinking=True)
+        await self.send_timeline(
+            interaction.followup.send, interaction.edit_original_response, topic, when
+        )
+
+    async def send_timeline(self, send, edit, topic: str, since: str | None) -> None:
+        """Build the timeline and send its first page; ``edit`` (when given) shows progress
+        on the pending reply if the build takes more than a moment."""
+        try:
+            timeline_id = await self.bot.state_call(self.bot.state.keep_timeline, topic, since)
+        except StateUnavailable as error:
+            log.warning("timeline without page buttons: %s", error)
+            timeline_id = 0
+        building = asyncio.create_task(
+            timeline_message(self.bot, timeline_id, topic, since, page=1)
+        )
+        done, _ = await asyncio.wait({building}, timeout=PROGRESS_AFTER_SECONDS)
+        if not done and edit is not None:
+            await edit(content=f"Gathering the coverage of “{fit(topic, 200)}”…")
+        message = await building
+        if timeline_id == 0:
+            message.pop("view")
+        await send(**message)
+
+    @app_commands.command(name="follow", description="Post new coverage of a story in this channel")
+    @app_commands.describe(topic="The story to follow, e.g. Kellbridge floods")
+    @channel_managers_only("follow a story")
+    async def follow(self, interaction: discord.Interaction, topic: str) -> None:
+        articles = await asyncio.to_thread(self.bot.desk.articles)
+        so_far = await asyncio.to_thread(self.bot.desk.timeline, topic)
+        try:
+            follow = await self.bot.state_call(
+                self.bot.follows.follow,
+                interaction.guild_id,
+                interaction.channel_id,
+                topic,
+                articles,
+                [e.sentence for e in so_far.entries],
+            )
+        except FollowRejected as reason:
+            await interaction.response.send_message(str(reason), ephemeral=True)
+            return
+        log.info(
+            "follow %s: %r in %s by %s",
+            follow.id,
+            follow.topic,
+            follow.channel_id,
+            interaction.user.id,
+        )
+        await interaction.response.send_message(
+            f"Following “{fit(follow.topic, 200)}” here: new coverage of it will be posted in "
+            "this channel. /timeline shows the story so far; /unfollow stops.",
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="following", description="The stories followed in this server")
+    @app_commands.guild_only()
+    async def following(self, interaction: discord.Interaction) -> None:
+        follows = await self.bot.state_call(self.bot.follows.following, interaction.guild_id)
+        name = interaction.guild.name if interaction.guild else "this server"
+        await interaction.response.send_message(
+            embed=following_embed(follows, name), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="unfollow", description="Stop posting a followed story")
+    @app_commands.describe(story="The followed story (start typing its topic)")
+    @channel_managers_only("unfollow a story")
+    async def unfollow(self, interaction: discord.Interaction, story: int) -> None:
+        try:
+            follow = await self.bot.state_call(
+                self.bot.follows.unfollow, story, interaction.guild_id
+            )
+        except FollowRejected as reason:
+            await interaction.response.send_message(str(reason), ephemeral=True)
+            return
+        log.info("unfollow %s by %s", follow.id, interaction.user.id)
+        await interaction.response.send_message(
+            f"No longer following “{fit(follow.topic, 200)}” in <#{follow.channel_id}>.",
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @unfollow.autocomplete("story")
+    async def _followed(
+        self, interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[int]]:
+        if not await self.bot.may_manage_channels(interaction):
+            return []  # the names of followed stories are for those who may change them
+        follows = await self.bot.state_call(self.bot.follows.following, interaction.guild_id)
+        return [
+            app_commands.Choice(name=fit(f.topic, 100), value=f.id)
+            for f in follows
+            if typed.lower() in f.topic.lower()
+        ][:25]
+
+    # Posting followed stories.
+
+    @commands.Cog.listener()
+    async def on_coverage_changed(self) -> None:
+        await self.post_news()
+
+    @tasks.loop(seconds=60)
+    async def check_follows(self) -> None:
+        try:
+            await self.post_news()
+        except Exception:  # the loop must outlive any one check
+            log.exception("checking the followed stories failed")
+
+    @check_follows.before_loop
+    async def _ready(self) -> None:
+        await self.bot.wait_until_ready()
+
+    async def post_news(self) -> None:
+        """Post what new coverage adds to each followed story this process can reach."""
+        async with self._checking:
+            served = {guild.id for guild in self.bot.guilds}
+            try:
+                articles = await asyncio.to_thread(self.bot.desk.articles)
+                timelines = self.bot.desk.timelines()
+                found = await asyncio.to_thread(
+                    self.bot.follows.news, timelines, articles, guilds=served
+                )
+            except (StateUnavailable, IndexUnavailable) as error:
+                log.warning("followed stories not checked: %s", error)
+                return
+            for news in found:
+                await self._post(news)
+
+    async def _post(self, news: News) -> None:
+        follow = news.follow
+        channel = self.bot.get_channel(follow.channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            log.warning("follow %s: channel %s is gone", follow.id, follow.channel_id)
+            return
+        try:
+            timeline_id = await self.bot.state_call(
+                self.bot.state.keep_timeline, follow.topic, None
+            )
+            view = discord.ui.View(timeout=None).add_item(
+                TimelinePage(timeline_id, 1, "Timeline", opens=True)
+            )
+        except StateUnavailable:
+            view = discord.ui.View()
+        try:
+            await channel.send(embed=follow_embed(news), view=view, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as error:
+            log.warning("follow %s: could not post to %s (%s)", follow.id, channel.id, error)
+            return
+        log.info("follow %s: posted %d new entries to %s", follow.id, news.count, channel.id)
+
+
+async def setup(bot: NewsdeskBot) -> None:
+    await bot.add_cog(Stories(bot))
