@@ -10,7 +10,7 @@
    sentence has 30 to 50 words), the reader's own share, where the time of a long question
    goes (embedding it, search, scoring sentences, the reader), and the incremental reindex
    of one changed article, and whole timelines (``index.timeline``) for the corpus's article
-   titles as topics;
+   titles as topics; the coverage-gaps report over 10,000 recorded questions;
 3. search-only latency and recall@10 against exact search for each FAISS index type the
    store builds, on random unit vectors and on real embeddings of distinct English sentences
    (the docstrings of the installed packages);
@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -49,10 +50,12 @@ from index.articles import load_corpus
 from index.chunking import split_sentences
 from index.embedding import Embedder
 from index.evaluation import load_questions
+from index.gaps import QuestionLog, gaps_of
 from index.indexer import BuildOptions, build, chunk_article, texts_to_embed
 from index.reader.squad import read_squad
 from index.retriever import Retriever
 from index.settings import Settings
+from index.statedb import open_state
 from index.timeline import Timelines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -226,6 +229,40 @@ def bench_timeline(retriever: Retriever, count: int = 50) -> dict:
         "p95_ms": round(percentile(spent, 0.95), 1),
         "entries_p50": statistics.median(entries),
     }
+
+
+def bench_gaps(embedder: Embedder, count: int = 10_000) -> dict:
+    """The coverage-gaps report over ``count`` recorded questions (SQuAD training questions,
+    distinct, with their real vectors, in a SQLite state database), all of them gaps (the
+    worst case) and three in ten: reading the rows and grouping them, p50 of 5 runs."""
+    questions = []
+    for row in read_squad(SHARED / "squad" / "train.jsonl.gz"):
+        questions += [qa["question"] for qa in row["qas"]]
+        if len(questions) >= count:
+            break
+    questions = questions[:count]
+    vectors = embedder.encode(questions)
+    figures: dict[str, Any] = {"questions": len(questions)}
+    with tempfile.TemporaryDirectory() as scratch:
+        log = QuestionLog(open_state(Path(scratch) / "state.sqlite"))
+        for n, (question, vector) in enumerate(zip(questions, vectors, strict=True)):
+            outcome = "not covered" if n % 10 < 3 else "sure"
+            log.record(1, 10, n % 997, outcome, 0.5, question, vector, now=time.time() - n)
+        for name, everything in (("3 in 10 gaps", False), ("all gaps", True)):
+            spent = []
+            for _ in range(5):
+                started = time.perf_counter()
+                asked = log.asked(1, 30)
+                if everything:
+                    asked = [replace(q, outcome="unsure") for q in asked]
+                gaps = gaps_of(asked)
+                spent.append((time.perf_counter() - started) * 1000)
+            figures[name] = {
+                "p50_ms": round(statistics.median(spent), 1),
+                "groups": len(gaps),
+                "largest": gaps[0].times if gaps else 0,
+            }
+    return figures
 
 
 PEAK_RSS = """
@@ -457,6 +494,9 @@ def main() -> int:
             figures["sizes"].append(row)
             retriever.store.close()
 
+    print("coverage gaps over 10,000 recorded questions...", file=sys.stderr)
+    figures["gaps"] = bench_gaps(embedder)
+
     figures["search"] = []
     if args.real_vectors:
         print(f"search over {args.real_vectors:,} real embeddings...", file=sys.stderr)
@@ -507,6 +547,13 @@ def print_table(figures: dict) -> None:
         for name, latency in row["latency"].items():
             cells = " ".join(f"{latency[s]:>17}" for s in stages)
             print(f"{row['size']:>8} {name + ' ' + str(latency['questions']):>10} {cells}")
+    gaps = figures["gaps"]
+    for name in ("3 in 10 gaps", "all gaps"):
+        g = gaps[name]
+        print(
+            f"gaps report, {gaps['questions']:,} questions recorded, {name}: p50 {g['p50_ms']} ms, "
+            f"{g['groups']:,} groups (largest {g['largest']})"
+        )
     for row in figures["sizes"]:
         t = row["timeline"]
         print(

@@ -21,6 +21,7 @@ from index.desk import Desk
 from index.feedback import FeedbackLog
 from index.feeds import FeedBook
 from index.follows import FollowBook
+from index.gaps import QuestionLog
 from index.settings import Settings
 from index.statedb import StateUnavailable, open_state
 
@@ -40,6 +41,7 @@ COGS = (
     "bot.cogs.feedback",
     "bot.cogs.feeds",
     "bot.cogs.stories",
+    "bot.cogs.gaps",
 )
 
 
@@ -70,6 +72,7 @@ class NewsdeskBot(commands.Bot):
         self.feeds = FeedBook(self._state_db)
         self.feeds.use_settings(settings.feeds)
         self.follows = FollowBook(self._state_db, settings.follow_post_interval_seconds)
+        self.questions = QuestionLog(self._state_db)
 
     async def setup_hook(self) -> None:
         log.info("loading the index (the first start builds it from the corpus)")

@@ -17,6 +17,7 @@ from index.answering import Alternative, Answer
 from index.feedback import REASONS, Rated
 from index.feeds import Feed
 from index.follows import Follow, News
+from index.gaps import Gap
 from index.indexer import BuildProgress, BuildReport
 from index.storage.base import ArticleRecord
 from index.timeline import Entry, Timeline
@@ -335,6 +336,8 @@ def settings_embed(server: ServerSettings, guild_name: str) -> discord.Embed:
         f"**Longest question:** {server.max_question_chars:,} characters",
         f"**Admin role:** {role}",
         f"**Feedback buttons:** {'shown' if server.feedback_buttons else 'hidden'}",
+        f"**Questions for /gaps:** kept {server.retention_days} days, "
+        + ("with their wording" if server.keep_questions else "without their wording"),
     ]
     return discord.Embed(
         title=fit(f"Newsdesk settings for {guild_name}", TITLE_LIMIT),
@@ -416,3 +419,42 @@ def following_embed(follows: list[Follow], guild_name: str) -> discord.Embed:
         description="\n".join(lines)[:DESCRIPTION_LIMIT]
         or "No story is followed here. /follow topic: starts one.",
     )
+
+
+GAPS_PER_PAGE = 5
+
+
+def gaps_embed(gaps: list[Gap], page: int, days: int, where: str) -> discord.Embed:
+    """A page of the coverage-gaps report: groups of questions the coverage does not answer
+    well, largest first, with counts only (no member is named)."""
+    pages = max(1, -(-len(gaps) // GAPS_PER_PAGE))
+    page = min(max(page, 1), pages)
+    blocks = []
+    for gap in gaps[(page - 1) * GAPS_PER_PAGE : page * GAPS_PER_PAGE]:
+        counted = gap.outcomes()
+        how = ", ".join(f"{n} {name}" for name, n in counted.items() if n and name != "sure")
+        head = (
+            f"**Asked {gap.times} time{'s' * (gap.times != 1)} by {gap.members} "
+            f"member{'s' * (gap.members != 1)}**, last <t:{int(gap.last)}:R> · {how}"
+        )
+        lines = [head]
+        if gap.examples:
+            lines += [f"> {fit(e, 200)}" for e in gap.examples]
+        else:
+            lines.append("> (wording not kept: this server keeps only how questions went)")
+        if gap.answered:
+            lines.append(f"✅ Answered now, from {fit(gap.closest or 'the coverage', 150)}")
+        elif gap.closest:
+            lines.append(f"Closest coverage: {fit(gap.closest, 150)}")
+        blocks.append("\n".join(lines))
+    embed = discord.Embed(
+        title=fit(f"Coverage gaps · last {days} days · {where}", TITLE_LIMIT),
+        description="\n\n".join(blocks)[:DESCRIPTION_LIMIT]
+        or "No question went unanswered or was voted down in that time.",
+    )
+    asked = sum(g.times for g in gaps)
+    embed.set_footer(
+        text=f"Page {page} of {pages} · {len(gaps)} groups, {asked} questions "
+        "(not covered, unsure or voted down) · counts only, no names"
+    )
+    return embed

@@ -37,6 +37,8 @@ class ServerSettings:
     admin_role_id: int | None
     feedback_buttons: bool
     forum_answers: bool
+    keep_questions: bool  # keep questions' wording for /gaps (never in direct messages)
+    retention_days: int  # how long questions are kept
 
     @classmethod
     def defaults(cls, settings: Settings) -> ServerSettings:
@@ -48,6 +50,8 @@ class ServerSettings:
             admin_role_id=None,
             feedback_buttons=settings.feedback_buttons,
             forum_answers=settings.forum_answers,
+            keep_questions=settings.log_questions,
+            retention_days=settings.question_retention_days,
         )
 
 

@@ -93,6 +93,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     fetch.set_defaults(run=run_fetch)
 
+    gaps = commands.add_parser(
+        "gaps", parents=[common], help="what members asked that the coverage does not answer"
+    )
+    gaps.add_argument("--days", type=int, default=30, help="how far back (default 30)")
+    gaps.add_argument("--guild", type=int, help="one server's questions (default: every server)")
+    gaps.add_argument("--db", type=Path, help="state database (default: NEWSDESK_STATE_DB)")
+    gaps.add_argument("--csv", type=Path, metavar="FILE", help="also write the report as CSV")
+    gaps.add_argument("--json", action="store_true", help="print one JSON object")
+    gaps.set_defaults(run=run_gaps)
+
     feedback = commands.add_parser("feedback", help="votes cast on the bot's answers")
     feedback.add_argument("--db", type=Path, help="feedback database (default: NEWSDESK_STATE_DB)")
     actions = feedback.add_subparsers(required=True, metavar="ACTION")
@@ -296,6 +306,37 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     report = evaluate(args.questions, settings, corpus=args.corpus, mode=args.mode)
     print(json.dumps(report, indent=None) if args.json else format_report(report))
     return 0
+
+
+def run_gaps(args: argparse.Namespace, settings: Settings) -> int:
+    """The coverage-gaps report over the state database the bot records questions in; each
+    of the largest groups asked of the index as it is now."""
+    from index.answering import Answerer
+    from index.embedding import Embedder
+    from index.gaps import QuestionLog, gaps_of, to_csv, with_coverage
+    from index.retriever import Retriever
+
+    location = args.db or settings.state_location
+    if isinstance(location, Path) and not location.is_file():
+        raise FileNotFoundError(f"No state database at {location}: the bot recorded nothing.")
+    gaps = gaps_of(QuestionLog(open_state(location)).asked(args.guild, args.days))
+    retriever = Retriever.open(settings.answer_location, Embedder.from_settings(settings))
+    with_coverage(gaps[:GAPS_CHECKED], Answerer.from_settings(retriever, settings).ask)
+    if args.csv:
+        args.csv.write_text(to_csv(gaps), encoding="utf-8")
+    if args.json:
+        print(json.dumps({"days": args.days, "groups": [g.to_json() for g in gaps]}))
+        return 0
+    print(f"{len(gaps)} groups of questions not covered, unsure or voted down, {args.days} days")
+    for gap in gaps:
+        wording = " / ".join(gap.examples) or "(wording not kept)"
+        state = " · answered now" if gap.answered else ""
+        print(f"  {gap.times:4d}x by {gap.members} members  {wording}{state}")
+    return 0
+
+
+# Groups of the report asked of the index (an answer each).
+GAPS_CHECKED = 100
 
 
 def _feedback(args: argparse.Namespace, settings: Settings) -> FeedbackLog:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,12 +43,7 @@ class Rated:
 class FeedbackLog:
     def __init__(self, db: StateDatabase) -> None:
         self._db = db
-        with db.writing() as writing:
-            writing.execute(
-                "INSERT INTO meta VALUES ('salt', ?) ON CONFLICT (key) DO NOTHING",
-                (secrets.token_hex(16),),
-            )
-        [(self._salt,)] = db.rows("SELECT value FROM meta WHERE key = 'salt'")
+        self._salt = db.salt()
 
     def record(self, question: str, answer: Answer, guild_id: int | None) -> int:
         """Store an answer about to be shown; returns the id its vote buttons carry."""

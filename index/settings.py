@@ -98,6 +98,9 @@ class Settings:
     cooldown_seconds: float = 5.0
     max_question_chars: int = 500
     log_questions: bool = True
+    # Each server's default for keeping questions' wording for /gaps (it may turn it off with
+    # /settings; it is NEWSDESK_LOG_QUESTIONS's), and how many days questions are kept.
+    question_retention_days: int = 90
     answer_dms: bool = True
     # Shards (discord.py's), for several bot processes on one database: each runs shard_ids
     # of shard_count; unset, one process runs the one connection. The process that runs shard
@@ -122,6 +125,11 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}FEED_INTERVAL_MINUTES={self.feed_interval_minutes} is not valid: "
                 "use a number of minutes above 0"
+            )
+        if self.question_retention_days < 1:
+            raise SettingsError(
+                f"{PREFIX}QUESTION_RETENTION_DAYS={self.question_retention_days} is not valid: "
+                "1 day or more"
             )
         if self.follow_check_seconds <= 0:
             raise SettingsError(

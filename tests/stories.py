@@ -243,3 +243,17 @@ def write_corpus(folder: Path, stories: list[Story] = STORIES) -> Path:
     for story in stories:
         (folder / f"{story.slug}.md").write_text(markdown(story), encoding="utf-8")
     return folder
+
+
+# What members ask that the seed coverage does not say, three ways, and the article that
+# answers it (the coverage-gaps tests).
+TOLLS = [
+    "When do the tolls on the new Kellbridge bridge start?",
+    "From what date will drivers pay a toll on the Kellbridge bridge?",
+    "when does the Kellbridge bridge toll begin",
+]
+TOLLS_ARTICLE = (
+    "---\ntitle: Kellbridge bridge tolls from March\ndate: 2026-11-30\n---\n"
+    "Tolls on the new Kellbridge bridge will start on 1 March 2027, the county council "
+    "announced on Monday."
+)

@@ -17,6 +17,7 @@ from fakediscord import MANAGE_GUILD, FakeDiscord, Interaction, Recorded
 
 from .botprocess import ARTICLE, BotProcess, answered, assert_safe, in_thread, running_bot
 from .conftest import SEEDS, lead
+from .stories import TOLLS, TOLLS_ARTICLE
 
 pytestmark = [pytest.mark.process, pytest.mark.asyncio(loop_scope="module")]
 
@@ -231,6 +232,34 @@ async def test_a_new_forum_post_is_answered_in_its_thread_when_set_to(
     await fake.send_message(reader, "Who did she call the boss?", [], channel_id=post["id"])
     await fake.wait_for(lambda f: len(answers(f, post["id"])) == 2)
     assert lead(answers(fake, post["id"])[1]) == "Sullivan"
+
+
+async def test_gaps_counts_what_members_asked_and_sees_new_coverage_answer_it(
+    fake: FakeDiscord, bot: BotProcess
+) -> None:
+    """Three members ask what the coverage does not say; /gaps groups them; an article that
+    answers it is added; the next /gaps says so."""
+
+    async def ask(question: str) -> None:
+        asked = await fake.slash(fake.user("member"), "ask", {"question": question})
+        await fake.wait_for(lambda f: answered(f, asked.token))
+
+    async def gaps() -> str:
+        shown = await fake.slash(fake.user("editor"), "gaps", {"days": 1}, MANAGE_GUILD)
+        await fake.wait_for(lambda f: any(r.json.get("embeds") for r in answered(f, shown.token)))
+        report = answered(fake, shown.token)[-1].json["embeds"][0]["description"]
+        [block] = [b for b in report.split("\n\n") if TOLLS[2] in b]
+        return block
+
+    for question in TOLLS:
+        await ask(question)
+    block = await gaps()
+    assert block.startswith("**Asked 3 times by 3 members**") and "3 not covered" in block
+    added = await fake.slash(
+        fake.user("editor"), "add", {"article": ("tolls.md", TOLLS_ARTICLE.encode())}, MANAGE_GUILD
+    )
+    await fake.wait_for(lambda f: any(r.json.get("embeds") for r in answered(f, added.token)), 60)
+    assert "✅ Answered now, from Kellbridge bridge tolls from March" in await gaps()
 
 
 HOSTILE = "Council @everyone <@&42> notice\n\n" + " ".join(

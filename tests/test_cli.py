@@ -11,6 +11,7 @@ import pytest
 
 from index.answering import Answerer
 from index.feedback import FeedbackLog
+from index.gaps import QuestionLog
 from index.reader import RETRAIN
 from index.reports import figure
 from index.retriever import Retriever
@@ -19,7 +20,7 @@ from index.storage.folder import FolderStorage
 
 from .conftest import ROOT
 from .newssite import BRIDGE, NewsSite
-from .stories import COURIER, LEDGER, write_corpus
+from .stories import COURIER, LEDGER, TOLLS, write_corpus
 
 pytestmark = pytest.mark.process
 
@@ -108,6 +109,21 @@ def test_ask_shows_a_changed_figure_with_its_earlier_reports(tmp_path: Path) -> 
     assert json.loads(asked.stdout)["entries"] == new["entries"]
     unread = run("timeline", "--since", "the day after never", "--index", index, "floods")
     assert unread.returncode == 2 and "not a date I can read" in unread.stderr
+
+
+def test_gaps_reports_what_the_bot_recorded(seed_index: Path, tmp_path: Path, embedder) -> None:
+    db = tmp_path / "state.sqlite"
+    log = QuestionLog(open_state(db))
+    for user, question in enumerate(TOLLS):
+        log.record(7, 70, user, "not covered", 0.1, question, embedder.encode_query(question))
+    log.record(7, 70, 9, "sure", 0.9, "Who walked out?", embedder.encode_query("Who walked out?"))
+    result = run("gaps", "--json", "--days", "7", "--db", str(db), "--index", str(seed_index))
+    assert result.returncode == 0, result.stderr
+    [group] = json.loads(result.stdout)["groups"]
+    assert (group["times"], group["members"], group["answered_now"]) == (3, 3, False)
+    assert group["outcomes"]["not covered"] == 3 and group["examples"][0] == TOLLS[2]
+    missing = run("gaps", "--db", str(tmp_path / "none.sqlite"), "--index", str(seed_index))
+    assert missing.returncode == 2 and "recorded nothing" in missing.stderr
 
 
 def test_build_then_stats_on_a_fresh_index(tmp_path: Path) -> None:

@@ -127,7 +127,8 @@ class Ask(commands.Cog):
             else f"{answer.status} ({answer.confidence:.2f})",
             answer.seconds * 1000,
         )
-        message = await self.reply(question, answer, guild_id, server.feedback_buttons)
+        message, answer_id = await self.reply(question, answer, guild_id, server.feedback_buttons)
+        await self.record(answer, user, guild_id, where, server, answer_id)
         thread = await _open_thread(where.open_thread, question) if where.open_thread else None
         if thread is not None:
             await self.remember(thread, answer)
@@ -144,19 +145,54 @@ class Ask(commands.Cog):
 
     async def reply(
         self, question: str, answer: Answer, guild_id: int | None, buttons: bool
-    ) -> dict[str, Any]:
-        """The message for an answer: its embed and, when ``buttons``, vote buttons."""
+    ) -> tuple[dict[str, Any], int | None]:
+        """The message for an answer: its embed and, when ``buttons``, vote buttons; and the
+        id its votes are recorded under."""
         message: dict[str, Any] = {"embed": answer_embed(answer), "allowed_mentions": NO_MENTIONS}
-        if buttons:
-            try:
-                answer_id = await self.bot.state_call(
-                    self.bot.feedback.record, question, answer, guild_id
-                )
-            except StateUnavailable as error:  # the answer matters more than its buttons
-                log.warning("answer sent without vote buttons: %s", error)
-            else:
-                message["view"] = vote_view(answer_id)
-        return message
+        if not buttons:
+            return message, None
+        try:
+            answer_id = await self.bot.state_call(
+                self.bot.feedback.record, question, answer, guild_id
+            )
+        except StateUnavailable as error:  # the answer matters more than its buttons
+            log.warning("answer sent without vote buttons: %s", error)
+            return message, None
+        message["view"] = vote_view(answer_id)
+        return message, answer_id
+
+    async def record(
+        self,
+        answer: Answer,
+        user: discord.abc.User,
+        guild_id: int | None,
+        where: Where,
+        server: ServerSettings,
+        answer_id: int | None,
+    ) -> None:
+        """For /gaps: a question asked in a server (never in a DM) and how it went; its
+        wording (as it was read, for a follow-up) and vector only where the server keeps them."""
+        if guild_id is None:
+            return
+        asked = answer.read_as or answer.question
+        vector = None
+        if server.keep_questions:  # the answer just embedded it: from the query cache
+            vector = await asyncio.to_thread(self.bot.desk.embedder.encode_query, asked)
+        try:
+            await self.bot.state_call(
+                self.bot.questions.record,
+                guild_id,
+                _home(where.channel, getattr(where.channel, "id", None)),
+                user.id,
+                answer.status,
+                answer.confidence,
+                asked if server.keep_questions else None,
+                vector,
+                answer_id,
+                keep_days=server.retention_days,
+            )
+        except StateUnavailable as error:
+            log.warning("question not recorded for /gaps: %s", error)
 
     async def conversation(self, channel: Any) -> list[Turn] | None:
         """The earlier turns when ``channel`` is a thread the bot converses in, else None."""

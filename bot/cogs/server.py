@@ -38,6 +38,8 @@ class Server(commands.Cog):
         clear_admin_role="Remove the admin role (Manage Server still works)",
         feedback_buttons="Show 👍/👎 buttons under answers",
         forum_answers="Answer each new post in forum channels",
+        keep_questions="Keep the wording of questions for /gaps (off: only how each went)",
+        retention_days="Days questions are kept for /gaps",
     )
     @app_commands.choices(
         thread_mode=[app_commands.Choice(name=t, value=m) for m, t in THREAD_MODE_TEXT.items()]
@@ -56,6 +58,8 @@ class Server(commands.Cog):
         clear_admin_role: bool | None = None,
         feedback_buttons: bool | None = None,
         forum_answers: bool | None = None,
+        keep_questions: bool | None = None,
+        retention_days: app_commands.Range[int, 1, 3650] | None = None,
     ) -> None:
         assert interaction.guild is not None  # guild_only
         state = self.bot.state
@@ -68,6 +72,8 @@ class Server(commands.Cog):
                 "max_question_chars": max_question_chars,
                 "feedback_buttons": feedback_buttons,
                 "forum_answers": forum_answers,
+                "keep_questions": keep_questions,
+                "retention_days": retention_days,
             }.items()
             if value is not None
         }

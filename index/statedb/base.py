@@ -9,6 +9,7 @@ its own types (PostgreSQL's ids are ``bigint``, its times ``double precision``).
 
 from __future__ import annotations
 
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -56,6 +57,16 @@ class StateDatabase(ABC):
     @abstractmethod
     def rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         """The rows of one query."""
+
+    def salt(self) -> str:
+        """This database's own salt for hashing members' ids (voters, askers), made once."""
+        with self.writing() as writing:
+            writing.execute(
+                "INSERT INTO meta VALUES ('salt', ?) ON CONFLICT (key) DO NOTHING",
+                (secrets.token_hex(16),),
+            )
+        [(salt,)] = self.rows("SELECT value FROM meta WHERE key = 'salt'")
+        return salt
 
     @abstractmethod
     def close(self) -> None: ...

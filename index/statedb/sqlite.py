@@ -118,6 +118,22 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (query, since)
     );
     """,
+    # 5: the questions asked in servers, for the coverage-gaps report (index/gaps.py).
+    """
+    CREATE TABLE questions (
+        id INTEGER PRIMARY KEY,
+        guild_id INTEGER NOT NULL,
+        channel_id INTEGER,
+        asker TEXT NOT NULL,  -- a salted hash: members are counted, never named
+        at REAL NOT NULL,
+        outcome TEXT NOT NULL,  -- sure, unsure, not covered
+        confidence REAL,
+        question TEXT,  -- NULL where the server keeps no wordings
+        vector BLOB,  -- float16, likewise
+        answer_id INTEGER  -- the answer its votes are on, when it had buttons
+    );
+    CREATE INDEX questions_by_guild ON questions (guild_id, at);
+    """,
 )
 VERSION = len(MIGRATIONS)
 
