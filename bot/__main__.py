@@ -48,12 +48,24 @@ def configure_logging(token: str) -> None:
     logging.getLogger("discord.gateway").setLevel(logging.WARNING)
 
 
-async def run(settings: Settings) -> None:
+async def run(settings: Settings) -> int:
     # Imported here: the models load only once the settings are known to be usable.
     from bot.client import newsdesk_bot
+    from index.shards import ShardGuard
 
-    async with newsdesk_bot(settings) as bot:
-        await bot.start(settings.discord_token)
+    guard = None
+    if settings.shard_count is not None and settings.database_url:
+        # Before anything else: a second process for the same shards is refused at once.
+        shards = settings.shard_ids or frozenset(range(settings.shard_count))
+        guard = ShardGuard(settings.database_url, sorted(shards), settings.shard_count)
+        await asyncio.to_thread(guard.acquire)
+    try:
+        async with newsdesk_bot(settings, guard=guard) as bot:
+            await bot.start(settings.discord_token)
+        return bot.exit_code
+    finally:
+        if guard is not None:
+            guard.release()
 
 
 def main() -> int:
@@ -68,7 +80,7 @@ def main() -> int:
         return 2
     configure_logging(settings.discord_token)
     try:
-        asyncio.run(run(settings))
+        return asyncio.run(run(settings))
     except discord.LoginFailure:
         print(
             "error: Discord rejected the token in NEWSDESK_DISCORD_TOKEN. Reset it in the "

@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot.checks import NotAdmin
 from bot.formatting import NO_MENTIONS
+from bot.monitor import Monitor
 from bot.state import BotState, ServerSettings
 from bot.views import DATABASE_AWAY, ReasonSelect, TimelinePage, VoteButton
 from index.desk import Desk
@@ -22,7 +23,9 @@ from index.feedback import FeedbackLog
 from index.feeds import FeedBook
 from index.follows import FollowBook
 from index.gaps import QuestionLog
+from index.monitoring import Monitoring
 from index.settings import Settings
+from index.shards import IdentifyGate, ShardGuard
 from index.statedb import StateUnavailable, open_state
 
 log = logging.getLogger(__name__)
@@ -45,8 +48,18 @@ COGS = (
 )
 
 
+# How often a sharded process checks that it still holds its shards' locks.
+GUARD_CHECK_SECONDS = 5.0
+
+
 class NewsdeskBot(commands.Bot):
-    def __init__(self, settings: Settings, desk: Desk | None = None, **sharding: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        desk: Desk | None = None,
+        guard: ShardGuard | None = None,
+        **sharding: Any,
+    ) -> None:
         # A text bot: no voice, so no start-up warnings about voice libraries it lacks.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
@@ -60,6 +73,8 @@ class NewsdeskBot(commands.Bot):
             **sharding,
         )
         self.settings = settings
+        self.guard = guard  # the shards' locks in the database, when sharded on one
+        self.exit_code = 0
         # The models load before logging in (0.5 s once exported: index/onnxcache.py), so an
         # unusable model or missing or damaged reader weights stop the start with one line.
         self.desk = desk or Desk(settings)
@@ -73,10 +88,28 @@ class NewsdeskBot(commands.Bot):
         self.feeds.use_settings(settings.feeds)
         self.follows = FollowBook(self._state_db, settings.follow_post_interval_seconds)
         self.questions = QuestionLog(self._state_db)
+        self.monitoring = Monitoring()
+        self.monitor = (
+            Monitor(self, settings.metrics_host, settings.metrics_port)
+            if settings.metrics_port
+            else None
+        )
+
+    @property
+    def state_db(self):
+        return self._state_db
+
+    async def job_counts(self) -> dict[str, int]:
+        """Jobs in the queue by state, for the metrics (none before the job queue exists)."""
+        return {}
 
     async def setup_hook(self) -> None:
+        if self.monitor is not None:  # up first: a probe sees a start that hangs
+            await self.monitor.start()
         log.info("loading the index (the first start builds it from the corpus)")
         await asyncio.to_thread(self.desk.open)
+        if self.guard is not None:
+            self._guarding = asyncio.create_task(self._keep_guard(), name="shard guard")
         # Vote buttons on answers sent before this start keep working.
         self.add_dynamic_items(VoteButton, ReasonSelect, TimelinePage)
         self.tree.on_error = self.command_failed
@@ -90,6 +123,18 @@ class NewsdeskBot(commands.Bot):
         else:
             synced = await self.tree.sync()
             log.info("synced %d commands globally (they may take a while to appear)", len(synced))
+
+    async def _keep_guard(self) -> None:
+        """Stop the shards the moment their locks may be gone: another process may be
+        starting them now, and two processes answering every message is worse than none for
+        the seconds a supervisor takes to restart this one (exit status 3)."""
+        while not self.is_closed():
+            await asyncio.sleep(GUARD_CHECK_SECONDS)
+            if not await asyncio.to_thread(self.guard.alive):
+                log.error("lost the shard locks' database connection: stopping the shards")
+                self.exit_code = 3
+                await self.close()
+                return
 
     async def state_call(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``call(*args, **kwargs)`` on the state database, in a worker thread, given at most
@@ -174,6 +219,8 @@ class NewsdeskBot(commands.Bot):
             log.warning("could not tell the member about /%s", name)
 
     async def close(self) -> None:
+        if self.monitor is not None:
+            await self.monitor.stop()
         await super().close()
         self._state_calls.shutdown(wait=False)
         self._state_db.close()
@@ -187,11 +234,41 @@ class NewsdeskBot(commands.Bot):
 
 class ShardedNewsdeskBot(NewsdeskBot, commands.AutoShardedBot):
     """The same bot running NEWSDESK_SHARD_IDS (all when unset) of NEWSDESK_SHARD_COUNT
-    shards: several such processes on one database serve one bot."""
+    shards: several such processes on one database serve one bot, their IDENTIFYs spaced by
+    Discord's max_concurrency across processes (``index.shards.IdentifyGate``)."""
 
-    def __init__(self, settings: Settings, desk: Desk | None = None) -> None:
+    def __init__(
+        self, settings: Settings, desk: Desk | None = None, guard: ShardGuard | None = None
+    ) -> None:
         shard_ids = sorted(settings.shard_ids) or None
-        super().__init__(settings, desk, shard_count=settings.shard_count, shard_ids=shard_ids)
+        super().__init__(
+            settings, desk, guard, shard_count=settings.shard_count, shard_ids=shard_ids
+        )
+        self.identify_gate: IdentifyGate | None = None
+
+    async def setup_hook(self) -> None:
+        await super().setup_hook()
+        if self.settings.database_url:
+            try:
+                limits = await self.fetch_session_start_limits()
+                concurrency = limits.max_concurrency
+            except discord.HTTPException as error:
+                log.warning("session start limits not read (%s): one IDENTIFY at a time", error)
+                concurrency = 1
+            self.identify_gate = await asyncio.to_thread(
+                IdentifyGate, self.settings.database_url, concurrency, self.shard_count or 1
+            )
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        if self.identify_gate is None or shard_id is None:
+            await super().before_identify_hook(shard_id, initial=initial)
+            return
+        await asyncio.to_thread(self.identify_gate.wait_turn, shard_id)
+
+    async def close(self) -> None:
+        await super().close()
+        if self.identify_gate is not None:
+            self.identify_gate.close()
 
     async def on_ready(self) -> None:
         shards, count = sorted(self.shards), self.shard_count
@@ -200,8 +277,10 @@ class ShardedNewsdeskBot(NewsdeskBot, commands.AutoShardedBot):
         )
 
 
-def newsdesk_bot(settings: Settings, desk: Desk | None = None) -> NewsdeskBot:
+def newsdesk_bot(
+    settings: Settings, desk: Desk | None = None, guard: ShardGuard | None = None
+) -> NewsdeskBot:
     """The bot these settings ask for: sharded when NEWSDESK_SHARD_COUNT is set."""
     if settings.shard_count is not None:
-        return ShardedNewsdeskBot(settings, desk)
-    return NewsdeskBot(settings, desk)
+        return ShardedNewsdeskBot(settings, desk, guard)
+    return NewsdeskBot(settings, desk, guard)

@@ -570,6 +570,9 @@ class FakeDiscord:
         parts = path.strip("/").split("/")
         if path == "/users/@me":
             return _json(self.bot_user)
+        if path == "/gateway/bot":
+            limits = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+            return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": limits})
         if path == "/oauth2/applications/@me":
             return _json(
                 {

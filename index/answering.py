@@ -80,6 +80,7 @@ class Answer:
     coverage: float = 0.0
     alternatives: tuple[Alternative, ...] = ()  # when unsure: the next best answers
     other_reports: tuple[Report, ...] = ()  # what other articles answer instead, newest first
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: search, reading
 
     @property
     def covered(self) -> bool:
@@ -249,6 +250,8 @@ class Found:
     # article does not: the answer is about another story ("the mayor of Ashford" answered
     # with what Kellbridge's mayor said).
     elsewhere: tuple[str, ...] = ()
+    # Seconds spent searching, and reading (scoring sentences and the reader's passes).
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 class Answerer:
@@ -303,6 +306,7 @@ class Answerer:
                 unknown_names=found.unknown,
                 elsewhere=found.elsewhere,
                 coverage=judged.covered if judged else 0.0,
+                timings=found.seconds,
             )
         passage = best.reading.passage
         alternatives = (
@@ -326,6 +330,7 @@ class Answerer:
             alternatives=alternatives,
             other_reports=tuple(found.reports),
             elsewhere=found.elsewhere,
+            timings=found.seconds,
         )
 
     def find(self, query: str, k: int = 5) -> Found:
@@ -333,9 +338,11 @@ class Answerer:
         reports and names no passage mentions (all read in one snapshot of the index)."""
         policy = self.policy
         with self.retriever.store.snapshot():
+            started = time.perf_counter()
             passages = self.retriever.search(
                 query, k=max(k, policy.passages_read, policy.report_passages)
             )
+            searched = time.perf_counter()
             newest = newest_article(passages[:k]) if asks_for_latest(query) else None
             considered = self.consider(query, passages, newest)
             reports = self._other_reports(query, considered, passages)
@@ -344,9 +351,15 @@ class Answerer:
             if latest is not None and newest is None and about_current_figure(query):
                 considered = self.consider(query, passages, latest)
                 reports = self._other_reports(query, considered, passages)
+            read = time.perf_counter()
             unknown = self._unknown_names(query)
         return Found(
-            passages, considered, reports, unknown, _elsewhere(query, considered, passages)
+            passages,
+            considered,
+            reports,
+            unknown,
+            _elsewhere(query, considered, passages),
+            {"search": searched - started, "reading": read - searched},
         )
 
     def judge(self, found: Found) -> Judgement | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from index.confidence import CalibrationError
 from index.reader import ReaderWeightsError
 from index.settings import SettingsError
+from index.shards import ShardTaken
 from index.statedb import StateUnavailable
 from index.storage.base import IndexUnavailable
 
@@ -15,6 +16,7 @@ ONE_LINE_ERRORS: tuple[type[Exception], ...] = (
     ReaderWeightsError,
     CalibrationError,
     SettingsError,
+    ShardTaken,
     FileNotFoundError,
     NotADirectoryError,
 )

@@ -107,6 +107,9 @@ class Settings:
     # 0 polls the feeds.
     shard_count: int | None = None
     shard_ids: frozenset[int] = frozenset()
+    # /metrics and /healthz on this port (unset: not served), on this address.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
     # Defaults for each server; its admins change them with /settings.
     thread_mode: str = "mentions"
     forum_answers: bool = False  # answer each new post of a forum channel in its thread

@@ -9,10 +9,12 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from fakediscord import MANAGE_GUILD, TOKEN, FakeDiscord, Interaction, Recorded, shard_of
 from index.settings import Settings
+from index.shards import SHARD_LOCK, lock_key
 from index.storage.folder import FolderStorage as Store
 
 from .botprocess import (
@@ -433,6 +435,28 @@ async def test_a_followed_story_is_posted_once_per_new_article_across_a_restart(
         assert button["label"] == "Timeline" and button["custom_id"].startswith("timeline:")
 
 
+async def test_a_cluster_process_that_loses_its_shard_locks_stops_its_shards(
+    fake: FakeDiscord, database_url: str, corpus: Path, tmp_path: Path
+) -> None:
+    """The shard's lock goes with its database connection: once that is cut, another process
+    may take the shard, so this one stops (exit status 3) rather than answer beside it."""
+    sharded = {"NEWSDESK_DATABASE_URL": database_url, "NEWSDESK_SHARD_COUNT": "1"}
+    bot = await launch(fake, tmp_path, tmp_path / "unused", corpus, **sharded)
+    try:
+        await fake.wait_for(lambda f: (0, 1) in f.shards_identified, STARTUP_SECONDS)
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            (cut,) = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND classid = %s AND granted",
+                (lock_key(SHARD_LOCK, 1),),
+            ).fetchone()
+        assert cut == 1
+        assert await asyncio.wait_for(bot.process.wait(), 30) == 3
+        assert "lost the shard locks' database connection: stopping the shards" in bot.output()
+    finally:
+        await bot.stop()
+
+
 async def test_two_sharded_processes_serve_one_bot_from_postgres(
     fake: FakeDiscord, database_url: str, corpus: Path, tmp_path: Path
 ) -> None:
@@ -464,6 +488,14 @@ async def test_two_sharded_processes_serve_one_bot_from_postgres(
         # Both start on an empty database: one builds the index, the other waits for its lock.
         bots = list(await asyncio.gather(start(0), start(1)))
         here, there = bots[home[fake.guild_id]], bots[home[fake.other_guild_id]]
+        # A third process for a shard already run is refused: two would answer every message.
+        twin = tmp_path / "twin"
+        twin.mkdir()
+        duplicate = await launch(
+            fake, twin, tmp_path / "unused", corpus, NEWSDESK_SHARD_IDS="0", **sharded
+        )
+        assert await asyncio.wait_for(duplicate.process.wait(), STARTUP_SECONDS) != 0
+        assert "Shard 0 of 2 is already run by another live process" in duplicate.output()
         asked = await fake.send_message(reader, f"<@{me['id']}> how many votes were needed?", [me])
         thread = asked["id"]
         first = await fake.wait_for(lambda f: in_thread(f, thread), 60)

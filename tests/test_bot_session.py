@@ -10,12 +10,23 @@ import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
+from prometheus_client.parser import text_string_to_metric_families
 
 from fakediscord import MANAGE_GUILD, FakeDiscord, Interaction, Recorded
 
-from .botprocess import ARTICLE, BotProcess, answered, assert_safe, in_thread, running_bot
+from .botprocess import (
+    ARTICLE,
+    BotProcess,
+    answered,
+    assert_safe,
+    free_port,
+    in_thread,
+    logged,
+    running_bot,
+)
 from .conftest import SEEDS, lead
 from .stories import TOLLS, TOLLS_ARTICLE
 
@@ -49,9 +60,46 @@ async def bot(
     shutil.copytree(seed_index, index_dir, symlinks=True)
     # Mentions answered in place, as replies (test_bot_process.py covers the thread modes);
     # forum posts answered, which only the forum test makes.
-    settings = {"NEWSDESK_THREAD_MODE": "off", "NEWSDESK_FORUM_ANSWERS": "true"}
+    settings = {
+        "NEWSDESK_THREAD_MODE": "off",
+        "NEWSDESK_FORUM_ANSWERS": "true",
+        "NEWSDESK_METRICS_PORT": str(METRICS_PORT),
+    }
     async with running_bot(fake, folder, index_dir, corpus, **settings) as running:
         yield running
+
+
+METRICS_PORT = free_port()
+
+
+async def test_metrics_and_health_are_served_for_operators(
+    fake: FakeDiscord, bot: BotProcess
+) -> None:
+    """/metrics in Prometheus's format (read back with prometheus-client's own parser) and
+    /healthz, on 127.0.0.1 only."""
+    ask = await fake.slash(fake.user("reader"), "ask", {"question": "How many people have died?"})
+    await fake.wait_for(lambda f: answered(f, ask.token))
+    await logged(bot, "ready as")  # discord.py's READY comes once the servers are in
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{METRICS_PORT}/healthz") as health:
+            assert health.status == 200 and await health.text() == "ok\n"
+        async with http.get(f"http://127.0.0.1:{METRICS_PORT}/metrics") as response:
+            assert response.status == 200
+            text = await response.text()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    answered_now = {
+        s.labels["outcome"]: s.value
+        for s in families["newsdesk_questions"].samples
+        if s.name == "newsdesk_questions_total"
+    }
+    assert sum(answered_now.values()) >= 1
+    assert set(answered_now) <= {"sure", "unsure", "not covered"}
+    latency = families["newsdesk_answer_seconds"].samples
+    assert any(s.name == "newsdesk_answer_seconds_count" and s.value >= 1 for s in latency)
+    stages = {s.labels.get("stage") for s in families["newsdesk_answer_stage_seconds"].samples}
+    assert {"search", "reading"} <= stages
+    [shards] = families["newsdesk_shards_connected"].samples
+    assert shards.value == 1
 
 
 async def test_ask_mentions_and_admin_checks_end_to_end(fake: FakeDiscord, bot: BotProcess) -> None:

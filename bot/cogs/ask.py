@@ -127,6 +127,7 @@ class Ask(commands.Cog):
             else f"{answer.status} ({answer.confidence:.2f})",
             answer.seconds * 1000,
         )
+        self.bot.monitoring.answered(answer.status, answer.seconds, answer.timings)
         message, answer_id = await self.reply(question, answer, guild_id, server.feedback_buttons)
         await self.record(answer, user, guild_id, where, server, answer_id)
         thread = await _open_thread(where.open_thread, question) if where.open_thread else None

@@ -62,6 +62,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
             results = await poll(self.policy, self.bot.feeds, feeds)
             report = await asyncio.to_thread(index_poll, self.bot.desk, self.bot.feeds, results)
         added = report and len(report.added) + len(report.changed)
+        self.bot.monitoring.polled(len(results), sum(1 for r in results if r.error))
         log.info("polled %d feeds: %s new or updated articles", len(feeds), added or "no")
         if added:
             self.bot.dispatch("coverage_changed")
