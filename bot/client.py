@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
@@ -23,6 +23,7 @@ from index.feedback import FeedbackLog
 from index.feeds import FeedBook
 from index.follows import FollowBook
 from index.gaps import QuestionLog
+from index.jobs import Jobs, Task, jobs_for
 from index.monitoring import Monitoring
 from index.settings import Settings
 from index.shards import IdentifyGate, ShardGuard
@@ -58,6 +59,7 @@ class NewsdeskBot(commands.Bot):
         settings: Settings,
         desk: Desk | None = None,
         guard: ShardGuard | None = None,
+        jobs: Callable[[Settings, Sequence[Task]], Jobs] = jobs_for,
         **sharding: Any,
     ) -> None:
         # A text bot: no voice, so no start-up warnings about voice libraries it lacks.
@@ -75,6 +77,8 @@ class NewsdeskBot(commands.Bot):
         self.settings = settings
         self.guard = guard  # the shards' locks in the database, when sharded on one
         self.exit_code = 0
+        self.jobs: Jobs | None = None  # made once the cogs whose work they run are loaded
+        self._make_jobs = jobs  # the queue (``index.jobs``): where the settings say
         # The models load before logging in (0.5 s once exported: index/onnxcache.py), so an
         # unusable model or missing or damaged reader weights stop the start with one line.
         self.desk = desk or Desk(settings)
@@ -100,8 +104,8 @@ class NewsdeskBot(commands.Bot):
         return self._state_db
 
     async def job_counts(self) -> dict[str, int]:
-        """Jobs in the queue by state, for the metrics (none before the job queue exists)."""
-        return {}
+        """Jobs in the queue by state, for the metrics."""
+        return await self.jobs.counts() if self.jobs is not None else {}
 
     async def setup_hook(self) -> None:
         if self.monitor is not None:  # up first: a probe sees a start that hangs
@@ -115,6 +119,25 @@ class NewsdeskBot(commands.Bot):
         self.tree.on_error = self.command_failed
         for cog in COGS:
             await self.load_extension(cog)
+        settings = self.settings
+        self.jobs = self._make_jobs(
+            settings,
+            [
+                Task("reindex", self.get_cog("Admin").run_reindex),
+                Task(
+                    "poll-feeds",
+                    self.get_cog("Feeds").poll_all,
+                    every=settings.feed_interval_minutes * 60,
+                ),
+                Task(
+                    "post-follows",
+                    self.get_cog("Stories").post_news,
+                    every=settings.follow_check_seconds,
+                ),
+            ],
+        )
+        await self.jobs.start()
+        await self.jobs.defer("poll-feeds")  # at start, then once a period
         if self.settings.guild_id:
             guild = discord.Object(id=self.settings.guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -219,6 +242,8 @@ class NewsdeskBot(commands.Bot):
             log.warning("could not tell the member about /%s", name)
 
     async def close(self) -> None:
+        if self.jobs is not None:
+            await self.jobs.stop()
         if self.monitor is not None:
             await self.monitor.stop()
         await super().close()

@@ -103,8 +103,8 @@ class Settings:
     question_retention_days: int = 90
     answer_dms: bool = True
     # Shards (discord.py's), for several bot processes on one database: each runs shard_ids
-    # of shard_count; unset, one process runs the one connection. The process that runs shard
-    # 0 polls the feeds.
+    # of shard_count; unset, one process runs the one connection. Jobs (a reindex, the feed
+    # poll) run once across them (index/jobs.py).
     shard_count: int | None = None
     shard_ids: frozenset[int] = frozenset()
     # /metrics and /healthz on this port (unset: not served), on this address.
@@ -200,11 +200,6 @@ class Settings:
     def index_location(self) -> Path | str:
         """Where the index lives: the database when one is set, else the folder."""
         return self.database_url or self.index_dir
-
-    @property
-    def polls_feeds(self) -> bool:
-        """Whether this process polls the feeds: one process in a sharded deployment."""
-        return not self.shard_ids or 0 in self.shard_ids
 
     @property
     def state_location(self) -> Path | str:

@@ -13,6 +13,7 @@ from simcord.builders import ChannelHandle
 from bot.client import NewsdeskBot
 from index.desk import Desk
 from index.feedback import FeedbackLog
+from index.jobs import LocalJobs
 from index.statedb import StateUnavailable, open_state
 from localpg import PostgresServer
 
@@ -25,6 +26,10 @@ ARTICLE = (
     "---\ntitle: Quillborough harbour reopens\nurl: https://example.org/harbour\n---\n"
     "The harbour of Quillborough reopened on Monday after storm repairs costing 4 million euros."
 )
+
+
+def in_process(settings, tasks) -> LocalJobs:
+    return LocalJobs(tasks)
 
 
 def answer_in(channel: ChannelHandle) -> discord.Embed:
@@ -157,8 +162,9 @@ async def test_answers_are_delivered_while_the_state_database_is_away(
     database.start()
     try:
         settings = replace(bot_settings, database_url=database.database("state"))
-        # The index from its folder (the desk's settings), the state in PostgreSQL.
-        bot = NewsdeskBot(settings, Desk(bot_settings, embedder))
+        # The index from its folder (the desk's settings), the state in PostgreSQL; the jobs
+        # in-process (simcord waits for every task to settle, a queue's worker never does).
+        bot = NewsdeskBot(settings, Desk(bot_settings, embedder), jobs=in_process)
         await simcord_env.restart_bot(bot)
         guild, channel, reader, editor = server
         bot.state.change(guild.id, 1, thread_mode="off")

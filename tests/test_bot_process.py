@@ -270,15 +270,19 @@ async def test_load_while_reindexing_loses_nothing_and_never_stalls(
                 answered(f, i.token) for i in in_time if deferred(f, i.token)
             )
 
-        # Once the first reports progress it surely holds the build: a second is refused.
+        # Once the first reports progress it surely holds the build: a second is queued
+        # behind it, a third is told one is waiting.
         await fake.wait_for(
             lambda f: any(
                 "Reindexing" in (r.json.get("content") or "") for r in answered(f, reindex.token)
             )
         )
         again = await fake.slash(editor, "reindex", {}, permissions=MANAGE_GUILD)
-        await fake.wait_for(lambda f: f.sent(again.token))
-        assert "already running" in fake.sent(again.token)[-1].json["content"]
+        await fake.wait_for(lambda f: answered(f, again.token))
+        assert "this one is queued" in answered(fake, again.token)[-1].json["content"]
+        third = await fake.slash(editor, "reindex", {}, permissions=MANAGE_GUILD)
+        await fake.wait_for(lambda f: answered(f, third.token))
+        assert "already waiting" in answered(fake, third.token)[-1].json["content"]
 
         await fake.wait_for(settled, timeout=240)
         await fake.wait_for(
@@ -290,6 +294,12 @@ async def test_load_while_reindexing_loses_nothing_and_never_stalls(
         assert report.json["embeds"][0]["title"] == "Reindex complete"
         assert "Added 8, changed 0, removed 0" in report.json["embeds"][0]["description"]
         assert not reindex.late
+        # The queued one ran after it, and found nothing left to do.
+        await fake.wait_for(
+            lambda f: [r for r in answered(f, again.token) if r.json.get("embeds")], 60
+        )
+        queued = [r for r in answered(fake, again.token) if r.json.get("embeds")][-1]
+        assert "Added 0, changed 0, removed 0" in queued.json["embeds"][0]["description"]
         new = await fake.slash(
             editor, "ask", {"question": "What is the Amazon rainforest also known as?"}
         )
@@ -455,6 +465,50 @@ async def test_a_cluster_process_that_loses_its_shard_locks_stops_its_shards(
         assert "lost the shard locks' database connection: stopping the shards" in bot.output()
     finally:
         await bot.stop()
+
+
+async def test_cluster_jobs_a_reindex_left_by_a_killed_process_is_finished_by_another(
+    fake: FakeDiscord, database_url: str, tmp_path: Path
+) -> None:
+    """/reindex is a job in PostgreSQL: the process running it is killed (SIGKILL) mid-build;
+    its worker's heartbeat stops, the other process retries the job, and the admin's reply
+    gets the report all the same. Nothing was half-written: the build was one transaction."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SHARED / "eval" / "xquad" / "corpus", corpus)  # a build of some seconds
+    sharded = {"NEWSDESK_DATABASE_URL": database_url, "NEWSDESK_SHARD_COUNT": "2"}
+    bots: list[BotProcess] = []
+    for shard in (0, 1):
+        folder = tmp_path / f"shard{shard}"
+        folder.mkdir()
+        bots.append(
+            await launch(
+                fake, folder, tmp_path / "unused", corpus, NEWSDESK_SHARD_IDS=str(shard), **sharded
+            )
+        )
+    try:
+        await fake.wait_for(lambda f: len(f.shards_identified) >= 2, STARTUP_SECONDS + 60)
+        editor = fake.user("editor")
+        reindex = await fake.slash(editor, "reindex", {"full": True}, permissions=MANAGE_GUILD)
+        await fake.wait_for(
+            lambda f: any("reindex job running here" in b.output() for b in bots), 60
+        )
+        [running] = [b for b in bots if "reindex job running here" in b.output()]
+        [other] = [b for b in bots if b is not running]
+        running.process.kill()
+        await running.process.wait()
+
+        def reported(f: FakeDiscord) -> bool:
+            return any(
+                (r.json.get("embeds") or [{}])[0].get("title") == "Reindex complete"
+                for r in answered(f, reindex.token)
+            )
+
+        await fake.wait_for(reported, 180)
+        assert "was left by a stopped worker: retried" in other.output()
+        assert "reindex job running here" in other.output()
+    finally:
+        for bot in bots:
+            await bot.stop()
 
 
 async def test_two_sharded_processes_serve_one_bot_from_postgres(

@@ -8,8 +8,11 @@ Admin rights are checked by the bot on every call and every confirm button (see
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -28,10 +31,10 @@ from bot.formatting import (
     sources_embed,
 )
 from bot.views import Confirm
-from index.desk import ArticleRejected, ReindexRunning
+from index.desk import ArticleRejected, Desk, ReindexRunning
 from index.feeds import fetch_urls, index_added
 from index.indexer import BuildProgress, BuildReport
-from index.storage.base import ArticleRecord
+from index.storage.base import ArticleRecord, BuildRunning
 from index.web import FetchPolicy
 
 log = logging.getLogger(__name__)
@@ -48,19 +51,41 @@ class Admin(commands.Cog):
     @app_commands.describe(full="Re-embed every article, not only new or changed ones")
     @admin_only("reindex")
     async def reindex(self, interaction: discord.Interaction, full: bool = False) -> None:
-        desk = self.bot.desk
-        if desk.reindexing:
-            await interaction.response.send_message(
-                "A reindex is already running; I will keep answering from the current index "
-                "until it finishes.",
-                ephemeral=True,
-            )
-            return
+        """A job (``bot.jobs``): it runs in whichever process takes it, once, and edits this
+        reply with its progress and its report; a second one waits for the first."""
         await interaction.response.defer(thinking=True)
-        log.info("reindex (full=%s) started by %s", full, interaction.user.id)
+        deferred = await self.bot.jobs.defer(
+            "reindex", full=full, application_id=interaction.application_id,
+            token=interaction.token,
+        )  # fmt: skip
+        log.info("reindex (full=%s) asked by %s: %s", full, interaction.user.id, deferred)
+        if deferred == "queued":
+            await interaction.edit_original_response(
+                content="A reindex is running; this one is queued and starts when it ends. "
+                "I keep answering from the current index meanwhile."
+            )
+        elif deferred == "already waiting":
+            await interaction.edit_original_response(
+                content="A reindex is running and another is already waiting to follow it; "
+                "that one will take in everything, so this one was not queued."
+            )
+
+    async def run_reindex(
+        self, full: bool = False, application_id: int | None = None, token: str | None = None
+    ) -> None:
+        """The "reindex" job: rebuild, showing progress on the admin's reply (through its
+        interaction's webhook, valid 15 minutes, from whichever process runs the job)."""
+
+        async def show(**message: Any) -> None:
+            if application_id and token:
+                with contextlib.suppress(discord.HTTPException):
+                    await edit_original(self.bot, application_id, token, **message)
+
+        log.info("reindex job running here (full=%s)", full)
+        desk = self.bot.desk
         current: dict[str, BuildProgress] = {}  # written by the build thread, read here
         job = asyncio.create_task(
-            asyncio.to_thread(desk.reindex, full, lambda p: current.update(latest=p))
+            asyncio.to_thread(_reindex, desk, full, lambda p: current.update(latest=p))
         )
         shown = ""
         while not job.done():
@@ -68,18 +93,14 @@ class Admin(commands.Cog):
             text = progress_text(current["latest"]) if current else "Reindexing: reading articles…"
             if not job.done() and text != shown:
                 shown = text
-                await interaction.edit_original_response(content=text)
+                await show(content=text)
         try:
             report = job.result()
-        except ReindexRunning:
-            await interaction.edit_original_response(
-                content="A reindex is already running; this one was not started."
-            )
-            return
         except Exception as error:
-            await self._failed(interaction, "Reindex", error)
+            log.exception("reindex failed; the previous index keeps answering")
+            await show(content=_failure("Reindex", error))
             return
-        await interaction.edit_original_response(content=None, embed=report_embed(report))
+        await show(content=None, embed=report_embed(report))
         self.bot.dispatch("coverage_changed")
 
     @app_commands.command(name="add", description="Add an article to the coverage")
@@ -222,10 +243,54 @@ class Admin(commands.Cog):
     async def _failed(self, interaction: discord.Interaction, what: str, error: Exception) -> None:
         log.error("%s failed", what, exc_info=error)
         await interaction.edit_original_response(
-            content=f"{what} failed: {fit(str(error), MESSAGE_LIMIT - 100)}\n"
-            "The previous index is still answering questions.",
-            allowed_mentions=NO_MENTIONS,
+            content=_failure(what, error), allowed_mentions=NO_MENTIONS
         )
+
+
+async def edit_original(bot: NewsdeskBot, application_id: int, token: str, **fields: Any) -> None:
+    """Edit an interaction's first reply from its id and token alone, from any process: what
+    ``Interaction.edit_original_response`` does (discord.py 2.7, pinned), for a job that
+    runs where the command did not."""
+    from discord.http import handle_message_parameters
+    from discord.webhook.async_ import async_context
+
+    http = bot.http
+    with handle_message_parameters(allowed_mentions=NO_MENTIONS, **fields) as params:
+        await async_context.get().edit_original_interaction_response(
+            application_id,
+            token,
+            session=http._HTTPClient__session,  # type: ignore[attr-defined]  # as Interaction does
+            proxy=http.proxy,
+            proxy_auth=http.proxy_auth,
+            payload=params.payload,
+            multipart=params.multipart,
+            files=params.files,
+        )
+
+
+def _failure(what: str, error: Exception) -> str:
+    return (
+        f"{what} failed: {fit(str(error), MESSAGE_LIMIT - 100)}\n"
+        "The previous index is still answering questions."
+    )
+
+
+# How long a reindex job waits for a build this process or another is running (an /add, a
+# feed poll) before it gives up, and how often it looks.
+BUSY_WAIT_SECONDS = 600.0
+BUSY_POLL_SECONDS = 1.0
+
+
+def _reindex(desk: Desk, full: bool, on_progress: Callable[[BuildProgress], None]) -> BuildReport:
+    """Rebuild once the build running now (here, or another process's) has ended."""
+    waited_until = time.monotonic() + BUSY_WAIT_SECONDS
+    while True:
+        try:
+            return desk.reindex(full, on_progress)
+        except (ReindexRunning, BuildRunning):
+            if time.monotonic() > waited_until:
+                raise
+            time.sleep(BUSY_POLL_SECONDS)
 
 
 async def setup(bot: NewsdeskBot) -> None:

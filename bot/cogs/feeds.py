@@ -1,4 +1,5 @@
-"""News feeds: polled on a schedule into the coverage, and ``/feeds`` for a server's admins.
+"""News feeds: polled on a schedule into the coverage (the "poll-feeds" job, once a period
+across every process), and ``/feeds`` for a server's admins.
 
 The feeds of ``NEWSDESK_FEEDS`` serve every server; a server's admins add their own with
 ``/feeds add``, which polls the new feed at once. Every feed shows when it last ran, what it
@@ -12,7 +13,7 @@ import logging
 
 import discord
 from discord import app_commands
-from discord.ext import commands, tasks
+from discord.ext import commands
 
 from bot.checks import admin_only
 from bot.client import NewsdeskBot
@@ -31,31 +32,20 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
         self.policy = FetchPolicy.from_settings(bot.settings)
-        self._polling = asyncio.Lock()  # the schedule and /feeds add never poll at once
-        self.poll_all.change_interval(minutes=bot.settings.feed_interval_minutes)
+        self._polling = asyncio.Lock()  # the job and /feeds add never poll at once here
 
-    async def cog_load(self) -> None:
-        if self.bot.settings.polls_feeds:
-            self.poll_all.start()
-
-    async def cog_unload(self) -> None:
-        self.poll_all.cancel()
-
-    @tasks.loop(minutes=30)
     async def poll_all(self) -> None:
-        feeds = self.bot.feeds.every()
+        """The "poll-feeds" job (``bot.jobs``): every feed, once a period, whichever process
+        runs it; a poll that fails leaves the index as it was and its entries for next time."""
+        feeds = await asyncio.to_thread(self.bot.feeds.every)
         if not feeds:
             return
         try:
             await self._poll(feeds)
         except ReindexRunning:
             log.info("feed poll not indexed: a reindex was running; its entries come next time")
-        except Exception:  # the loop must outlive any one poll
+        except Exception:
             log.exception("feed poll failed; the previous index keeps answering")
-
-    @poll_all.before_loop
-    async def _ready(self) -> None:
-        await self.bot.wait_until_ready()
 
     async def _poll(self, feeds: list[Feed]) -> list[FeedResult]:
         async with self._polling:

@@ -2,11 +2,11 @@
 
 A timeline is a story's dated entries across the coverage (``index.timeline``), paged with
 buttons that outlive a restart. A followed story gets one post in its channel whenever new
-coverage adds to it: after this process's own builds (``coverage_changed``, dispatched by
-/add, /remove, /reindex and the feed polls) and on a schedule, which also sees what other
-processes on the same database built. ``index.follows`` claims each article in the state
-database before it is posted, so every new article is announced at most once per follow,
-whichever process sees it first; a process posts only to the servers its shards serve.
+coverage adds to it: the "post-follows" job runs after this process's own builds
+(``coverage_changed``, dispatched by /add, /reindex and the feed polls) and on a schedule,
+which also sees what other processes on the same database built. ``index.follows`` claims
+each article in the state database before it is posted, so every new article is announced
+at most once per follow, whichever process runs the job.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import logging
 
 import discord
 from discord import app_commands
-from discord.ext import commands, tasks
+from discord.ext import commands
 
 from bot.checks import channel_managers_only
 from bot.client import NewsdeskBot
@@ -37,13 +37,6 @@ class Stories(commands.Cog):
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
         self._checking = asyncio.Lock()
-        self.check_follows.change_interval(seconds=bot.settings.follow_check_seconds)
-
-    async def cog_load(self) -> None:
-        self.check_follows.start()
-
-    async def cog_unload(self) -> None:
-        self.check_follows.cancel()
 
     @app_commands.command(name="timeline", description="A story's dated timeline")
     @app_commands.describe(
@@ -160,29 +153,16 @@ class Stories(commands.Cog):
 
     @commands.Cog.listener()
     async def on_coverage_changed(self) -> None:
-        await self.post_news()
-
-    @tasks.loop(seconds=60)
-    async def check_follows(self) -> None:
-        try:
-            await self.post_news()
-        except Exception:  # the loop must outlive any one check
-            log.exception("checking the followed stories failed")
-
-    @check_follows.before_loop
-    async def _ready(self) -> None:
-        await self.bot.wait_until_ready()
+        await self.bot.jobs.defer("post-follows")
 
     async def post_news(self) -> None:
-        """Post what new coverage adds to each followed story this process can reach."""
+        """The "post-follows" job (``bot.jobs``): post what new coverage adds to each followed
+        story, once across every process (posts go by REST: any process reaches any channel)."""
         async with self._checking:
-            served = {guild.id for guild in self.bot.guilds}
             try:
                 articles = await asyncio.to_thread(self.bot.desk.articles)
                 timelines = self.bot.desk.timelines()
-                found = await asyncio.to_thread(
-                    self.bot.follows.news, timelines, articles, guilds=served
-                )
+                found = await asyncio.to_thread(self.bot.follows.news, timelines, articles)
             except (StateUnavailable, IndexUnavailable) as error:
                 log.warning("followed stories not checked: %s", error)
                 return
@@ -191,10 +171,7 @@ class Stories(commands.Cog):
 
     async def _post(self, news: News) -> None:
         follow = news.follow
-        channel = self.bot.get_channel(follow.channel_id)
-        if not isinstance(channel, discord.abc.Messageable):
-            log.warning("follow %s: channel %s is gone", follow.id, follow.channel_id)
-            return
+        channel = self.bot.get_partial_messageable(follow.channel_id, guild_id=follow.guild_id)
         try:
             timeline_id = await self.bot.state_call(
                 self.bot.state.keep_timeline, follow.topic, None
@@ -207,9 +184,9 @@ class Stories(commands.Cog):
         try:
             await channel.send(embed=follow_embed(news), view=view, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:
-            log.warning("follow %s: could not post to %s (%s)", follow.id, channel.id, error)
+            log.warning("follow %s: could not post to %s (%s)", follow.id, follow.channel_id, error)
             return
-        log.info("follow %s: posted %d new entries to %s", follow.id, news.count, channel.id)
+        log.info("follow %s: posted %d new entries to %s", follow.id, news.count, follow.channel_id)
 
 
 async def setup(bot: NewsdeskBot) -> None:
