@@ -61,16 +61,20 @@ class SkipFile(Exception):
     """This file holds no article we can read; the message says why."""
 
 
+def article_files(folder: Path) -> Iterator[tuple[str, Path]]:
+    """(relative path, path) of each file under ``folder`` the loader reads, in a stable
+    order: the known suffixes, outside dot folders (staging, ``.removed``)."""
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        parts = path.relative_to(folder).parts
+        if path.suffix.lower() in SUFFIXES and not any(p.startswith(".") for p in parts):
+            yield path.relative_to(folder).as_posix(), path
+
+
 def load_corpus(folder: Path, max_bytes: int = 20_000_000) -> Corpus:
     """Every article under ``folder`` (recursively), in a stable order."""
     corpus = Corpus()
     seen: set[str] = set()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        relative = path.relative_to(folder).as_posix()
-        if path.suffix.lower() not in SUFFIXES or any(
-            part.startswith(".") for part in path.relative_to(folder).parts
-        ):
-            continue
+    for relative, path in article_files(folder):
         try:
             articles = list(read_file(path, relative, max_bytes))
         except SkipFile as reason:

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         settings = Settings.from_env().with_paths(args.corpus, args.index, args.database_url)
-        if args.run in (run_build, run_eval, run_fetch):
+        if args.run in (run_build, run_eval, run_fetch, run_add, run_remove):
             settings.check_paths()
         return args.run(args, settings)
     except ONE_LINE_ERRORS as error:
@@ -49,9 +49,25 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m index", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    build = commands.add_parser("build", parents=[common], help="index the corpus (incremental)")
+    build = commands.add_parser(
+        "build",
+        parents=[common],
+        help="index the corpus (incremental); with a database, --corpus DIR imports DIR first",
+    )
     build.add_argument("--full", action="store_true", help="re-embed every article")
     build.set_defaults(run=run_build)
+
+    add = commands.add_parser("add", parents=[common], help="add article files or pages, indexed")
+    add.add_argument(
+        "items", nargs="+", metavar="FILE_OR_URL", help=".txt/.md/.html/.json files or URLs"
+    )
+    add.set_defaults(run=run_add)
+
+    remove = commands.add_parser(
+        "remove", parents=[common], help="take an article out of the coverage and the index"
+    )
+    remove.add_argument("article", metavar="TITLE_OR_ID", help="its id (see stats) or its title")
+    remove.set_defaults(run=run_remove)
 
     ask = commands.add_parser("ask", parents=[common], help="answer a question from the index")
     ask.add_argument("question")
@@ -124,6 +140,7 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
 
     from index.embedding import Embedder
     from index.indexer import BuildOptions, BuildProgress, build
+    from index.originals import originals_for
 
     bar = tqdm(total=0, unit="text", desc="reading articles", file=sys.stderr, leave=False)
 
@@ -135,15 +152,29 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
         else:
             bar.set_description(progress.stage)
 
+    originals = originals_for(settings.database_url, settings.corpus_dir)
+    if settings.database_url:
+        # With a database the articles live there; a folder named here is imported first.
+        imported = (
+            originals.import_folder(settings.corpus_dir)
+            if args.corpus
+            else originals.seed(settings.corpus_dir)
+        )
+        if imported:
+            print(
+                f"imported {settings.corpus_dir}: {len(imported.added)} added, "
+                f"{len(imported.updated)} updated, {len(imported.removed)} removed"
+            )
     embedder = Embedder.from_settings(settings)
-    report = build(
-        settings.corpus_dir,
-        settings.index_location,
-        embedder,
-        BuildOptions.from_settings(settings),
-        full=args.full,
-        on_progress=show,
-    )
+    with originals.files() as folder:
+        report = build(
+            folder,
+            settings.index_location,
+            embedder,
+            BuildOptions.from_settings(settings),
+            full=args.full,
+            on_progress=show,
+        )
     bar.close()
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
@@ -186,6 +217,61 @@ def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{record.id}: {record.title} ({date}, {record.passages} passages)")
         print(_build_line(report))
     return 1 if fetched.refused else 0
+
+
+def run_add(args: argparse.Namespace, settings: Settings) -> int:
+    """Files are read as /add reads an upload; URLs are fetched as ``fetch`` fetches them."""
+    from index.desk import ArticleRejected, Desk
+
+    urls = [item for item in args.items if item.startswith(("http://", "https://"))]
+    paths = [Path(item) for item in args.items if item not in urls]
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    if paths:
+        desk = Desk(settings)
+        try:
+            records, report = desk.add_articles([(path.name, path.read_bytes()) for path in paths])
+        except ArticleRejected as reason:
+            print(f"error: {reason}", file=sys.stderr)
+            return 2
+        for record in records:
+            print(f"{record.id}: {record.title} ({record.passages} passages)")
+        print(_build_line(report))
+    if urls:
+        args.urls, args.feeds = urls, False
+        return run_fetch(args, settings)
+    return 0
+
+
+def run_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from index.desk import ArticleRejected, Desk
+
+    desk = Desk(settings)
+    desk.open()
+    records = desk.articles()
+    wanted = args.article.strip()
+    matches = [r for r in records if r.id == wanted] or [
+        r for r in records if r.title.casefold() == wanted.casefold()
+    ]
+    if len(matches) != 1:
+        found = "; ".join(f"{r.id} ({r.title})" for r in matches)
+        print(
+            f"error: {len(matches)} articles are titled {wanted!r}: {found}; give the id"
+            if matches
+            else f"error: no article has the id or title {wanted!r} (see python -m index stats)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        record, report = desk.remove_article(matches[0].id)
+    except ArticleRejected as reason:
+        print(f"error: {reason}", file=sys.stderr)
+        return 2
+    print(f"removed {record.id}: {record.title}")
+    print(_build_line(report))
+    return 0
 
 
 def _build_line(report: BuildReport) -> str:
@@ -296,7 +382,7 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
         f" {manifest.sentences} sentences"
     )
     for article in articles:
-        print(f"  {article.passages:5d}  {article.title}  ({article.source})")
+        print(f"  {article.passages:5d}  {article.id}  {article.title}  ({article.source})")
     return 0
 
 

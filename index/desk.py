@@ -2,17 +2,17 @@
 
 It answers from the current index while a rebuild runs in the background, switches to the new
 index only once it is complete, and keeps the old one serving when a rebuild fails. One model
-instance serves both querying and indexing.
+instance serves both querying and indexing. Articles are added to and taken out of the
+originals (``index.originals``: the folder, or the database when there is one) and put back
+when the build that follows fails.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import re
-import secrets
-import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +26,7 @@ from index.embedding import Embedder
 from index.followups import Turn
 from index.indexer import BuildOptions, BuildProgress, BuildReport, build
 from index.onnxcache import Runtime
+from index.originals import originals_for
 from index.reader.model import default_reader
 from index.retriever import Retriever
 from index.settings import Settings
@@ -33,14 +34,12 @@ from index.storage import backend_at
 from index.storage.base import ArticleRecord, BuildRunning, IndexUnavailable
 from index.timeline import Timeline, Timelines
 from index.webarticles import WebArticle
-from index.webarticles import save as save_web
 
 log = logging.getLogger(__name__)
 
 
 # What /add accepts: the single-article formats (a .jsonl of many articles is a shell job).
 UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".json")
-REMOVED_FOLDER = ".removed"  # removed articles are moved here (the loader skips dot folders)
 FIRST_BUILD_POLL_SECONDS = 1.0
 
 
@@ -59,6 +58,7 @@ class Desk:
         # Loaded at start, so missing or damaged weights stop it before any work.
         self.reader = default_reader(settings.reader_weights, Runtime.from_settings(settings))
         load_calibration(CALIBRATION, self.reader.digest)  # likewise a damaged calibration
+        self.originals = originals_for(settings.database_url, settings.corpus_dir)
         self._answerer: Answerer | None = None
         self._rebuilding = threading.Lock()
 
@@ -71,7 +71,7 @@ class Desk:
         except IndexUnavailable as reason:
             if backend_at(self.settings.index_location).exists():
                 raise  # a damaged or mismatched index is the operator's call, not ours
-            log.info("%s Building it from %s now.", reason, self.settings.corpus_dir)
+            log.info("%s Building it from %s now.", reason, self.originals)
             self._first_build()
         # Load the language model and warm the caches now, not on the first user's question.
         self.ask("Which article is this question warming up?")
@@ -126,61 +126,80 @@ class Desk:
             return self._rebuild(full, on_progress)
 
     def add_article(self, filename: str, data: bytes) -> tuple[list[ArticleRecord], BuildReport]:
-        """Validate an uploaded article as the corpus loader would, save it, index it.
+        """``add_articles`` of one file."""
+        return self.add_articles([(filename, data)])
 
-        It is saved under a name made from its title, never from ``filename``. When it cannot
-        be read, nothing is written; when indexing fails, the file is taken out again.
+    def add_articles(
+        self, files: Sequence[tuple[str, bytes]]
+    ) -> tuple[list[ArticleRecord], BuildReport]:
+        """Validate uploaded articles as the corpus loader would, save them, index them in
+        one build.
+
+        Each is saved under a name made from its title, never from its file name. When one
+        cannot be read, nothing is saved; when indexing fails, they are taken out again.
         """
+        limit = self.settings.max_upload_bytes
+        named = [(self._checked_name(filename, data, limit), data) for filename, data in files]
+        with self._exclusively():
+            undo = self.originals.put_many(named, "upload")
+            try:
+                report = self._rebuild()
+            except BaseException:
+                undo()
+                raise
+        # A .json file may hold a list of articles: "name#0", "name#1", ...
+        names = {name for name, _ in named}
+        return [a for a in self.articles() if a.id.split("#")[0] in names], report
+
+    def _checked_name(self, filename: str, data: bytes, limit: int) -> str:
+        """The name an uploaded article is saved under; ``ArticleRejected`` when it is not
+        one the loader reads."""
         suffix = Path(filename).suffix.lower()
         if suffix not in UPLOAD_SUFFIXES:
             raise ArticleRejected(
                 f"{suffix or 'A file without an extension'} is not an article format I read; "
                 f"attach one of {', '.join(UPLOAD_SUFFIXES)}."
             )
-        limit = self.settings.max_upload_bytes
         if len(data) > limit:
             raise ArticleRejected(f"The file is {len(data):,} bytes; the limit is {limit:,}.")
-        corpus = self.settings.corpus_dir
-        with self._exclusively():
-            # Staged in a dot folder, which the loader skips, until it is known to be good. The
-            # uploaded name, reduced to a slug, only serves to title an article that has none.
-            staging = corpus / f".upload-{secrets.token_hex(8)}"
-            staging.mkdir()
+        with tempfile.TemporaryDirectory(prefix="newsdesk-upload-") as scratch:
+            # The uploaded name, reduced to a slug, only serves to title an article that has
+            # none.
+            staged = Path(scratch) / f"{_slug(Path(filename).stem)}{suffix}"
+            staged.write_bytes(data)
             try:
-                staged = staging / f"{_slug(Path(filename).stem)}{suffix}"
-                staged.write_bytes(data)
-                try:
-                    articles = list(read_file(staged, staged.name, limit))
-                except SkipFile as reason:
-                    raise ArticleRejected(f"I could not read that file: {reason}.") from None
-                name = _free_name(corpus, articles[0].title, suffix)
-                os.replace(staged, corpus / name)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-            try:
-                report = self._rebuild()
-            except BaseException:
-                (corpus / name).unlink(missing_ok=True)
-                raise
-        # A .json file may hold a list of articles: "name#0", "name#1", ...
-        return [a for a in self.articles() if a.id.split("#")[0] == name], report
+                title = next(iter(read_file(staged, staged.name, limit))).title
+            except SkipFile as reason:
+                raise ArticleRejected(f"I could not read {filename}: {reason}.") from None
+        return self._free_name(title, suffix)
+
+    def _free_name(self, title: str, suffix: str) -> str:
+        """A name made from ``title`` that no article uses yet."""
+        stem = _slug(title)
+        name, number = f"{stem}{suffix}", 2
+        while self.originals.get(name) is not None:
+            name, number = f"{stem}-{number}{suffix}", number + 1
+        return name
 
     def add_web(self, articles: Sequence[WebArticle]) -> tuple[list[ArticleRecord], BuildReport]:
-        """Save fetched articles into the corpus (a story already there is replaced when its
-        text changed) and index them in one build; when the build fails, the corpus is put
-        back as it was. Returns the records of the articles now indexed."""
+        """Save fetched articles (a story already there is replaced when its text changed)
+        and index them in one build; when the build fails, the originals are put back as they
+        were. Returns the records of the articles now indexed."""
         with self._exclusively():
-            saved = save_web(self.settings.corpus_dir, list(articles))
+            undo = self.originals.put_many(
+                [(article.path, article.to_markdown().encode()) for article in articles], "web"
+            )
             try:
                 report = self._rebuild()
             except BaseException:
-                saved.undo()
+                undo()
                 raise
         paths = {article.path for article in articles}
         return [a for a in self.articles() if a.id in paths], report
 
     def remove_article(self, article_id: str) -> tuple[ArticleRecord, BuildReport]:
-        """Take an article out of the corpus (into its ``.removed`` folder) and the index."""
+        """Take an article out of the originals (kept aside, as ``Originals.take_out`` says)
+        and out of the index."""
         records = {a.id: a for a in self.articles()}
         if article_id not in records:
             raise ArticleRejected("That article is not in the index; pick one from /sources.")
@@ -189,18 +208,14 @@ class Desk:
                 f"{article_id.split('#')[0]} holds several articles; remove this one by editing "
                 "that file and running /reindex."
             )
-        corpus = self.settings.corpus_dir.resolve()
-        path = (corpus / article_id).resolve()
-        if corpus not in path.parents or not path.is_file():
-            raise ArticleRejected(f"{article_id} is no longer a file in the articles folder.")
-        kept = corpus / REMOVED_FOLDER / f"{secrets.token_hex(4)}-{path.name}"
+        if self.originals.get(article_id) is None:
+            raise ArticleRejected(f"{article_id} is no longer among the articles.")
         with self._exclusively():
-            kept.parent.mkdir(exist_ok=True)
-            os.replace(path, kept)
+            undo = self.originals.take_out(article_id)
             try:
                 report = self._rebuild()
             except BaseException:
-                os.replace(kept, path)
+                undo()
                 raise
         return records[article_id], report
 
@@ -209,6 +224,13 @@ class Desk:
         if not self._rebuilding.acquire(blocking=False):
             raise ReindexRunning("A reindex is already running.")
         try:
+            seeded = self.originals.seed(self.settings.corpus_dir)  # before any change
+            if seeded:
+                log.info(
+                    "the database held no articles: imported %d from %s",
+                    len(seeded.added),
+                    self.settings.corpus_dir,
+                )
             yield
         finally:
             _release_memory()
@@ -217,14 +239,15 @@ class Desk:
     def _rebuild(
         self, full: bool = False, on_progress: Callable[[BuildProgress], None] | None = None
     ) -> BuildReport:
-        report = build(
-            self.settings.corpus_dir,
-            self.settings.index_location,
-            self.embedder,
-            BuildOptions.from_settings(self.settings),
-            full=full,
-            on_progress=on_progress,
-        )
+        with self.originals.files() as folder:
+            report = build(
+                folder,
+                self.settings.index_location,
+                self.embedder,
+                BuildOptions.from_settings(self.settings),
+                full=full,
+                on_progress=on_progress,
+            )
         self._answerer = self._load()
         return report
 
@@ -239,15 +262,6 @@ def _release_memory() -> None:
     larger; trimmed, it was back where it started: 1,229 -> 869 MB)."""
     with suppress(OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim so
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _free_name(folder: Path, title: str, suffix: str) -> str:
-    """A file name made from ``title`` that nothing in ``folder`` uses yet."""
-    stem = _slug(title)
-    name, number = f"{stem}{suffix}", 2
-    while (folder / name).exists():
-        name, number = f"{stem}-{number}{suffix}", number + 1
-    return name
 
 
 def _slug(text: str) -> str:

@@ -11,10 +11,7 @@ from a hash of that URL, so a second copy lands on the first and a changed story
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import courlan
@@ -115,46 +112,3 @@ def _paragraphs(text: str, title: str | None) -> str:
     if lines and title and lines[0] == title.strip():
         lines = lines[1:]
     return clean_text("\n\n".join(lines))
-
-
-@dataclass
-class Saved:
-    """Articles written into the corpus, with what they replaced, so that a build that fails
-    can put the corpus back as it was."""
-
-    corpus: Path
-    written: dict[str, bytes | None]  # corpus path -> its previous bytes (None: it was new)
-
-    @property
-    def new(self) -> list[str]:
-        return [path for path, before in self.written.items() if before is None]
-
-    def undo(self) -> None:
-        for path, before in self.written.items():
-            if before is None:
-                (self.corpus / path).unlink(missing_ok=True)
-            else:
-                _write_atomically(self.corpus / path, before)
-
-
-def save(corpus: Path, articles: list[WebArticle]) -> Saved:
-    """Write each article to its file in ``corpus``, each write atomic. An article whose
-    file already holds exactly this text is not rewritten."""
-    saved = Saved(corpus, {})
-    for article in articles:
-        target = corpus / article.path
-        content = article.to_markdown().encode()
-        before = target.read_bytes() if target.exists() else None
-        if before == content:
-            continue
-        _write_atomically(target, content)
-        saved.written[article.path] = before
-    return saved
-
-
-def _write_atomically(target: Path, content: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A dot name: the loader skips it, should a crash leave it behind.
-    staged = target.parent / f".{target.name}.{secrets.token_hex(4)}"
-    staged.write_bytes(content)
-    os.replace(staged, target)

@@ -514,9 +514,11 @@ async def test_cluster_jobs_a_reindex_left_by_a_killed_process_is_finished_by_an
 async def test_two_sharded_processes_serve_one_bot_from_postgres(
     fake: FakeDiscord, database_url: str, corpus: Path, tmp_path: Path
 ) -> None:
-    """Two processes, one shard of two each, on one PostgreSQL for the index and the state:
-    each answers its own server; an article added through one is answered by the other at
-    once; the process that takes over a shard carries on its threads and votes."""
+    """Two processes, one shard of two each, on one PostgreSQL for the index, the articles and
+    the state, each with an articles folder of its own (two machines): each answers its own
+    server; an article added through one is answered by the other at once and stays through a
+    full reindex run on the other; the process that takes over a shard carries on its threads
+    and votes."""
     sharded = {"NEWSDESK_DATABASE_URL": database_url, "NEWSDESK_SHARD_COUNT": "2"}
     home = {
         fake.guild_id: shard_of(fake.guild_id, 2),
@@ -527,9 +529,10 @@ async def test_two_sharded_processes_serve_one_bot_from_postgres(
     async def start(shard: int) -> BotProcess:
         identified = len(fake.shards_identified)
         folder = tmp_path / f"shard{shard}-{len(launched)}"
-        folder.mkdir()
+        own = folder / "corpus"
+        shutil.copytree(corpus, own)
         bot = await launch(
-            fake, folder, tmp_path / "unused", corpus, NEWSDESK_SHARD_IDS=str(shard), **sharded
+            fake, folder, tmp_path / "unused", own, NEWSDESK_SHARD_IDS=str(shard), **sharded
         )
         launched.append((bot, folder))
         await fake.wait_for(
@@ -586,6 +589,19 @@ async def test_two_sharded_processes_serve_one_bot_from_postgres(
             for c in row["components"]
         ]
         assert labels == ["1", "1"], "the vote cast through the old process counted too"
+
+        # Its folder never held the article: the full build reads the database's articles.
+        reindex = await fake.slash(editor, "reindex", {"full": True}, permissions=MANAGE_GUILD)
+        await fake.wait_for(
+            lambda f: any(
+                (r.json.get("embeds") or [{}])[0].get("title") == "Reindex complete"
+                for r in answered(f, reindex.token)
+            ),
+            120,
+        )
+        again = await fake.slash(reader, "ask", {"question": "When did the harbour reopen?"})
+        await fake.wait_for(lambda f: answered(f, again.token))
+        assert lead(answered(fake, again.token)[-1].json["embeds"][0]["description"]) == "Monday"
     finally:
         for bot, folder in launched:
             await bot.stop()

@@ -20,7 +20,8 @@ from index.storage.folder import FolderStorage
 
 from .conftest import ROOT
 from .newssite import BRIDGE, NewsSite
-from .stories import COURIER, LEDGER, TOLLS, write_corpus
+from .stories import BRIDGE as ASHFORD
+from .stories import COURIER, LEDGER, TOLLS, TOLLS_ARTICLE, write_corpus
 
 pytestmark = pytest.mark.process
 
@@ -144,6 +145,44 @@ def test_build_and_ask_from_postgres(database_url: str) -> None:
     asked = run("ask", "--json", "Who walked out of the meeting?", **database)
     assert asked.returncode == 0, asked.stderr
     assert json.loads(asked.stdout)["answer"]["text"] == "Delcy Rodriguez"
+
+
+def test_with_a_database_articles_are_added_imported_and_removed_there(
+    database_url: str, tmp_path: Path
+) -> None:
+    """``add`` and ``remove`` write the database's originals; ``build --corpus`` imports a
+    folder; a full build from another folder keeps them all."""
+    database = {"NEWSDESK_DATABASE_URL": database_url}
+    article = tmp_path / "upload" / "tolls.md"
+    article.parent.mkdir()
+    article.write_text(TOLLS_ARTICLE)
+    added = run("add", str(article), **database)
+    assert added.returncode == 0, added.stderr
+    assert "kellbridge-bridge-tolls-from-march.md: Kellbridge bridge tolls from March" in (
+        added.stdout
+    )
+
+    imports = write_corpus(tmp_path / "stories", [ASHFORD])
+    imported = run("build", "--corpus", str(imports), **database)
+    assert imported.returncode == 0, imported.stderr
+    assert "imported" in imported.stdout and "1 added, 0 updated, 0 removed" in imported.stdout
+    (imports / "ashford-bridge-approved.md").unlink()
+    elsewhere = tmp_path / "empty"
+    elsewhere.mkdir()
+    rebuilt = run("build", "--full", "--corpus", str(imports), **database)
+    assert "0 added, 0 updated, 1 removed" in rebuilt.stdout, rebuilt.stdout
+    full = run("build", "--full", "--corpus", str(elsewhere), **database)
+    assert "2 articles" in full.stdout, "the upload and the seed stay: neither was imported"
+
+    asked = run("ask", "--json", TOLLS[0], **database)
+    assert "March" in json.loads(asked.stdout)["answer"]["text"]
+    removed = run("remove", "kellbridge bridge tolls from march", **database)
+    assert removed.returncode == 0, removed.stderr
+    assert "removed kellbridge-bridge-tolls-from-march.md" in removed.stdout
+    again = run("remove", "Kellbridge bridge tolls from March", **database)
+    assert again.returncode == 2 and "no article has the id or title" in again.stderr
+    stats = json.loads(run("stats", "--json", **database).stdout)
+    assert stats["articles"] == 1
 
 
 def test_asking_without_an_index_explains_how_to_build(tmp_path: Path) -> None:

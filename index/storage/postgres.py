@@ -96,6 +96,14 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX newsdesk_terms_by_passage ON newsdesk_terms (passage_id);
     """,
+    # The articles' originals, which every build reads (index.corpus); "removed" keeps what
+    # /remove took out, so that it can be put back.
+    """
+    CREATE TABLE newsdesk_originals (
+        id text PRIMARY KEY, content bytea NOT NULL, hash text NOT NULL, origin text NOT NULL,
+        added double precision NOT NULL, removed double precision
+    );
+    """,
 )
 VERSION = len(MIGRATIONS)
 
