@@ -148,16 +148,25 @@ class NewsdeskBot(commands.Bot):
             log.info("synced %d commands globally (they may take a while to appear)", len(synced))
 
     async def _keep_guard(self) -> None:
-        """Stop the shards the moment their locks may be gone: another process may be
-        starting them now, and two processes answering every message is worse than none for
-        the seconds a supervisor takes to restart this one (exit status 3)."""
+        """Stop the shards the moment another process holds one of their locks: two
+        processes answering every message is worse than none for the seconds a supervisor
+        takes to restart this one (exit status 3). While the primary is away, nobody can
+        take them: the shards go on (``ShardGuard.check``)."""
+        was = "held"
         while not self.is_closed():
             await asyncio.sleep(GUARD_CHECK_SECONDS)
-            if not await asyncio.to_thread(self.guard.alive):
-                log.error("lost the shard locks' database connection: stopping the shards")
+            held = await asyncio.to_thread(self.guard.check)
+            if held == "taken":
+                log.error("lost the shard locks to another process: stopping the shards")
                 self.exit_code = 3
                 await self.close()
                 return
+            if held == "away" and was != "away":
+                log.warning(
+                    "the primary database is away: the shards go on (no process can take "
+                    "their locks meanwhile) and take them again when it is back"
+                )
+            was = held
 
     async def state_call(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``call(*args, **kwargs)`` on the state database, in a worker thread, given at most

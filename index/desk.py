@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 # What /add accepts: the single-article formats (a .jsonl of many articles is a shell job).
 UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".json")
 FIRST_BUILD_POLL_SECONDS = 1.0
+REPLICA_WAIT_SECONDS = 10.0  # a standby on the same network replays a build in milliseconds
 
 
 class ReindexRunning(RuntimeError):
@@ -249,7 +250,30 @@ class Desk:
                 on_progress=on_progress,
             )
         self._answerer = self._load()
+        self._await_replica()
         return report
+
+    def _await_replica(self) -> None:
+        """With a read replica, wait (up to ``REPLICA_WAIT_SECONDS``) until it has replayed
+        the build just made, so that what is reported added is answered at once."""
+        if self.settings.answer_location == self.settings.index_location:
+            return
+        primary = backend_at(self.settings.index_location).open()
+        try:
+            built = primary.manifest
+        finally:
+            primary.close()
+        replica = self._answerer.retriever.store
+        deadline = time.monotonic() + REPLICA_WAIT_SECONDS
+        while replica.manifest != built:
+            if time.monotonic() > deadline:
+                log.warning(
+                    "the read replica has not replayed the new build after %.0f s; it answers "
+                    "from the previous one until it does",
+                    REPLICA_WAIT_SECONDS,
+                )
+                return
+            time.sleep(0.1)
 
     def _load(self) -> Answerer:
         retriever = Retriever.open(self.settings.answer_location, self.embedder)

@@ -20,11 +20,13 @@ import asyncio
 import contextlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from index.settings import Settings
+from index.statedb import StateUnavailable
+from index.storage.postgres import redacted
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ Deferred = Literal["started", "queued", "already waiting"]
 HEARTBEAT_SECONDS = 2.0
 STALLED_SECONDS = 10.0
 RETRY_STALLED_EVERY = 5.0
+POOL_WAIT_SECONDS = 5.0
+WORKER_RESTART_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,10 @@ class QueuedJobs(Jobs):
 
         super().__init__(tasks)
         self.url = url
-        self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+        # A connection given up after POOL_WAIT_SECONDS (psycopg_pool waits 30 s): /reindex
+        # with the primary away is told so while the admin still watches.
+        connector = procrastinate.PsycopgConnector(conninfo=url, timeout=POOL_WAIT_SECONDS)
+        self.app = procrastinate.App(connector=connector)
         self._registered: dict[str, Any] = {}
         for task in tasks:
             self._register(task)
@@ -162,16 +169,34 @@ class QueuedJobs(Jobs):
     async def start(self) -> None:
         await self.app.open_async()
         await self._schema()
-        self._worker = asyncio.create_task(
-            self.app.run_worker_async(
-                concurrency=2,
-                install_signal_handlers=False,
-                update_heartbeat_interval=HEARTBEAT_SECONDS,
-                stalled_worker_timeout=STALLED_SECONDS,
-                listen_notify=True,
-            ),
-            name="jobs worker",
-        )
+        self._worker = asyncio.create_task(self._work(), name="jobs worker")
+
+    async def _work(self) -> None:
+        """procrastinate's worker, for the process's whole life: it stops when its database
+        goes away (its listener fails), so it is started again every
+        ``WORKER_RESTART_SECONDS`` until the database answers."""
+        stopped = False
+        while True:
+            try:
+                if stopped:
+                    await self.app.connector.execute_query_async("SELECT 1")
+                    log.warning("the jobs worker is started again: its database is back")
+                    stopped = False
+                await self.app.run_worker_async(
+                    concurrency=2,
+                    install_signal_handlers=False,
+                    update_heartbeat_interval=HEARTBEAT_SECONDS,
+                    stalled_worker_timeout=STALLED_SECONDS,
+                    listen_notify=True,
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if not stopped:
+                    log.warning("the jobs worker stopped (%s); it starts again when its database "
+                                "answers", str(error).strip())  # fmt: skip
+            stopped = True
+            await asyncio.sleep(WORKER_RESTART_SECONDS)
 
     async def _schema(self) -> None:
         """procrastinate's tables, made once by the first process (under an advisory lock)."""
@@ -198,19 +223,35 @@ class QueuedJobs(Jobs):
 
         busy = (await self.counts(name)).get("doing", 0) > 0
         try:
-            await self._registered[name].defer_async(**arguments)
+            with self._database():
+                await self._registered[name].defer_async(**arguments)
         except AlreadyEnqueued:
             return "already waiting"
         return "queued" if busy else "started"
 
     async def counts(self, name: str | None = None) -> dict[str, int]:
-        rows = await self.app.connector.execute_query_all_async(
-            "SELECT status::text AS status, count(*) AS n FROM procrastinate_jobs"
-            " WHERE (%(name)s::text IS NULL OR task_name = %(name)s)"
-            " AND status IN ('todo', 'doing', 'failed') GROUP BY status",
-            name=name,
-        )
+        with self._database():
+            rows = await self.app.connector.execute_query_all_async(
+                "SELECT status::text AS status, count(*) AS n FROM procrastinate_jobs"
+                " WHERE (%(name)s::text IS NULL OR task_name = %(name)s)"
+                " AND status IN ('todo', 'doing', 'failed') GROUP BY status",
+                name=name,
+            )
         return {row["status"]: int(row["n"]) for row in rows}
+
+    @contextlib.contextmanager
+    def _database(self) -> Iterator[None]:
+        """The queue's database away (the primary stopped): ``StateUnavailable``, which the
+        bot already answers as a state database that is away."""
+        from procrastinate.exceptions import ConnectorException
+
+        try:
+            yield
+        except ConnectorException as error:
+            raise StateUnavailable(
+                f"The job queue's database {redacted(self.url)} is not answering: "
+                f"{str(error.__cause__ or error).strip()}"
+            ) from None
 
 
 SCHEMA_LOCK = 7_302_118_302

@@ -3,9 +3,13 @@ spaced as Discord asks, across processes.
 
 ``ShardGuard``: a process holds, for its whole life, a PostgreSQL advisory lock per shard it
 runs, on a connection of its own to the primary. A second process asking for one of them is
-refused at start (``ShardTaken``). The locks go with the connection: when it is lost, they
-are free for a replacement, so the process must stop its shards at once (``alive`` says when)
-rather than run them beside the replacement.
+refused at start (``ShardTaken``). The locks go with the connection, so when it is lost the
+guard takes them again at once (``check``): if another process took one meanwhile, this one
+must stop its shards rather than run them beside it ("taken"); if it has them back, it goes
+on ("held"). While the primary cannot be reached at all ("away": stopped, or failing over),
+nobody can take the locks, and the shards go on answering from the replica; they are taken
+again the moment it is back. (A process cut off from a primary that others still reach
+would run beside a replacement started meanwhile: its /healthz says 503 all that time.)
 
 ``IdentifyGate``: Discord takes ``max_concurrency`` IDENTIFYs per 5 seconds, shard ``i`` in
 bucket ``i % max_concurrency``; the gate holds the bucket's lock (in the same database) from
@@ -17,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from typing import Literal
 
 import psycopg
 
@@ -29,6 +34,8 @@ log = logging.getLogger(__name__)
 SHARD_LOCK = 7_302_118_300
 IDENTIFY_LOCK = 7_302_118_301
 IDENTIFY_SECONDS = 5.0
+
+Held = Literal["held", "away", "taken"]
 
 
 class ShardTaken(RuntimeError):
@@ -49,6 +56,11 @@ class ShardGuard:
 
     def acquire(self) -> None:
         """Take every shard's lock, or none: ``ShardTaken`` names the first one held."""
+        with self._lock:
+            self._connection = self._take()
+        log.info("holding shards %s of %s", self.shard_ids, self.shard_count)
+
+    def _take(self) -> psycopg.Connection:
         connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         key = lock_key(SHARD_LOCK, self.shard_count)
         for shard in self.shard_ids:
@@ -62,20 +74,30 @@ class ShardGuard:
                     f"(its lock is held in {redacted(self.url)}). Give this process other "
                     "NEWSDESK_SHARD_IDS, or stop the other one first."
                 )
-        self._connection = connection
-        log.info("holding shards %s of %s", self.shard_ids, self.shard_count)
+        return connection
 
-    def alive(self) -> bool:
-        """Whether the locks are still held: the connection still answers."""
+    def check(self) -> Held:
+        """Whether the locks are held: "held" (still, or taken again after their connection
+        was lost), "away" (the primary cannot be reached: nobody holds them) or "taken"
+        (another process holds one now)."""
         with self._lock:
-            if self._connection is None or self._connection.closed:
-                return False
+            if self._connection is not None and not self._connection.closed:
+                try:
+                    self._connection.execute("SELECT 1")
+                    return "held"
+                except psycopg.Error as error:
+                    log.error("the shard locks' connection is lost: %s", error)
+                    self._connection.close()
+            self._connection = None
             try:
-                self._connection.execute("SELECT 1")
-                return True
-            except psycopg.Error as error:
-                log.error("the shard locks' connection is lost: %s", error)
-                return False
+                self._connection = self._take()
+            except ShardTaken as taken:
+                log.error("%s", taken)
+                return "taken"
+            except psycopg.OperationalError:
+                return "away"
+        log.warning("shard locks taken again: holding shards %s", self.shard_ids)
+        return "held"
 
     def release(self) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ from fakediscord import MANAGE_GUILD, TOKEN, FakeDiscord, Interaction, Recorded,
 from index.settings import Settings
 from index.shards import SHARD_LOCK, lock_key
 from index.storage.folder import FolderStorage as Store
+from localpg import PostgresServer
 
 from .botprocess import (
     ARTICLE,
@@ -448,21 +449,38 @@ async def test_a_followed_story_is_posted_once_per_new_article_across_a_restart(
 async def test_a_cluster_process_that_loses_its_shard_locks_stops_its_shards(
     fake: FakeDiscord, database_url: str, corpus: Path, tmp_path: Path
 ) -> None:
-    """The shard's lock goes with its database connection: once that is cut, another process
-    may take the shard, so this one stops (exit status 3) rather than answer beside it."""
+    """The shard's lock goes with its database connection. Cut, it is taken again and the
+    shard goes on; cut while another process waits for it, that one has it, so this one
+    stops (exit status 3) rather than answer beside it."""
     sharded = {"NEWSDESK_DATABASE_URL": database_url, "NEWSDESK_SHARD_COUNT": "1"}
     bot = await launch(fake, tmp_path, tmp_path / "unused", corpus, **sharded)
-    try:
-        await fake.wait_for(lambda f: (0, 1) in f.shards_identified, STARTUP_SECONDS)
+    key = lock_key(SHARD_LOCK, 1)
+
+    def cut() -> int:
         with psycopg.connect(database_url, autocommit=True) as admin:
-            (cut,) = admin.execute(
+            (count,) = admin.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
                 " WHERE locktype = 'advisory' AND classid = %s AND granted",
-                (lock_key(SHARD_LOCK, 1),),
+                (key,),
             ).fetchone()
-        assert cut == 1
-        assert await asyncio.wait_for(bot.process.wait(), 30) == 3
-        assert "lost the shard locks' database connection: stopping the shards" in bot.output()
+        return count
+
+    try:
+        await fake.wait_for(lambda f: (0, 1) in f.shards_identified, STARTUP_SECONDS)
+        assert cut() == 1
+        await logged(bot, "shard locks taken again", timeout=30)
+        assert bot.process.returncode is None, "nobody else wanted the shard: it goes on"
+
+        with psycopg.connect(database_url, autocommit=True) as other:
+            # Queued behind this process's lock, it gets it the moment the lock is free.
+            waiting = asyncio.create_task(
+                asyncio.to_thread(other.execute, "SELECT pg_advisory_lock(%s, 0)", (key,))
+            )
+            await asyncio.sleep(0.5)
+            assert cut() == 1
+            await waiting
+            assert await asyncio.wait_for(bot.process.wait(), 30) == 3
+        assert "lost the shard locks to another process: stopping the shards" in bot.output()
     finally:
         await bot.stop()
 
@@ -509,6 +527,87 @@ async def test_cluster_jobs_a_reindex_left_by_a_killed_process_is_finished_by_an
     finally:
         for bot in bots:
             await bot.stop()
+
+
+async def test_cluster_the_primary_stopped_answers_come_from_the_standby(
+    fake: FakeDiscord, corpus: Path, tmp_path: Path
+) -> None:
+    """A sharded process on a primary and a hot standby (a PostgreSQL of its own, since it
+    is stopped midway). The primary stops: questions are still answered, from the standby;
+    /add and /reindex say the database is away, and nothing is saved by halves. Back: the
+    shard's lock is taken again, the article is added and answered, and the thread started
+    before the outage carries on."""
+    primary = PostgresServer()
+    primary.start()
+    standby = None
+    try:
+        url = primary.database("news")
+        standby = primary.standby()
+        bot = await launch(
+            fake, tmp_path, tmp_path / "unused", corpus,
+            NEWSDESK_DATABASE_URL=url, NEWSDESK_DATABASE_REPLICA_URL=standby.url("news"),
+            NEWSDESK_SHARD_COUNT="1",
+        )  # fmt: skip
+        reader, editor, me = fake.user("reader"), fake.user("editor"), fake.bot_user
+
+        async def ask(question: str) -> str:
+            asked = await fake.slash(reader, "ask", {"question": question})
+            await fake.wait_for(lambda f: answered(f, asked.token), 60)
+            return lead(answered(fake, asked.token)[-1].json["embeds"][0]["description"])
+
+        async def add() -> dict:
+            added = await fake.slash(
+                editor, "add", {"article": ("harbour.md", ARTICLE.encode())},
+                permissions=MANAGE_GUILD,
+            )  # fmt: skip
+            await fake.wait_for(lambda f: answered(f, added.token), 60)
+            await asyncio.sleep(0.5)  # the reply's last edit
+            return answered(fake, added.token)[-1].json
+
+        try:
+            await fake.wait_for(lambda f: (0, 1) in f.shards_identified, STARTUP_SECONDS)
+            started = await fake.send_message(reader, f"<@{me['id']}> how many votes?", [me])
+            await fake.wait_for(lambda f: in_thread(f, started["id"]), 60)
+
+            primary.halt()
+            assert await ask("Who walked out of the meeting?") == "Delcy Rodriguez"
+            refused = await add()
+            assert "Cannot reach the index database" in refused["content"]
+            assert "still answering" in refused["content"]
+            reindex = await fake.slash(editor, "reindex", {}, permissions=MANAGE_GUILD)
+            await fake.wait_for(lambda f: answered(f, reindex.token), 30)
+            assert "not answering just now" in answered(fake, reindex.token)[-1].json["content"]
+            assert bot.process.returncode is None
+            assert "the primary database is away: the shards go on" in bot.output()
+
+            primary.resume()
+            await logged(bot, "shard locks taken again", timeout=30)
+            assert (await add())["embeds"][0]["title"] == "Article added"
+            for _ in range(50):  # the standby replays the build within moments
+                if await ask("When did the harbour reopen?") == "Monday":
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("the standby never answered with the new article")
+            await fake.send_message(reader, "And in the General Assembly?", [], started["id"])
+            await fake.wait_for(lambda f: len(in_thread(f, started["id"])) == 2, 60)
+            # The jobs worker, stopped with its database, works again: a reindex runs here.
+            await logged(bot, "the jobs worker is started again", timeout=30)
+            again = await fake.slash(editor, "reindex", {}, permissions=MANAGE_GUILD)
+            await fake.wait_for(
+                lambda f: any(
+                    (r.json.get("embeds") or [{}])[0].get("title") == "Reindex complete"
+                    for r in answered(f, again.token)
+                ),
+                60,
+            )
+            assert "Adding the article failed: Cannot reach the index database" in bot.output()
+        finally:
+            await bot.stop()
+    finally:
+        if standby is not None:
+            standby.stop()
+        primary.stop()
 
 
 async def test_two_sharded_processes_serve_one_bot_from_postgres(

@@ -34,7 +34,7 @@ from bot.views import Confirm
 from index.desk import ArticleRejected, Desk, ReindexRunning
 from index.feeds import fetch_urls, index_added
 from index.indexer import BuildProgress, BuildReport
-from index.storage.base import ArticleRecord, BuildRunning
+from index.storage.base import ArticleRecord, BuildRunning, IndexUnavailable
 from index.web import FetchPolicy
 
 log = logging.getLogger(__name__)
@@ -241,7 +241,10 @@ class Admin(commands.Cog):
         )
 
     async def _failed(self, interaction: discord.Interaction, what: str, error: Exception) -> None:
-        log.error("%s failed", what, exc_info=error)
+        if isinstance(error, IndexUnavailable):  # the database away: said, not a bug
+            log.warning("%s failed: %s", what, error)
+        else:
+            log.error("%s failed", what, exc_info=error)
         await interaction.edit_original_response(
             content=_failure(what, error), allowed_mentions=NO_MENTIONS
         )
