@@ -56,6 +56,7 @@ from index.reader.squad import read_squad
 from index.retriever import Retriever
 from index.settings import Settings
 from index.statedb import open_state
+from index.storage import Location
 from index.timeline import Timelines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,15 +277,17 @@ sys.exit(code)
 """
 
 
-def bench_cold_start(index_dir: Path) -> dict:
-    """Wall time and peak memory of ``python -m index ask`` in a fresh process.
+def bench_cold_start(location: Location) -> dict:
+    """Wall time and peak memory of ``python -m index ask`` in a fresh process, answering
+    from ``location`` (an index folder or a database URL).
 
     The child reports its own peak (VmHWM): the rusage of children would count this big
     process's pages, which a forked child shares until it execs.
     """
+    where = ["--database-url" if isinstance(location, str) else "--index", str(location)]
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-c", PEAK_RSS, "ask", "--index", str(index_dir), "Who walked out?"],
+        [sys.executable, "-c", PEAK_RSS, "ask", *where, "Who walked out?"],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -449,14 +452,7 @@ def main() -> int:
 
     settings = Settings.from_env(env_file=None)
     embedder = Embedder.from_settings(settings)
-    figures: dict = {
-        "machine": {
-            "cpus": len(os.sched_getaffinity(0)),
-            "cpu": _cpu_model(),
-            "python": platform.python_version(),
-        },
-        "date": time.strftime("%Y-%m-%d"),
-    }
+    figures: dict = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
     print("build throughput (XQuAD corpus)...", file=sys.stderr)
     figures["build"] = bench_build(settings, embedder)
 
@@ -510,6 +506,14 @@ def main() -> int:
     args.out.write_text(json.dumps(figures, indent=2))
     print_table(figures)
     return 0
+
+
+def machine() -> dict:
+    return {
+        "cpus": len(os.sched_getaffinity(0)),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+    }
 
 
 def _cpu_model() -> str:
