@@ -30,8 +30,8 @@ from index.originals import originals_for
 from index.reader.model import default_reader
 from index.retriever import Retriever
 from index.settings import Settings
-from index.storage import backend_at
-from index.storage.base import ArticleRecord, BuildRunning, IndexUnavailable
+from index.storage import Location, backend_at
+from index.storage.base import ArticleRecord, BuildRunning, IndexUnavailable, Manifest
 from index.timeline import Timeline, Timelines
 from index.webarticles import WebArticle
 
@@ -71,9 +71,13 @@ class Desk:
             self._answerer = self._load()
         except IndexUnavailable as reason:
             if backend_at(self.settings.index_location).exists():
-                raise  # a damaged or mismatched index is the operator's call, not ours
-            log.info("%s Building it from %s now.", reason, self.originals)
-            self._first_build()
+                # Built, but a read replica may not have replayed it yet; past that, a damaged
+                # or mismatched index is the operator's call, not ours (this raises again).
+                self._await_replica()
+                self._answerer = self._load()
+            else:
+                log.info("%s Building it from %s now.", reason, self.originals)
+                self._first_build()
         # Load the language model and warm the caches now, not on the first user's question.
         self.ask("Which article is this question warming up?")
 
@@ -249,23 +253,20 @@ class Desk:
                 full=full,
                 on_progress=on_progress,
             )
-        self._answerer = self._load()
+        # The replica first: after the first build it holds no index at all until it has
+        # replayed it (a first start with a standby failed on that, 1 run in 2 under load).
         self._await_replica()
+        self._answerer = self._load()
         return report
 
     def _await_replica(self) -> None:
-        """With a read replica, wait (up to ``REPLICA_WAIT_SECONDS``) until it has replayed
-        the build just made, so that what is reported added is answered at once."""
+        """With a read replica, wait (up to ``REPLICA_WAIT_SECONDS``) until it holds the
+        build the primary holds, so that what is reported added is answered at once."""
         if self.settings.answer_location == self.settings.index_location:
             return
-        primary = backend_at(self.settings.index_location).open()
-        try:
-            built = primary.manifest
-        finally:
-            primary.close()
-        replica = self._answerer.retriever.store
+        built = _manifest_at(self.settings.index_location)
         deadline = time.monotonic() + REPLICA_WAIT_SECONDS
-        while replica.manifest != built:
+        while built is not None and _manifest_at(self.settings.answer_location) != built:
             if time.monotonic() > deadline:
                 log.warning(
                     "the read replica has not replayed the new build after %.0f s; it answers "
@@ -278,6 +279,18 @@ class Desk:
     def _load(self) -> Answerer:
         retriever = Retriever.open(self.settings.answer_location, self.embedder)
         return Answerer.from_settings(retriever, self.settings, self.reader)
+
+
+def _manifest_at(location: Location) -> Manifest | None:
+    """The manifest of the index at ``location``; None when it cannot be opened."""
+    try:
+        store = backend_at(location).open()
+    except IndexUnavailable:
+        return None
+    try:
+        return store.manifest
+    finally:
+        store.close()
 
 
 def _release_memory() -> None:

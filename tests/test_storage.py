@@ -7,12 +7,15 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
 import pytest
 
+import index.desk
 from index.answering import Answerer
+from index.desk import Desk
 from index.embedding import Embedder
 from index.indexer import BuildOptions, build
 from index.retriever import Retriever
@@ -185,6 +188,36 @@ def test_an_unreachable_database_says_so_without_its_password(embedder: Embedder
         Retriever.open(url, embedder)
     assert "Cannot reach the index database" in str(refused.value)
     assert "s3cret" not in str(refused.value) and ":***@" in str(refused.value)
+
+
+def test_a_first_start_on_a_new_database_waits_for_its_replica_to_replay_the_build(
+    postgres, bot_settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first build goes to the primary, and questions are read from the replica, which
+    holds no index at all until it has replayed that build: the start waits for it (it
+    failed the start once in the full suite, the standby a moment behind)."""
+    primary = postgres.database("first_start")
+    standby = postgres.standby()
+    built = index.desk.build
+
+    def behind(*args, **kwargs):  # the standby stopped through the build, back 1 s after
+        standby.freeze()
+        try:
+            return built(*args, **kwargs)
+        finally:
+            threading.Timer(1.0, standby.thaw).start()
+
+    monkeypatch.setattr(index.desk, "build", behind)
+    settings = replace(
+        bot_settings, database_url=primary, database_replica_url=standby.url("first_start")
+    )
+    try:
+        desk = Desk(settings, embedder)
+        desk.open()
+        assert desk.ask("Who walked out of the meeting?").text == "Delcy Rodriguez"
+    finally:
+        standby.thaw()
+        standby.stop()
 
 
 def test_a_read_replica_answers_what_the_primary_built(

@@ -135,6 +135,19 @@ def migrate(connection: psycopg.Connection, url: str) -> None:
             f"version {version}; this one knows up to {VERSION}). Run the newer release."
         )
 
+    if connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+        # A read replica takes its tables from its primary: it cannot be written, and a
+        # process that opened one first (a new cluster) was stopped by the attempt.
+        version = _version(connection)
+        if version > VERSION:
+            raise newer(version)
+        if version < VERSION:
+            raise IndexUnavailable(
+                f"There is no index of this release in the read replica {redacted(url)} yet "
+                f"(schema version {version} of {VERSION}): it comes with the first build on "
+                "the primary."
+            )
+        return
     migrate_postgres(connection, MIGRATIONS, "newsdesk_meta", MIGRATION_LOCK, newer)
 
 
