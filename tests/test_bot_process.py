@@ -9,8 +9,11 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import psycopg
 import pytest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 from fakediscord import MANAGE_GUILD, TOKEN, FakeDiscord, Interaction, Recorded, shard_of
 from index.settings import Settings
@@ -27,6 +30,7 @@ from .botprocess import (
     assert_token_kept_secret,
     bot_environment,
     deferred,
+    free_port,
     in_thread,
     launch,
     logged,
@@ -34,7 +38,7 @@ from .botprocess import (
 )
 from .conftest import ROOT, SHARED, lead, unprivileged
 from .newssite import BRIDGE, FLOODS_THURSDAY, NewsSite
-from .stories import COUNTING, ELEVEN, NINE, TWENTY_THREE
+from .stories import COUNTING, ELEVEN, NINE, TOLLS_ARTICLE, TWENTY_THREE
 
 pytestmark = pytest.mark.process
 
@@ -485,132 +489,160 @@ async def test_a_cluster_process_that_loses_its_shard_locks_stops_its_shards(
         await bot.stop()
 
 
-async def test_cluster_jobs_a_reindex_left_by_a_killed_process_is_finished_by_another(
-    fake: FakeDiscord, database_url: str, tmp_path: Path
-) -> None:
-    """/reindex is a job in PostgreSQL: the process running it is killed (SIGKILL) mid-build;
-    its worker's heartbeat stops, the other process retries the job, and the admin's reply
-    gets the report all the same. Nothing was half-written: the build was one transaction."""
-    corpus = tmp_path / "corpus"
-    shutil.copytree(SHARED / "eval" / "xquad" / "corpus", corpus)  # a build of some seconds
-    sharded = {"NEWSDESK_DATABASE_URL": database_url, "NEWSDESK_SHARD_COUNT": "2"}
-    bots: list[BotProcess] = []
-    for shard in (0, 1):
-        folder = tmp_path / f"shard{shard}"
-        folder.mkdir()
-        bots.append(
-            await launch(
-                fake, folder, tmp_path / "unused", corpus, NEWSDESK_SHARD_IDS=str(shard), **sharded
-            )
-        )
-    try:
-        await fake.wait_for(lambda f: len(f.shards_identified) >= 2, STARTUP_SECONDS + 60)
-        editor = fake.user("editor")
-        reindex = await fake.slash(editor, "reindex", {"full": True}, permissions=MANAGE_GUILD)
-        await fake.wait_for(
-            lambda f: any("reindex job running here" in b.output() for b in bots), 60
-        )
-        [running] = [b for b in bots if "reindex job running here" in b.output()]
-        [other] = [b for b in bots if b is not running]
-        running.process.kill()
-        await running.process.wait()
-
-        def reported(f: FakeDiscord) -> bool:
-            return any(
-                (r.json.get("embeds") or [{}])[0].get("title") == "Reindex complete"
-                for r in answered(f, reindex.token)
-            )
-
-        await fake.wait_for(reported, 180)
-        assert "was left by a stopped worker: retried" in other.output()
-        assert "reindex job running here" in other.output()
-    finally:
-        for bot in bots:
-            await bot.stop()
+async def scrape(port: int) -> tuple[int, dict[str, Metric]]:
+    """A process's /healthz status and its /metrics, read with prometheus-client's parser."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/healthz") as health:
+            status = health.status
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+            text = await response.text()
+    return status, {f.name: f for f in text_string_to_metric_families(text)}
 
 
-async def test_cluster_the_primary_stopped_answers_come_from_the_standby(
-    fake: FakeDiscord, corpus: Path, tmp_path: Path
-) -> None:
-    """A sharded process on a primary and a hot standby (a PostgreSQL of its own, since it
-    is stopped midway). The primary stops: questions are still answered, from the standby;
-    /add and /reindex say the database is away, and nothing is saved by halves. Back: the
-    shard's lock is taken again, the article is added and answered, and the thread started
-    before the outage carries on."""
+def reindex_reported(fake: FakeDiscord, token: str) -> bool:
+    return any(
+        (r.json.get("embeds") or [{}])[0].get("title") == "Reindex complete"
+        for r in answered(fake, token)
+    )
+
+
+async def test_cluster_three_processes_on_a_primary_and_a_standby(tmp_path: Path) -> None:
+    """Three machines: three processes, each with its shard of three, its server, its own
+    articles folder and its metrics, on one primary and one hot standby (where answers are
+    read). An article added through one is answered through the others; the process running
+    a full reindex is killed (SIGKILL) mid-build and another finishes it, the admin's reply
+    edited all the same (the build was one transaction: nothing half-written). The primary
+    stops: the two left answer from the standby, /add and /reindex say the database is away,
+    nothing is saved by halves. Back: the shard locks are taken again, the jobs worker works
+    again, the article is added and answered, and a thread started before the outage goes on."""
+    fake = FakeDiscord(servers=3)
+    await fake.start()
     primary = PostgresServer()
     primary.start()
-    standby = None
+    standby: PostgresServer | None = None
+    bots: dict[int, BotProcess] = {}  # by server number
+    ports = {number: free_port() for number in range(3)}
     try:
         url = primary.database("news")
         standby = primary.standby()
-        bot = await launch(
-            fake, tmp_path, tmp_path / "unused", corpus,
-            NEWSDESK_DATABASE_URL=url, NEWSDESK_DATABASE_REPLICA_URL=standby.url("news"),
-            NEWSDESK_SHARD_COUNT="1",
-        )  # fmt: skip
+        shards = {number: shard_of(guild, 3) for number, guild in enumerate(fake.server_ids)}
+        assert sorted(shards.values()) == [0, 1, 2], "a server on each shard"
+        for number, shard in shards.items():
+            machine = tmp_path / f"machine{number}"
+            # XQuAD's articles: a build of some seconds, so that a reindex can be killed midway.
+            corpus = shutil.copytree(SHARED / "eval" / "xquad" / "corpus", machine / "corpus")
+            bots[number] = await launch(
+                fake, machine, machine / "unused", corpus,
+                NEWSDESK_DATABASE_URL=url, NEWSDESK_DATABASE_REPLICA_URL=standby.url("news"),
+                NEWSDESK_SHARD_COUNT="3", NEWSDESK_SHARD_IDS=str(shard),
+                NEWSDESK_METRICS_PORT=str(ports[number]),
+            )  # fmt: skip
+        for bot in bots.values():
+            await logged(bot, "ready as", timeout=STARTUP_SECONDS + 60)
         reader, editor, me = fake.user("reader"), fake.user("editor"), fake.bot_user
 
-        async def ask(question: str) -> str:
-            asked = await fake.slash(reader, "ask", {"question": question})
+        async def ask(question: str, server: int) -> str:
+            asked = await fake.slash(reader, "ask", {"question": question}, server=server)
             await fake.wait_for(lambda f: answered(f, asked.token), 60)
             return lead(answered(fake, asked.token)[-1].json["embeds"][0]["description"])
 
-        async def add() -> dict:
+        async def answers(question: str, server: int, expected: str) -> None:
+            for _ in range(50):  # the standby replays a build within moments
+                if expected in await ask(question, server):
+                    return
+                await asyncio.sleep(0.2)
+            raise AssertionError(f"server {server} never answered {expected!r} to {question!r}")
+
+        async def add(name: str, article: str, server: int) -> dict:
             added = await fake.slash(
-                editor, "add", {"article": ("harbour.md", ARTICLE.encode())},
-                permissions=MANAGE_GUILD,
+                editor, "add", {"article": (name, article.encode())},
+                permissions=MANAGE_GUILD, server=server,
             )  # fmt: skip
             await fake.wait_for(lambda f: answered(f, added.token), 60)
             await asyncio.sleep(0.5)  # the reply's last edit
             return answered(fake, added.token)[-1].json
 
-        try:
-            await fake.wait_for(lambda f: (0, 1) in f.shards_identified, STARTUP_SECONDS)
-            started = await fake.send_message(reader, f"<@{me['id']}> how many votes?", [me])
-            await fake.wait_for(lambda f: in_thread(f, started["id"]), 60)
-
-            primary.halt()
-            assert await ask("Who walked out of the meeting?") == "Delcy Rodriguez"
-            refused = await add()
-            assert "Cannot reach the index database" in refused["content"]
-            assert "still answering" in refused["content"]
-            reindex = await fake.slash(editor, "reindex", {}, permissions=MANAGE_GUILD)
-            await fake.wait_for(lambda f: answered(f, reindex.token), 30)
-            assert "not answering just now" in answered(fake, reindex.token)[-1].json["content"]
-            assert bot.process.returncode is None
-            assert "the primary database is away: the shards go on" in bot.output()
-
-            primary.resume()
-            await logged(bot, "shard locks taken again", timeout=30)
-            assert (await add())["embeds"][0]["title"] == "Article added"
-            for _ in range(50):  # the standby replays the build within moments
-                if await ask("When did the harbour reopen?") == "Monday":
-                    break
-                await asyncio.sleep(0.2)
-            else:
-                raise AssertionError("the standby never answered with the new article")
-            await fake.send_message(reader, "And in the General Assembly?", [], started["id"])
-            await fake.wait_for(lambda f: len(in_thread(f, started["id"])) == 2, 60)
-            # The jobs worker, stopped with its database, works again: a reindex runs here.
-            await logged(bot, "the jobs worker is started again", timeout=30)
-            again = await fake.slash(editor, "reindex", {}, permissions=MANAGE_GUILD)
-            await fake.wait_for(
-                lambda f: any(
-                    (r.json.get("embeds") or [{}])[0].get("title") == "Reindex complete"
-                    for r in answered(f, again.token)
-                ),
-                60,
+        async def reindex(server: int, full: bool = False) -> Interaction:
+            return await fake.slash(
+                editor, "reindex", {"full": full}, permissions=MANAGE_GUILD, server=server
             )
-            assert "Adding the article failed: Cannot reach the index database" in bot.output()
-        finally:
-            await bot.stop()
+
+        for number in bots:
+            health, families = await scrape(ports[number])
+            assert health == 200
+            assert [s.value for s in families["newsdesk_shards_connected"].samples] == [1]
+            assert "newsdesk_replica_lag_seconds" in families
+            states = {s.labels["state"] for s in families["newsdesk_jobs"].samples}
+            assert states <= {"todo", "doing", "failed"}
+
+        harbour = "When did the Quillborough harbour reopen?"
+        assert (await add("harbour.md", ARTICLE, 0))["embeds"][0]["title"] == "Article added"
+        for server in (1, 2):
+            await answers(harbour, server, "Monday")
+        assert "/add 'harbour.md'" in bots[0].output()
+        assert not any("/add" in bots[n].output() for n in (1, 2))
+
+        full = await reindex(0, full=True)
+        await fake.wait_for(
+            lambda f: any("reindex job running here" in b.output() for b in bots.values()), 60
+        )
+        [killed] = [n for n, b in bots.items() if "reindex job running here" in b.output()]
+        bots[killed].process.kill()
+        await bots[killed].process.wait()
+        await fake.wait_for(lambda f: reindex_reported(f, full.token), 180)
+        left = [n for n in bots if n != killed]
+        assert any("was left by a stopped worker: retried" in bots[n].output() for n in left)
+
+        talk = fake.server_channels[left[0]]
+        started = await fake.send_message(reader, f"<@{me['id']}> {harbour}", [me], talk)
+        await fake.wait_for(lambda f: in_thread(f, started["id"]), 60)
+
+        primary.halt()
+        for server in left:
+            assert await ask(harbour, server) == "Monday", "answered from the standby"
+        refused = await add("tolls.md", TOLLS_ARTICLE, left[0])
+        assert "Cannot reach the index database" in refused["content"]
+        assert "still answering" in refused["content"]
+        away = await reindex(left[1])
+        await fake.wait_for(lambda f: answered(f, away.token), 30)
+        assert "not answering just now" in answered(fake, away.token)[-1].json["content"]
+        for number in left:
+            assert bots[number].process.returncode is None
+            assert "the primary database is away: the shards go on" in bots[number].output()
+
+        primary.resume()
+        for number in left:
+            await logged(bots[number], "shard locks taken again", timeout=30)
+        added = await add("tolls.md", TOLLS_ARTICLE, left[0])
+        assert added["embeds"][0]["title"] == "Article added"
+        for server in left:
+            await answers("When do the tolls on the Kellbridge bridge start?", server, "March")
+            assert await ask(harbour, server) == "Monday", "nothing lost"
+        await fake.send_message(reader, "And after what?", [], started["id"])
+        await fake.wait_for(lambda f: len(in_thread(f, started["id"])) == 2, 60)
+        # The jobs worker, stopped with its database, works again: a reindex runs.
+        for number in left:
+            await logged(bots[number], "the jobs worker is started again", timeout=30)
+        again = await reindex(left[1])
+        await fake.wait_for(lambda f: reindex_reported(f, again.token), 60)
+        failed = "Adding the article failed: Cannot reach the index database"
+        assert failed in bots[left[0]].output()
+        for number in left:
+            health, families = await scrape(ports[number])
+            assert health == 200
+            questions = families["newsdesk_questions"].samples
+            assert sum(s.value for s in questions if s.name == "newsdesk_questions_total") >= 3
     finally:
+        for number, bot in bots.items():
+            await bot.stop()
+            assert_token_kept_secret(fake, bot, tmp_path / f"machine{number}")
         if standby is not None:
             standby.stop()
         primary.stop()
+        await fake.stop()
 
 
-async def test_two_sharded_processes_serve_one_bot_from_postgres(
+async def test_cluster_two_sharded_processes_serve_one_bot_from_postgres(
     fake: FakeDiscord, database_url: str, corpus: Path, tmp_path: Path
 ) -> None:
     """Two processes, one shard of two each, on one PostgreSQL for the index, the articles and
