@@ -254,7 +254,7 @@ class Desk:
                 on_progress=on_progress,
             )
         # The replica first: after the first build it holds no index at all until it has
-        # replayed it (a first start with a standby failed on that, 1 run in 2 under load).
+        # replayed it (a new cluster's first start failed on that once in the full suite).
         self._await_replica()
         self._answerer = self._load()
         return report
