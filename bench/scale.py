@@ -12,9 +12,10 @@ The corpus is embedded once, by the folder's build (``index.indexer.build``, tim
 PostgreSQL is written from the same vectors (the embedding, the same for both, is not done
 twice), its graph forced on (``approximate_above`` 0), so its build is the folder's embedding
 plus its own write. For each of the folder (exact), the folder with FAISS's graph, and
-PostgreSQL with pgvector's graph: build or write seconds, answer p50/p95, dense recall@10
-against exact search on the questions' vectors, a one-article reindex, the cold start and
-peak memory of ``python -m index ask``, and the size on disk.
+PostgreSQL with pgvector's graph: build or write seconds, answer p50/p95, the time of each of
+the storage's reads, dense recall@10 against exact search on the questions' vectors, a
+one-article reindex, the cold start and peak memory of ``python -m index ask``, and the size
+on disk.
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ import psycopg
 from bench.__main__ import (
     SHARED,
     XQUAD,
+    Timed,
     bench_cold_start,
     bench_latency,
     machine,
 )
+from index.answering import Answerer
 from index.articles import load_corpus
 from index.chunking import split_sentences
 from index.embedding import Embedder
@@ -131,6 +134,28 @@ def reindex_one(
     return report.seconds
 
 
+STORAGE_CALLS = (
+    "dense", "lexical", "passage_cosines", "best_sentence_cosines", "sentence_cosines",
+    "sentence_vectors", "passages", "sentences", "idf", "knows",
+)  # fmt: skip
+
+
+def storage_calls(retriever: Retriever, settings: Settings, questions: list[str]) -> dict:
+    """Milliseconds a question in each of the storage's reads (the dense search, BM25, ...),
+    the questions asked again, the query caches emptied first."""
+    retriever.embedder.encode_query.cache_clear()
+    store = retriever.store
+    timed = {name: Timed(getattr(store, name)) for name in STORAGE_CALLS}
+    for name, call in timed.items():
+        setattr(store, name, call)
+    answerer = Answerer.from_settings(retriever, settings)
+    for question in questions:
+        answerer.ask(question, k=settings.top_k)
+    for name in STORAGE_CALLS:
+        delattr(store, name)  # the class's own again
+    return {name: round(call.total / len(questions), 2) for name, call in timed.items()}
+
+
 def database_sizes(url: str) -> dict:
     with psycopg.connect(url) as db:
         (total,) = db.execute("SELECT pg_database_size(current_database())").fetchone()
@@ -197,6 +222,7 @@ def run(
             "write_s": round(written[name], 1),
             "recall@10": dense_recall(exact, retriever.store, vectors),
             "latency": bench_latency(retriever, settings, {"squad": questions}),
+            "storage_ms": storage_calls(retriever, settings, questions),
         }
         retriever.store.close()
         how = options if name == "folder, exact" else graph_options
