@@ -52,7 +52,7 @@ GPU_WHEELS := pysbd python-dotenv beautifulsoup4 soupsieve
 gpu-pack: install
 	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
 		-d data/gpu-wheels $(GPU_WHEELS)
-	$(PY) -m index.reader pack data/gpu --data ../shared/squad/train.jsonl.gz --wheels \
+	$(PY) -m index.training.reader pack data/gpu --data ../shared/squad/train.jsonl.gz --wheels \
 		data/gpu-wheels $(if $(wildcard data/reader/hard.jsonl.gz),--hard data/reader/hard.jsonl.gz)
 
 clean:

@@ -9,7 +9,7 @@
    short questions (XQuAD's, one in ten) and long ones (SQuAD questions whose answering
    sentence has 30 to 50 words), the reader's own share, where the time of a long question
    goes (embedding it, search, scoring sentences, the reader), and the incremental reindex
-   of one changed article, and whole timelines (``index.timeline``) for the corpus's article
+   of one changed article, and whole timelines (``index.stories.timeline``) for the corpus's article
    titles as topics; the coverage-gaps report over 10,000 recorded questions;
 3. search-only latency and recall@10 against exact search for each FAISS index type the
    store builds, on random unit vectors and on real embeddings of distinct English sentences
@@ -45,19 +45,19 @@ from typing import Any
 import numpy as np
 
 from fakediscord import FakeDiscord
-from index.answering import Answerer
-from index.articles import load_corpus
-from index.chunking import split_sentences
-from index.embedding import Embedder
-from index.evaluation import load_questions
-from index.gaps import QuestionLog, gaps_of
-from index.indexer import BuildOptions, build, chunk_article, texts_to_embed
-from index.reader.squad import read_squad
-from index.retriever import Retriever
+from index.answer.answerer import Answerer
+from index.ingest.articles import load_corpus
+from index.ingest.chunking import split_sentences
+from index.ops.gaps import QuestionLog, gaps_of
+from index.search.build import BuildOptions, build, chunk_article, texts_to_embed
+from index.search.embedding import Embedder
+from index.search.retriever import Retriever
+from index.search.storage import Location
 from index.settings import Settings
 from index.statedb import open_state
-from index.storage import Location
-from index.timeline import Timelines
+from index.stories.timeline import Timelines
+from index.training.evaluation import load_questions
+from index.training.reader.squad import read_squad
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -410,7 +410,7 @@ def bench_bot(index_dir: Path, corpus: Path) -> dict:
 
 def bench_search(name: str, data: np.ndarray, probe: np.ndarray) -> list[dict]:
     """Latency and recall@10 against exact search, for each index type the store builds."""
-    from index.storage.folder import search_index
+    from index.search.storage.folder import search_index
 
     results = []
     truth = None

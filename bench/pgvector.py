@@ -26,18 +26,18 @@ import psycopg
 from pgvector.psycopg import register_vector
 
 from bench.__main__ import ROOT, bench_search, percentile, random_vectors
-from index.embedding import Embedder
-from index.indexer import BuildOptions, build
-from index.settings import Settings
-from index.storage import backend_at
-from index.storage.base import BuildSpec, Changes
-from index.storage.folder import FolderStorage
-from index.storage.postgres import (
+from index.search.build import BuildOptions, build
+from index.search.embedding import Embedder
+from index.search.storage import backend_at
+from index.search.storage.base import BuildSpec, Changes
+from index.search.storage.folder import FolderStorage
+from index.search.storage.postgres import (
     HNSW_BUILD_MEMORY,
     HNSW_EF_CONSTRUCTION,
     HNSW_EF_SEARCH,
     HNSW_NEIGHBOURS,
 )
+from index.settings import Settings
 from localpg import PostgresServer
 
 XQUAD = ROOT.parent / "shared" / "eval" / "xquad"
@@ -115,16 +115,16 @@ def write_throughput(url: str, embedder: Embedder, settings: Settings) -> dict:
 
 
 def _articles(settings: Settings) -> list:
-    from index.articles import load_corpus
+    from index.ingest.articles import load_corpus
 
     return load_corpus(XQUAD / "corpus", settings.max_article_bytes).articles
 
 
 ASKER = """
 import json, statistics, sys, time
-from index.answering import Answerer
-from index.embedding import Embedder
-from index.retriever import Retriever
+from index.answer.answerer import Answerer
+from index.search.embedding import Embedder
+from index.search.retriever import Retriever
 from index.settings import Settings
 url, path = sys.argv[1], sys.argv[2]
 settings = Settings.from_env(env_file=None, model_threads=1)
@@ -184,7 +184,7 @@ def main() -> int:
         faiss_rows = bench_search("random", data, probe)
         for row in faiss_rows:
             print(row, flush=True)
-        from index.storage.folder import search_index
+        from index.search.storage.folder import search_index
 
         _, truth = search_index(data, len(data)).search(probe, 10)
         search = faiss_rows + pgvector_search(server.database("vectors"), data, probe, truth)

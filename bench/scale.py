@@ -8,7 +8,7 @@ no passage repeats another (a sentence is used again, in other company, only onc
 pool, 2.2 million words, is spent). Its questions are SQuAD questions whose answering
 sentence landed in the corpus, so they are asked of text about their topic, among strangers.
 
-The corpus is embedded once, by the folder's build (``index.indexer.build``, timed whole);
+The corpus is embedded once, by the folder's build (``index.search.build.build``, timed whole);
 PostgreSQL is written from the same vectors (the embedding, the same for both, is not done
 twice), its graph forced on (``approximate_above`` 0), so its build is the folder's embedding
 plus its own write. For each of the folder (exact), the folder with FAISS's graph, and
@@ -42,17 +42,17 @@ from bench.__main__ import (
     bench_latency,
     machine,
 )
-from index.answering import Answerer
-from index.articles import load_corpus
-from index.chunking import split_sentences
-from index.embedding import Embedder
-from index.indexer import BuildOptions, build
-from index.reader.squad import read_squad
-from index.retriever import Retriever
+from index.answer.answerer import Answerer
+from index.ingest.articles import load_corpus
+from index.ingest.chunking import split_sentences
+from index.search.build import BuildOptions, build
+from index.search.embedding import Embedder
+from index.search.retriever import Retriever
+from index.search.storage import Location, backend_at
+from index.search.storage.base import BuildSpec, Changes, Storage
+from index.search.storage.folder import FolderStorage
 from index.settings import Settings
-from index.storage import Location, backend_at
-from index.storage.base import BuildSpec, Changes, Storage
-from index.storage.folder import FolderStorage
+from index.training.reader.squad import read_squad
 from localpg import PostgresServer
 
 # A paragraph of at least 100 words is about a passage at the default chunk size (XQuAD: 108

@@ -29,10 +29,10 @@ from pathlib import Path
 
 from bench.__main__ import ROOT, SHARED, XQUAD, percentile, start_bot
 from fakediscord import MANAGE_GUILD, FakeDiscord, Recorded
-from index.embedding import Embedder
-from index.evaluation import load_questions
-from index.indexer import BuildOptions, build
+from index.search.build import BuildOptions, build
+from index.search.embedding import Embedder
 from index.settings import Settings
+from index.training.evaluation import load_questions
 
 ARTICLE = (
     "---\ntitle: Quillborough harbour reopens\n---\n"

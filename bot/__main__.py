@@ -51,7 +51,7 @@ def configure_logging(token: str) -> None:
 async def run(settings: Settings) -> int:
     # Imported here: the models load only once the settings are known to be usable.
     from bot.client import newsdesk_bot
-    from index.shards import ShardGuard
+    from index.ops.shards import ShardGuard
 
     guard = None
     if settings.shard_count is not None and settings.database_url:

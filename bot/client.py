@@ -18,16 +18,16 @@ from bot.formatting import NO_MENTIONS
 from bot.monitor import Monitor
 from bot.state import BotState, ServerSettings
 from bot.views import DATABASE_AWAY, ReasonSelect, TimelinePage, VoteButton
-from index.desk import Desk
-from index.feedback import FeedbackLog
-from index.feeds import FeedBook
-from index.follows import FollowBook
-from index.gaps import QuestionLog
-from index.jobs import Jobs, Task, jobs_for
-from index.monitoring import Monitoring
+from index.ingest.feeds import FeedBook
+from index.ops.desk import Desk
+from index.ops.feedback import FeedbackLog
+from index.ops.gaps import QuestionLog
+from index.ops.jobs import Jobs, Task, jobs_for
+from index.ops.monitoring import Monitoring
+from index.ops.shards import IdentifyGate, ShardGuard
 from index.settings import Settings
-from index.shards import IdentifyGate, ShardGuard
 from index.statedb import StateUnavailable, open_state
+from index.stories.follows import FollowBook
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,8 @@ class NewsdeskBot(commands.Bot):
         self.guard = guard  # the shards' locks in the database, when sharded on one
         self.exit_code = 0
         self.jobs: Jobs | None = None  # made once the cogs whose work they run are loaded
-        self._make_jobs = jobs  # the queue (``index.jobs``): where the settings say
-        # The models load before logging in (0.5 s once exported: index/onnxcache.py), so an
+        self._make_jobs = jobs  # the queue (``index.ops.jobs``): where the settings say
+        # The models load before logging in (0.5 s once exported: index/search/onnxcache.py), so an
         # unusable model or missing or damaged reader weights stop the start with one line.
         self.desk = desk or Desk(settings)
         self._state_db = open_state(settings.state_location)  # checked once, shared by all
@@ -269,7 +269,7 @@ class NewsdeskBot(commands.Bot):
 class ShardedNewsdeskBot(NewsdeskBot, commands.AutoShardedBot):
     """The same bot running NEWSDESK_SHARD_IDS (all when unset) of NEWSDESK_SHARD_COUNT
     shards: several such processes on one database serve one bot, their IDENTIFYs spaced by
-    Discord's max_concurrency across processes (``index.shards.IdentifyGate``)."""
+    Discord's max_concurrency across processes (``index.ops.shards.IdentifyGate``)."""
 
     def __init__(
         self, settings: Settings, desk: Desk | None = None, guard: ShardGuard | None = None

@@ -13,14 +13,14 @@ from collections.abc import Sequence
 import discord
 
 from bot.state import ServerSettings
-from index.answering import Alternative, Answer
-from index.feedback import REASONS, Rated
-from index.feeds import Feed
-from index.follows import Follow, News
-from index.gaps import Gap
-from index.indexer import BuildProgress, BuildReport
-from index.storage.base import ArticleRecord
-from index.timeline import Entry, Timeline
+from index.answer.answerer import Alternative, Answer
+from index.ingest.feeds import Feed
+from index.ops.feedback import REASONS, Rated
+from index.ops.gaps import Gap
+from index.search.build import BuildProgress, BuildReport
+from index.search.storage.base import ArticleRecord
+from index.stories.follows import Follow, News
+from index.stories.timeline import Entry, Timeline
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 MESSAGE_LIMIT = 2000

@@ -1,7 +1,7 @@
 """``/metrics`` and ``/healthz`` for operators, served by each bot process when
 NEWSDESK_METRICS_PORT is set (on NEWSDESK_METRICS_HOST, 127.0.0.1 unless changed).
 
-``/metrics``: the process's Prometheus metrics (``index.monitoring``), its shards and the
+``/metrics``: the process's Prometheus metrics (``index.ops.monitoring``), its shards and the
 replica's lag read at each scrape. ``/healthz``: 200 "ok" when every shard this process runs
 is connected and its state database answers; 503 with the reasons, one a line, otherwise.
 """
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from index.monitoring import replica_lag
+from index.ops.monitoring import replica_lag
 from index.statedb import StateUnavailable
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from index.followups import Turn
+from index.answer.followups import Turn
 from index.settings import Settings
 from index.statedb import StateDatabase, StateUnavailable
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.formatting import NO_MENTIONS, timeline_embed, timeline_pages
-from index.feedback import REASONS
+from index.ops.feedback import REASONS
 from index.statedb import StateUnavailable
 
 if TYPE_CHECKING:

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 from index.errors import ONE_LINE_ERRORS
-from index.feedback import REASONS, FeedbackLog
-from index.indexer import BuildReport
+from index.ops.feedback import REASONS, FeedbackLog
+from index.search.build import BuildReport
+from index.search.storage import backend_at
 from index.settings import Settings
 from index.statedb import open_state
-from index.storage import backend_at
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,9 +138,9 @@ def _parser() -> argparse.ArgumentParser:
 def run_build(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from index.embedding import Embedder
-    from index.indexer import BuildOptions, BuildProgress, build
-    from index.originals import originals_for
+    from index.ingest.originals import originals_for
+    from index.search.build import BuildOptions, BuildProgress, build
+    from index.search.embedding import Embedder
 
     bar = tqdm(total=0, unit="text", desc="reading articles", file=sys.stderr, leave=False)
 
@@ -188,9 +188,9 @@ def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
     NEWSDESK_FETCH_ALLOW_PRIVATE is set (a cron job reading a hostile feed is protected)."""
     import asyncio
 
-    from index.desk import Desk
-    from index.feeds import FeedBook, fetch_urls, index_added, index_poll, poll
-    from index.web import FetchPolicy
+    from index.ingest.feeds import FeedBook, fetch_urls, index_added, index_poll, poll
+    from index.ingest.fetching import FetchPolicy
+    from index.ops.desk import Desk
 
     if bool(args.urls) == args.feeds:
         print("error: give article URLs, or --feeds to poll the feeds", file=sys.stderr)
@@ -221,7 +221,7 @@ def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_add(args: argparse.Namespace, settings: Settings) -> int:
     """Files are read as /add reads an upload; URLs are fetched as ``fetch`` fetches them."""
-    from index.desk import ArticleRejected, Desk
+    from index.ops.desk import ArticleRejected, Desk
 
     urls = [item for item in args.items if item.startswith(("http://", "https://"))]
     paths = [Path(item) for item in args.items if item not in urls]
@@ -246,7 +246,7 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_remove(args: argparse.Namespace, settings: Settings) -> int:
-    from index.desk import ArticleRejected, Desk
+    from index.ops.desk import ArticleRejected, Desk
 
     desk = Desk(settings)
     desk.open()
@@ -282,10 +282,10 @@ def _build_line(report: BuildReport) -> str:
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from index.answering import Answerer, clean_question
-    from index.embedding import Embedder
-    from index.retriever import Retriever
-    from index.timeline import whats_new
+    from index.answer.answerer import Answerer, clean_question
+    from index.search.embedding import Embedder
+    from index.search.retriever import Retriever
+    from index.stories.timeline import whats_new
 
     routed = whats_new(clean_question(args.question))
     if routed is not None:  # "what's new about X since Monday?" is a timeline
@@ -329,7 +329,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_timeline(args: argparse.Namespace, settings: Settings) -> int:
-    from index.timeline import parse_date
+    from index.stories.timeline import parse_date
 
     since = None
     if args.since:
@@ -343,9 +343,9 @@ def run_timeline(args: argparse.Namespace, settings: Settings) -> int:
 def _print_timeline(
     settings: Settings, query: str, since: str | None, limit: int | None, as_json: bool
 ) -> int:
-    from index.embedding import Embedder
-    from index.retriever import Retriever
-    from index.timeline import Timelines
+    from index.search.embedding import Embedder
+    from index.search.retriever import Retriever
+    from index.stories.timeline import Timelines
 
     retriever = Retriever.open(settings.answer_location, Embedder.from_settings(settings))
     timeline = Timelines(retriever).build(query, since=since, limit=limit)
@@ -387,7 +387,7 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from index.evaluation import evaluate, format_report
+    from index.training.evaluation import evaluate, format_report
 
     report = evaluate(args.questions, settings, corpus=args.corpus, mode=args.mode)
     print(json.dumps(report, indent=None) if args.json else format_report(report))
@@ -397,10 +397,10 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 def run_gaps(args: argparse.Namespace, settings: Settings) -> int:
     """The coverage-gaps report over the state database the bot records questions in; each
     of the largest groups asked of the index as it is now."""
-    from index.answering import Answerer
-    from index.embedding import Embedder
-    from index.gaps import QuestionLog, gaps_of, to_csv, with_coverage
-    from index.retriever import Retriever
+    from index.answer.answerer import Answerer
+    from index.ops.gaps import QuestionLog, gaps_of, to_csv, with_coverage
+    from index.search.embedding import Embedder
+    from index.search.retriever import Retriever
 
     location = args.db or settings.state_location
     if isinstance(location, Path) and not location.is_file():

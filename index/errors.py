@@ -3,12 +3,12 @@ print them as one line (``error: ...``), not a traceback."""
 
 from __future__ import annotations
 
-from index.confidence import CalibrationError
+from index.answer.confidence import CalibrationError
+from index.ops.shards import ShardTaken
 from index.reader import ReaderWeightsError
+from index.search.storage.base import IndexUnavailable
 from index.settings import SettingsError
-from index.shards import ShardTaken
 from index.statedb import StateUnavailable
-from index.storage.base import IndexUnavailable
 
 ONE_LINE_ERRORS: tuple[type[Exception], ...] = (
     IndexUnavailable,

@@ -54,7 +54,7 @@ class Settings:
     # go to the primary.
     database_replica_url: str = field(default="", repr=False)
     model: str = field(default_factory=packaged_model_path)
-    # The embedder and the reader exported to ONNX, kept between starts (index/onnxcache.py).
+    # The embedder and the reader exported to ONNX, kept between starts (index/search/onnxcache.py).
     model_cache: Path = field(default_factory=default_model_cache)
     model_threads: int = 0  # threads per pass of a model; 0: one per physical core
     chunk_tokens: int = 200
@@ -67,7 +67,7 @@ class Settings:
     # every reindex (13 s per 100,000). BENCHMARKS.md has the figures.
     approximate_above: int = 150_000
     # Live coverage: RSS/Atom feeds polled every feed_interval_minutes (the bot; the CLI's
-    # `fetch --feeds` is for cron), and how pages are fetched (index/web.py).
+    # `fetch --feeds` is for cron), and how pages are fetched (index/ingest/fetching.py).
     feeds: tuple[str, ...] = ()
     feed_interval_minutes: float = 30.0
     # How often followed stories are checked for what other processes added (a process's own
@@ -86,7 +86,7 @@ class Settings:
     top_k: int = 5
     # The probability that the coverage answers, below which an answer is "not covered", and
     # the confidence at which an answer is "sure"; empty: the fitted ones
-    # (index/confidence/calibration.json, BENCHMARKS.md).
+    # (index/answer/calibration.json, BENCHMARKS.md).
     covered_threshold: float | None = None
     sure_threshold: float | None = None
     reader_weights: Path = WEIGHTS
@@ -104,7 +104,7 @@ class Settings:
     answer_dms: bool = True
     # Shards (discord.py's), for several bot processes on one database: each runs shard_ids
     # of shard_count; unset, one process runs the one connection. Jobs (a reindex, the feed
-    # poll) run once across them (index/jobs.py).
+    # poll) run once across them (index/ops/jobs.py).
     shard_count: int | None = None
     shard_ids: frozenset[int] = frozenset()
     # /metrics and /healthz on this port (unset: not served), on this address.

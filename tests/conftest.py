@@ -15,9 +15,9 @@ import pytest
 import simcord
 
 from bot.client import NewsdeskBot
-from index.desk import Desk
-from index.embedding import Embedder
-from index.indexer import BuildOptions, build
+from index.ops.desk import Desk
+from index.search.build import BuildOptions, build
+from index.search.embedding import Embedder
 from index.settings import Settings
 from localpg import PostgresServer
 

@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-import index.storage.folder as folder
-import index.storage.postgres as postgres
+import index.search.storage.folder as folder
+import index.search.storage.postgres as postgres
 from index.cli import main
-from index.embedding import Embedder, Progress
+from index.search.embedding import Embedder, Progress
 
 T = TypeVar("T")
 

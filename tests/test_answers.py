@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from index.answering import Answerer, names
-from index.evaluation import evaluate, load_questions
-from index.followups import Turn
-from index.indexer import BuildOptions, build
-from index.reports import figure
-from index.retriever import Fusion, Retriever
+from index.answer.answerer import Answerer, names
+from index.answer.followups import Turn
+from index.answer.reports import figure
+from index.search.build import BuildOptions, build
+from index.search.retriever import Fusion, Retriever
+from index.training.evaluation import evaluate, load_questions
 
 from .conftest import ROOT, SEEDS, SHARED
 from .stories import COURIER, LEDGER, write_corpus

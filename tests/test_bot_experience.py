@@ -11,9 +11,9 @@ import pytest
 from simcord.builders import ChannelHandle
 
 from bot.client import NewsdeskBot
-from index.desk import Desk
-from index.feedback import FeedbackLog
-from index.jobs import LocalJobs
+from index.ops.desk import Desk
+from index.ops.feedback import FeedbackLog
+from index.ops.jobs import LocalJobs
 from index.statedb import StateUnavailable, open_state
 from localpg import PostgresServer
 

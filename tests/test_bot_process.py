@@ -16,9 +16,9 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from fakediscord import MANAGE_GUILD, TOKEN, FakeDiscord, Interaction, Recorded, shard_of
+from index.ops.shards import SHARD_LOCK, lock_key
+from index.search.storage.folder import FolderStorage as Store
 from index.settings import Settings
-from index.shards import SHARD_LOCK, lock_key
-from index.storage.folder import FolderStorage as Store
 from localpg import PostgresServer
 
 from .botprocess import (
@@ -200,7 +200,7 @@ def test_damaged_reader_weights_stop_the_start_with_a_clear_message(tmp_path: Pa
     )
     assert code == 1
     assert f"The reader's weights at {weights} are damaged" in output
-    assert "git checkout" in output and "python -m index.reader train" in output
+    assert "git checkout" in output and "python -m index.training.reader train" in output
     assert "Traceback" not in output
     assert not (tmp_path / "index").exists(), "stopped before any work"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bot.client import NewsdeskBot
-from index.desk import Desk
-from index.follows import FollowBook
+from index.ops.desk import Desk
+from index.stories.follows import FollowBook
 
 from .conftest import embed_of, reply_of
 from .stories import FLOODS, STRIKE, markdown, write_corpus

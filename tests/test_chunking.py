@@ -1,5 +1,5 @@
-from index.articles import make_article
-from index.chunking import Chunker, split_sentences
+from index.ingest.articles import make_article
+from index.ingest.chunking import Chunker, split_sentences
 
 from .conftest import SEEDS
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from index.answering import Answerer
-from index.feedback import FeedbackLog
-from index.gaps import QuestionLog
+from index.answer.answerer import Answerer
+from index.answer.reports import figure
+from index.ops.feedback import FeedbackLog
+from index.ops.gaps import QuestionLog
 from index.reader import RETRAIN
-from index.reports import figure
-from index.retriever import Retriever
+from index.search.retriever import Retriever
+from index.search.storage.folder import FolderStorage
 from index.statedb import open_state
-from index.storage.folder import FolderStorage
 
 from .conftest import ROOT
 from .newssite import BRIDGE, NewsSite

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index.confidence import (
+from index.answer.confidence import (
     CALIBRATION,
     Calibration,
     CalibrationError,
@@ -75,7 +75,7 @@ def test_a_missing_or_damaged_calibration_says_how_to_get_it_back(tmp_path: Path
         load_calibration(tmp_path / "calibration.json")
     damaged = tmp_path / "damaged.json"
     damaged.write_text(CALIBRATION.read_text()[:200])
-    with pytest.raises(CalibrationError, match="damaged.*python -m index.confidence fit"):
+    with pytest.raises(CalibrationError, match="damaged.*python -m index.training.calibration fit"):
         load_calibration(damaged)
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from index.answering import Answerer
-from index.indexer import BuildOptions, build
-from index.retriever import Retriever
-from index.storage.folder import FolderStorage as Store
+from index.answer.answerer import Answerer
+from index.search.build import BuildOptions, build
+from index.search.retriever import Retriever
+from index.search.storage.folder import FolderStorage as Store
 
 from .conftest import ROOT, SHARED
 

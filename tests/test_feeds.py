@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from index.desk import Desk
-from index.feeds import FeedBook, FeedRejected, fetch_urls, index_added, index_poll, poll
+from index.ingest.feeds import FeedBook, FeedRejected, fetch_urls, index_added, index_poll, poll
+from index.ingest.fetching import FetchPolicy
+from index.ops.desk import Desk
 from index.statedb import open_state
-from index.web import FetchPolicy
 
 from .newssite import BRIDGE, FLOODS_THURSDAY, NewsSite
 
@@ -132,7 +132,7 @@ async def test_a_failed_build_leaves_the_corpus_and_the_feed_as_they_were(
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("index.desk.build", broken)
+    monkeypatch.setattr("index.ops.desk.build", broken)
     results = await poll(OPEN, book, book.every())
     with pytest.raises(OSError):
         index_poll(desk, book, results)

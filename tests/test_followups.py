@@ -2,7 +2,7 @@
 
 import pytest
 
-from index.followups import Turn, stands_alone, with_context
+from index.answer.followups import Turn, stands_alone, with_context
 
 VOTES = Turn("How many votes were needed?", "23")
 

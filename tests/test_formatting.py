@@ -5,10 +5,10 @@ from dataclasses import replace
 import discord
 
 from bot.formatting import added_embed, answer_embed, fit, quote, sources_embed
-from index.answering import Answer
-from index.indexer import BuildReport
-from index.retriever import Passage
-from index.storage.base import ArticleRecord
+from index.answer.answerer import Answer
+from index.search.build import BuildReport
+from index.search.retriever import Passage
+from index.search.storage.base import ArticleRecord
 
 
 def passage(rank: int, text: str, title: str = "Council votes", url: str | None = None) -> Passage:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.embedding import Embedder
-from index.gaps import GROUPED, QuestionLog, group, report, to_csv
+from index.ops.gaps import GROUPED, QuestionLog, group, report, to_csv
+from index.search.embedding import Embedder
 from index.statedb import open_state
 
 from .conftest import ROOT
@@ -39,7 +39,7 @@ def test_paraphrases_are_grouped_and_unrelated_questions_kept_apart(embedder: Em
 
 
 def _asked(question: str, vector, asker: str = "a", outcome: str = "not covered", at=1.0):
-    from index.gaps import Asked
+    from index.ops.gaps import Asked
 
     vector = np.asarray(vector, dtype=np.float32)
     return Asked(at, 7, 70, asker, outcome, None, question, vector / np.linalg.norm(vector), 0)
@@ -89,14 +89,14 @@ def test_questions_are_recorded_counted_and_forgotten_in_time(state, embedder: E
 
 
 def report_at(log: QuestionLog, guild_id: int, now: float):
-    from index.gaps import gaps_of
+    from index.ops.gaps import gaps_of
 
     return gaps_of(log.asked(guild_id, 30, now=now))
 
 
 def test_a_voted_down_sure_answer_is_a_gap(state, embedder: Embedder) -> None:
-    from index.answering import Answer
-    from index.feedback import FeedbackLog
+    from index.answer.answerer import Answer
+    from index.ops.feedback import FeedbackLog
 
     feedback, log = FeedbackLog(state), QuestionLog(state)
     answer = Answer("How many died?", "sure", "74", "74 died.", "Floods", "a.md", None)

@@ -7,10 +7,10 @@ from pathlib import Path
 import faiss
 import pytest
 
-from index.indexer import BuildOptions, build
-from index.retriever import Retriever
-from index.storage.base import IndexUnavailable
-from index.storage.folder import FolderStorage as Store
+from index.search.build import BuildOptions, build
+from index.search.retriever import Retriever
+from index.search.storage.base import IndexUnavailable
+from index.search.storage.folder import FolderStorage as Store
 
 
 def test_design_card_questions_rank_the_right_passage_first(seed_index: Path, embedder) -> None:
@@ -149,7 +149,7 @@ def test_a_build_that_dies_before_the_switch_leaves_the_old_index_serving(
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("index.storage.folder._switch", crash)
+    monkeypatch.setattr("index.search.storage.folder._switch", crash)
     with pytest.raises(OSError, match="disk full"):
         build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
     assert (index_dir / "current").resolve() == before

@@ -2,7 +2,7 @@ import json
 import logging
 from pathlib import Path
 
-from index.articles import clean_text, load_corpus
+from index.ingest.articles import clean_text, load_corpus
 
 from .conftest import SEEDS
 

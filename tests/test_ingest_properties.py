@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from index.articles import load_corpus
+from index.ingest.articles import load_corpus
 
 NAMES = st.sampled_from(["a.txt", "b.md", "c.html", "d.json", "e.jsonl", "f.htm", "g.markdown"])
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.lexical import LexicalIndex, tokenize
+from index.search.lexical import LexicalIndex, tokenize
 
 PASSAGES = [
     "Delcy Rodriguez stormed out of the meeting in Cancun.",

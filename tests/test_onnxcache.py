@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
-from index.embedding import Embedder
-from index.onnxcache import Runtime
+from index.search.embedding import Embedder
+from index.search.onnxcache import Runtime
 from index.settings import Settings
 
 TEXTS = [
@@ -100,9 +100,9 @@ def test_a_process_that_finds_both_models_kept_imports_neither_torch_nor_transfo
     default_reader()  # kept by now, as the embedder is
     script = (
         "import sys\n"
-        "from index.answering import Answerer\n"
-        "from index.embedding import Embedder\n"
-        "from index.retriever import Retriever\n"
+        "from index.answer.answerer import Answerer\n"
+        "from index.search.embedding import Embedder\n"
+        "from index.search.retriever import Retriever\n"
         "from index.settings import Settings\n"
         "embedder = Embedder.from_settings(Settings.from_env(env_file=None))\n"
         "answer = Answerer(Retriever.open(sys.argv[1], embedder)).ask('Who walked out?')\n"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from index.desk import Desk
-from index.originals import DatabaseOriginals, FolderOriginals, Originals
+from index.ingest.originals import DatabaseOriginals, FolderOriginals, Originals
+from index.ops.desk import Desk
 
 from .conftest import SEEDS
 from .stories import BRIDGE, TOLLS, TOLLS_ARTICLE, markdown
@@ -128,7 +128,7 @@ def test_an_upload_that_fails_to_index_leaves_the_database_as_it_was(
     def broken(*args, **kwargs):
         raise RuntimeError("the embedder failed")
 
-    monkeypatch.setattr("index.desk.build", broken)
+    monkeypatch.setattr("index.ops.desk.build", broken)
     with pytest.raises(RuntimeError):
         desk.add_article("bridge.md", markdown(BRIDGE).encode())
     assert held(desk.originals) == before

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.answering import Answerer
+from index.answer.answerer import Answerer
 from index.reader import WEIGHTS, FoundSpan, ReaderOutput, ReaderWeightsError
 from index.reader.model import TrainedReader, default_reader, reader_input
-from index.retriever import Retriever
+from index.search.retriever import Retriever
 
 
 @pytest.mark.parametrize(
@@ -193,7 +193,7 @@ def test_missing_or_damaged_weights_are_refused_with_what_to_do(tmp_path: Path) 
         TrainedReader(tmp_path / "nothing.safetensors")
     damaged = tmp_path / "damaged.safetensors"
     damaged.write_bytes(WEIGHTS.read_bytes()[:1_000_000])
-    with pytest.raises(ReaderWeightsError, match="damaged.*python -m index.reader train"):
+    with pytest.raises(ReaderWeightsError, match="damaged.*python -m index.training.reader train"):
         TrainedReader(damaged)
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"\x00" * 64)

@@ -1,5 +1,5 @@
-"""Hard examples for the reader (``python -m index.reader mine``): answers set beside spans of
-their own type, and what the shipped reader gets wrong or wins narrowly, mined with it."""
+"""Hard examples for the reader (``python -m index.training.reader mine``): answers set beside
+spans of their own type, and what the shipped reader gets wrong or wins narrowly, mined with it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from index.reader.examples import Example, Layout
-from index.reader.hard import answer_type, confusions, main, mine, read, typed_spans, write
 from index.reader.model import default_reader
-from index.reader.squad import read_squad
+from index.training.reader.examples import Example, Layout
+from index.training.reader.hard import answer_type, confusions, main, mine, read, typed_spans, write
+from index.training.reader.squad import read_squad
 
 from .test_reader_training import squad_file
 

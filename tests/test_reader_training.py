@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from index.onnxcache import Runtime
 from index.reader.model import TrainedReader, default_reader, reader_input
+from index.search.onnxcache import Runtime
 
 if TYPE_CHECKING:
-    from index.reader.train import TrainConfig
+    from index.training.reader.train import TrainConfig
 
 pytestmark = pytest.mark.torch
 
@@ -47,7 +47,7 @@ def squad_file(path: Path) -> Path:
 
 def tiny_run(tmp_path: Path) -> TrainConfig:
     """One epoch over the six questions of the first article, on the CPU: seconds."""
-    from index.reader.train import TrainConfig
+    from index.training.reader.train import TrainConfig
 
     return TrainConfig(
         data=squad_file(tmp_path / "squad.jsonl.gz"),
@@ -61,7 +61,7 @@ def tiny_run(tmp_path: Path) -> TrainConfig:
 
 
 def test_training_writes_weights_that_load_and_a_model_card(tmp_path: Path) -> None:
-    from index.reader.train import train
+    from index.training.reader.train import train
 
     config = tiny_run(tmp_path)
     figures = train(config, progress=False)
@@ -83,7 +83,7 @@ def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
     from index.reader.network import FROZEN, load_model
-    from index.reader.train import _save_checkpoint, optimizer_for, train
+    from index.training.reader.train import _save_checkpoint, optimizer_for, train
 
     config = tiny_run(tmp_path)
     first = train(config, progress=False)
@@ -113,7 +113,7 @@ def test_training_goes_on_from_given_weights(tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
     from index.reader.network import FROZEN, load_model
-    from index.reader.train import _save_checkpoint, optimizer_for, train
+    from index.training.reader.train import _save_checkpoint, optimizer_for, train
 
     first = tiny_run(tmp_path)
     train(first, progress=False)
@@ -134,9 +134,9 @@ def test_training_goes_on_from_given_weights(tmp_path: Path) -> None:
 
 def test_training_on_hard_examples_mixes_in_ordinary_ones(tmp_path: Path) -> None:
     """``--hard FILE --replay R``: the hard examples and R times as many ordinary ones."""
-    from index.reader.examples import Example
-    from index.reader.hard import write
-    from index.reader.train import train
+    from index.training.reader.examples import Example
+    from index.training.reader.hard import write
+    from index.training.reader.train import train
 
     hard = tmp_path / "hard.jsonl.gz"
     sentences = ("The harbour reopened in May after repairs.", "About 300 people came.")
@@ -156,8 +156,8 @@ def test_a_packed_folder_trains_on_a_machine_without_the_model_package(
     import sys
 
     from index.reader import WEIGHTS
-    from index.reader.pack import pack
-    from index.reader.train import train
+    from index.training.reader.pack import pack
+    from index.training.reader.train import train
 
     folder = tmp_path / "gpu"
     size = pack(folder, squad_file(tmp_path / "squad.jsonl.gz"))

@@ -1,6 +1,6 @@
 """Other reports: figures read however they are written, and what counts as a difference."""
 
-from index.reports import Outlet, differing, figure, newest_first, same_report
+from index.answer.reports import Outlet, differing, figure, newest_first, same_report
 
 
 def test_figures_are_read_however_they_are_written() -> None:

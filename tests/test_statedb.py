@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.state import BotState
-from index.answering import Answer
-from index.feedback import FeedbackLog
-from index.feeds import FeedBook, FeedRejected, FeedResult
+from index.answer.answerer import Answer
+from index.ingest.feeds import FeedBook, FeedRejected, FeedResult
+from index.ops.feedback import FeedbackLog
 from index.settings import Settings
 from index.statedb import StateDatabase, StateUnavailable, open_state
 from index.statedb import postgres as pg

@@ -13,14 +13,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-import index.desk
-from index.answering import Answerer
-from index.desk import Desk
-from index.embedding import Embedder
-from index.indexer import BuildOptions, build
-from index.retriever import Retriever
-from index.storage import Location, backend_at
-from index.storage.base import IndexUnavailable
+import index.ops.desk
+from index.answer.answerer import Answerer
+from index.ops.desk import Desk
+from index.search.build import BuildOptions, build
+from index.search.embedding import Embedder
+from index.search.retriever import Retriever
+from index.search.storage import Location, backend_at
+from index.search.storage.base import IndexUnavailable
 
 from .conftest import SEEDS
 
@@ -198,7 +198,7 @@ def test_a_first_start_on_a_new_database_waits_for_its_replica_to_replay_the_bui
     failed the start once in the full suite, the standby a moment behind)."""
     primary = postgres.database("first_start")
     standby = postgres.standby()
-    built = index.desk.build
+    built = index.ops.desk.build
 
     def behind(*args, **kwargs):  # the standby stopped through the build, back 1 s after
         standby.freeze()
@@ -207,7 +207,7 @@ def test_a_first_start_on_a_new_database_waits_for_its_replica_to_replay_the_bui
         finally:
             threading.Timer(1.0, standby.thaw).start()
 
-    monkeypatch.setattr(index.desk, "build", behind)
+    monkeypatch.setattr(index.ops.desk, "build", behind)
     settings = replace(
         bot_settings, database_url=primary, database_replica_url=standby.url("first_start")
     )

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from index.embedding import Embedder
-from index.follows import FollowBook, FollowRejected
-from index.indexer import BuildOptions, build
-from index.retriever import Retriever
+from index.search.build import BuildOptions, build
+from index.search.embedding import Embedder
+from index.search.retriever import Retriever
 from index.statedb import open_state
-from index.timeline import Timelines, parse_date, reports, whats_new
+from index.stories.follows import FollowBook, FollowRejected
+from index.stories.timeline import Timelines, parse_date, reports, whats_new
 
 from .newssite import Story
 from .stories import (
@@ -63,7 +63,7 @@ def told(timeline, story: Story, sentence: str) -> bool:
 
 
 def _same_fact(a: str, b: str) -> bool:
-    from index.reports import figure
+    from index.answer.reports import figure
 
     return figure(a) is not None and figure(a) == figure(b)
 

@@ -1,5 +1,5 @@
-"""Fetching pages through the guard (index/web.py) and extracting articles from them
-(index/webarticles.py), against a real HTTP server on 127.0.0.1 (tests/newssite.py)."""
+"""Fetching pages through the guard (index/ingest/fetching.py) and extracting articles from them
+(index/ingest/pages.py), against a real HTTP server on 127.0.0.1 (tests/newssite.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from index.feeds import fetch_urls
-from index.web import Fetcher, FetchPolicy, FetchRefused, is_public
-from index.webarticles import canonical_url, web_path
+from index.ingest.feeds import fetch_urls
+from index.ingest.fetching import Fetcher, FetchPolicy, FetchRefused, is_public
+from index.ingest.pages import canonical_url, web_path
 
 from .newssite import NewsSite
 

@@ -25,10 +25,10 @@ from bot.client import NewsdeskBot
 from bot.formatting import NO_MENTIONS, answer_embed, channel_list
 from bot.state import ServerSettings
 from bot.views import vote_view
-from index.answering import Answer, clean_question
-from index.followups import Turn
+from index.answer.answerer import Answer, clean_question
+from index.answer.followups import Turn
 from index.statedb import StateUnavailable
-from index.timeline import whats_new
+from index.stories.timeline import whats_new
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from discord.ext import commands
 from bot.checks import admin_only
 from bot.client import NewsdeskBot
 from bot.formatting import NO_MENTIONS, feeds_embed, fit
-from index.desk import ReindexRunning
-from index.feeds import Feed, FeedRejected, FeedResult, index_poll, poll
+from index.ingest.feeds import Feed, FeedRejected, FeedResult, index_poll, poll
+from index.ingest.fetching import FetchPolicy
+from index.ops.desk import ReindexRunning
 from index.statedb import StateUnavailable
-from index.web import FetchPolicy
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """``/gaps`` (admins): what members asked that the coverage does not answer well.
 
 The questions of a period that were not covered, unsure or voted down, grouped by meaning,
-largest group first (``index.gaps``), each with what the coverage says to it now; paged, and
+largest group first (``index.ops.gaps``), each with what the coverage says to it now; paged, and
 as a CSV file on request. Counts only: no member is named, and direct messages are never
 recorded.
 """
@@ -19,7 +19,7 @@ from discord.ext import commands
 from bot.checks import NotAdmin, admin_only
 from bot.client import NewsdeskBot
 from bot.formatting import GAPS_PER_PAGE, NO_MENTIONS, gaps_embed
-from index.gaps import Gap, gaps_of, to_csv, with_coverage
+from index.ops.gaps import Gap, gaps_of, to_csv, with_coverage
 
 # Groups checked against the coverage for the CSV file (an answer each, ~25 ms).
 CSV_CHECKED = 100

@@ -1,10 +1,10 @@
 """Following a story: ``/timeline``, and ``/follow`` / ``/following`` / ``/unfollow``.
 
-A timeline is a story's dated entries across the coverage (``index.timeline``), paged with
+A timeline is a story's dated entries across the coverage (``index.stories.timeline``), paged with
 buttons that outlive a restart. A followed story gets one post in its channel whenever new
 coverage adds to it: the "post-follows" job runs after this process's own builds
 (``coverage_changed``, dispatched by /add, /reindex and the feed polls) and on a schedule,
-which also sees what other processes on the same database built. ``index.follows`` claims
+which also sees what other processes on the same database built. ``index.stories.follows`` claims
 each article in the state database before it is posted, so every new article is announced
 at most once per follow, whichever process runs the job.
 """
@@ -22,10 +22,10 @@ from bot.checks import channel_managers_only
 from bot.client import NewsdeskBot
 from bot.formatting import NO_MENTIONS, fit, follow_embed, following_embed
 from bot.views import TimelinePage, timeline_message
-from index.follows import FollowRejected, News
+from index.search.storage.base import IndexUnavailable
 from index.statedb import StateUnavailable
-from index.storage.base import IndexUnavailable
-from index.timeline import parse_date
+from index.stories.follows import FollowRejected, News
+from index.stories.timeline import parse_date
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,5 @@
-"""``python -m index.confidence fit --data SQUAD.jsonl.gz``: see ``index.confidence.fit``."""
+"""The old name of the calibration fit, kept so that a habit or an old note is told the new one."""
 
 import sys
 
-from index.confidence.fit import main
-
-sys.exit(main())
+sys.exit("python -m index.confidence moved: run python -m index.training.calibration fit ...")

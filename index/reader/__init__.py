@@ -15,7 +15,9 @@ from typing import Protocol
 
 # The committed weights of the trained reader (see weights/MODEL_CARD.md).
 WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
-RETRAIN = "python -m index.reader train --data ../shared/squad/train.jsonl.gz --out data/reader"
+RETRAIN = (
+    "python -m index.training.reader train --data ../shared/squad/train.jsonl.gz --out data/reader"
+)
 
 # Sentences are joined with one space to make the reader's context in training; at question
 # time their word pieces are laid end to end, which BERT's tokenizer makes the same input.

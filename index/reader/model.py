@@ -1,6 +1,6 @@
 """The trained reader at question time: the network (``network.py``) exported to ONNX once,
-kept in the model cache (``index/onnxcache.py``) and run in ONNX Runtime, with the word pieces
-from the `tokenizers` library: no torch or transformers in a process that only answers.
+kept in the model cache (``index/search/onnxcache.py``) and run in ONNX Runtime, with the word
+pieces from the `tokenizers` library: no torch or transformers in a process that only answers.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from index import onnxcache
-from index.embedding import model_digest
-from index.onnxcache import DEFAULT_RUNTIME, Runtime
 from index.reader import WEIGHTS, FoundSpan, ReaderOutput, weights_metadata
+from index.search import onnxcache
+from index.search.embedding import model_digest
+from index.search.onnxcache import DEFAULT_RUNTIME, Runtime
+from index.search.wordpieces import WordPieces, word_pieces
 from index.settings import packaged_model_path
-from index.wordpieces import WordPieces, word_pieces
 
 # Longer spans are never short answers (evaluation takes ten words at most).
 MAX_SPAN_TOKENS = 24

@@ -1,5 +1,5 @@
 """The reader's network in torch: MiniLM-L6 (the packaged all-MiniLM-L6-v2) with a BERT
-question-answering head, fine-tuned on SQuAD v1.1 by ``python -m index.reader train``.
+question-answering head, fine-tuned on SQuAD v1.1 by ``python -m index.training.reader train``.
 
 Only what training changed ships in the repository (``weights/reader.safetensors``, fp16):
 the word embeddings stay frozen in training and are loaded from the installed
@@ -19,7 +19,6 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
 
-from index import onnxcache
 from index.reader import (
     WEIGHTS,
     ReaderWeightsError,
@@ -27,6 +26,7 @@ from index.reader import (
     weights_fix,
     weights_metadata,
 )
+from index.search import onnxcache
 from index.settings import packaged_model_path
 
 FROZEN = "bert.embeddings.word_embeddings.weight"  # loaded from the packaged model
@@ -74,7 +74,7 @@ def load_model(path: Path = WEIGHTS, base: str | None = None) -> BertForQuestion
     except (SafetensorError, OSError, ValueError) as error:
         raise damaged_weights(path, error) from None
     # Only the word embeddings and the shape come from the base: every other weight is in
-    # ``path`` (so a base holding nothing else, as ``index.reader.pack`` writes, does too).
+    # ``path`` (so a base holding nothing else, as ``index.training.reader.pack`` writes, does too).
     folder = Path(base or packaged_model_path())
     model = BertForQuestionAnswering(BertConfig.from_pretrained(folder))
     embeddings = load_file(str(folder / "model.safetensors"))

@@ -16,9 +16,9 @@ from typing import Any
 
 import psycopg
 
-from index.migrations import migrate_postgres, postgres_version
+from index.db import migrate_postgres, postgres_version
+from index.search.storage.postgres import redacted
 from index.statedb.base import Cursor, StateDatabase, StateUnavailable
-from index.storage.postgres import redacted
 
 SCHEMA = "newsdesk_state"
 META = f"{SCHEMA}.meta"  # its schema_version, and the voters' salt

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from index.migrations import statements
+from index.db import statements
 from index.statedb.base import StateDatabase, StateUnavailable
 
 # Migration N brings a database from version N - 1 to N. Version 0 is a new file, or one
@@ -118,7 +118,7 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (query, since)
     );
     """,
-    # 5: the questions asked in servers, for the coverage-gaps report (index/gaps.py).
+    # 5: the questions asked in servers, for the coverage-gaps report (index/ops/gaps.py).
     """
     CREATE TABLE questions (
         id INTEGER PRIMARY KEY,

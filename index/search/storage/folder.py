@@ -1,0 +1,521 @@
+"""The folder backend: one index folder on disk, written atomically and checked when loaded.
+
+Layout of ``index_dir``::
+
+    current -> builds/<build id>      symlink, switched atomically when a build completes
+    builds/<build id>/
+        manifest.json                 written last: model, dimension, chunking, counts, sizes
+        passages.faiss                inner product over unit vectors (= cosine): exact search
+                                      up to ``approximate_above`` passages, an HNSW graph above
+        meta.sqlite                   articles, passages, sentences (text and offsets)
+        sentences.npy                 one unit vector per sentence, for answer selection
+        bm25/                         the lexical index over the same passages
+    .lock                             held while a build runs
+
+A build is written into ``builds/<id>.partial`` and renamed once complete; only then does
+``current`` move. A build killed at any point leaves ``current`` on the previous build, and
+the next build removes what it left behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.ingest.articles import Article
+from index.ingest.chunking import Chunk
+from index.search.lexical import LexicalIndex
+from index.search.storage.base import (
+    FORMAT,
+    REBUILD_HINT,
+    ArticleRecord,
+    Backend,
+    BuildRunning,
+    BuildSpec,
+    Changes,
+    Embedded,
+    IndexUnavailable,
+    LexicalHits,
+    Manifest,
+    PassageRecord,
+    Storage,
+    passage_text_for_search,
+)
+
+# The HNSW graph used above ``Settings.approximate_above`` passages; BENCHMARKS.md has the
+# recall and latency these were chosen on.
+log = logging.getLogger(__name__)
+
+HNSW_NEIGHBOURS = 32  # M: links per vector
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128  # candidates explored per query
+
+SCHEMA = """
+CREATE TABLE articles (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT NOT NULL, url TEXT, date TEXT,
+    hash TEXT NOT NULL, passages INTEGER NOT NULL
+);
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, start_char INTEGER NOT NULL,
+    end_char INTEGER NOT NULL, text TEXT NOT NULL,
+    first_sentence INTEGER NOT NULL, sentence_count INTEGER NOT NULL
+);
+CREATE TABLE sentences (
+    id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, start_char INTEGER NOT NULL,
+    end_char INTEGER NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX passages_by_article ON passages (article_id);
+"""
+
+
+class FolderStorage(Storage):
+    """A loaded, checked index build: read-only, safe to share between threads."""
+
+    def __init__(self, folder: Path, manifest: Manifest) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        try:
+            self.faiss = faiss.read_index(str(folder / "passages.faiss"))
+            if isinstance(self.faiss, faiss.IndexHNSW):
+                self.faiss.hnsw.efSearch = HNSW_EF_SEARCH
+            self.sentence_matrix = np.load(folder / "sentences.npy", mmap_mode="r")
+            self.lexical_index = LexicalIndex.load(folder / "bm25", manifest.passages)
+            # immutable=1: the build never changes after it is written, so no locking is needed.
+            uri = f"file:{folder / 'meta.sqlite'}?mode=ro&immutable=1"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._db_lock = threading.Lock()
+            # Which sentences each passage holds: needed for every question, so kept in memory.
+            spans = self._db.execute(
+                "SELECT first_sentence, sentence_count FROM passages ORDER BY id"
+            ).fetchall()
+            self.passage_sentences = np.array(spans, dtype=np.int64).reshape(-1, 2)
+            counts = self._db.execute(
+                "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM passages),"
+                " (SELECT count(*) FROM sentences)"
+            ).fetchone()
+        except (RuntimeError, OSError, ValueError, sqlite3.DatabaseError) as error:
+            raise IndexUnavailable(
+                f"The index at {folder} is damaged ({error}). {REBUILD_HINT}"
+            ) from None
+        kind = type(self.faiss).__name__
+        if kind != manifest.faiss_index or self.faiss.metric_type != faiss.METRIC_INNER_PRODUCT:
+            # Scores from another kind of index (an L2 distance, say) would rank passages
+            # backwards: refuse rather than answer wrongly.
+            raise IndexUnavailable(
+                f"The index at {folder} holds a FAISS {kind} (metric {self.faiss.metric_type}), "
+                f"not the {manifest.faiss_index} over inner products its manifest names; it was "
+                f"written by another version or replaced. {REBUILD_HINT}"
+            )
+        expected = (manifest.articles, manifest.passages, manifest.sentences)
+        if counts != expected or self.faiss.ntotal != manifest.passages:
+            raise IndexUnavailable(
+                f"The index at {folder} is inconsistent: the manifest promises "
+                f"{expected} articles/passages/sentences, the files hold {counts} and "
+                f"{self.faiss.ntotal} vectors. {REBUILD_HINT}"
+            )
+        if self.faiss.d != manifest.dimension or self.sentence_matrix.shape != (
+            manifest.sentences,
+            manifest.dimension,
+        ):
+            raise IndexUnavailable(
+                f"The index at {folder} holds vectors of the wrong dimension for its "
+                f"manifest ({manifest.dimension}). {REBUILD_HINT}"
+            )
+
+    @classmethod
+    def open(
+        cls, index_dir: Path, model_id: str | None = None, dimension: int | None = None
+    ) -> FolderStorage:
+        """Load the current build, checking it matches the model that will query it."""
+        folder = current_build(index_dir)
+        manifest = read_manifest(folder)
+        if model_id is not None and manifest.model_id != model_id:
+            raise IndexUnavailable(
+                f"The index at {index_dir} was built with the model {manifest.model!r}, "
+                f"not the one configured now. {REBUILD_HINT}"
+            )
+        if dimension is not None and manifest.dimension != dimension:
+            raise IndexUnavailable(
+                f"The index at {index_dir} holds {manifest.dimension}-dimensional vectors; the "
+                f"configured model makes {dimension}. {REBUILD_HINT}"
+            )
+        return cls(folder, manifest)
+
+    @property
+    def where(self) -> str:
+        return str(self.folder)
+
+    def dense(self, query: np.ndarray, depth: int) -> list[int]:
+        _, ids = self.faiss.search(query[None, :], depth)
+        return [int(i) for i in ids[0] if i >= 0]
+
+    def passage_cosines(self, ids: Sequence[int], query: np.ndarray) -> np.ndarray:
+        return self.faiss.reconstruct_batch(np.asarray(ids, dtype=np.int64)) @ query
+
+    def sentence_cosines(self, ids: Sequence[int], query: np.ndarray) -> np.ndarray:
+        return np.asarray(self.sentence_matrix[list(ids)]) @ query
+
+    def sentence_vectors(self, ids: Sequence[int]) -> np.ndarray:
+        return np.asarray(self.sentence_matrix[list(ids)], dtype=np.float32)
+
+    def lexical(self, question: str, depth: int, also: Sequence[int] = ()) -> LexicalHits:
+        bm25 = self.lexical_index.scores(question)
+        top = [int(i) for i in np.argsort(-bm25, kind="stable")[:depth] if bm25[i] > 0]
+        scores = {i: float(bm25[i]) for i in [*top, *also]}
+        return LexicalHits(top, scores, float(bm25.max()) if len(bm25) else 0.0)
+
+    def idf(self, words: Sequence[str]) -> dict[str, float]:
+        return {word: self.lexical_index.idf(word) for word in words}
+
+    def knows(self, text: str) -> bool:
+        return self.lexical_index.knows(text)
+
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
+        with self._db_lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def passages(self, ids: Sequence[int]) -> list[PassageRecord]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._query(
+            "SELECT p.id, p.article_id, a.title, a.source, a.url, a.date, p.start_char,"
+            " p.end_char, p.text, p.first_sentence, p.sentence_count"
+            f" FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})",
+            [int(i) for i in ids],
+        )
+        by_id = {row[0]: PassageRecord(*row) for row in rows}
+        return [by_id[int(i)] for i in ids]
+
+    def best_sentence_cosines(self, ids: Sequence[int], query: np.ndarray) -> np.ndarray:
+        spans = self.passage_sentences[np.asarray(ids, dtype=np.int64)]
+        rows = np.concatenate([np.arange(f, f + n) for f, n in spans])
+        cosines = np.asarray(self.sentence_matrix[rows]) @ query
+        return np.maximum.reduceat(cosines, np.cumsum(spans[:, 1]) - spans[:, 1])
+
+    def sentences(self, first: int, count: int) -> list[tuple[int, int, int, str]]:
+        return self._query(
+            "SELECT id, start_char, end_char, text FROM sentences WHERE id >= ? AND id < ?"
+            " ORDER BY id",
+            (first, first + count),
+        )
+
+    def articles(self) -> list[ArticleRecord]:
+        rows = self._query(
+            "SELECT id, title, source, url, date, hash, passages FROM articles"
+            " ORDER BY date DESC, title"
+        )
+        return [ArticleRecord(*row) for row in rows]
+
+    def embedded(self) -> dict[str, tuple[str, Embedded]]:
+        """Every article's hash and embedded content, for reuse by an incremental build."""
+        passage_vectors = self.faiss.reconstruct_n(0, self.faiss.ntotal)
+        # Two scans grouped here: one query per article costs minutes at 100,000 passages.
+        passages: dict[str, list[tuple]] = defaultdict(list)
+        for article_id, *row in self._query(
+            "SELECT article_id, id, start_char, end_char, text, first_sentence, sentence_count"
+            " FROM passages ORDER BY id"
+        ):
+            passages[article_id].append(row)
+        sentences: dict[str, list[tuple]] = defaultdict(list)
+        for article_id, *row in self._query(
+            "SELECT article_id, id, start_char, end_char FROM sentences ORDER BY id"
+        ):
+            sentences[article_id].append(row)
+        result: dict[str, tuple[str, Embedded]] = {}
+        for article_id, content_hash in self._query("SELECT id, hash FROM articles"):
+            rows, sentence_rows = passages[article_id], sentences[article_id]
+            ids = [s[0] for s in sentence_rows]
+            spans = {s[0]: (s[1], s[2]) for s in sentence_rows}
+            chunks = [
+                Chunk(
+                    article_id, r[1], r[2], r[3], tuple(spans[i] for i in range(r[4], r[4] + r[5]))
+                )
+                for r in rows
+            ]
+            result[article_id] = (
+                content_hash,
+                Embedded(
+                    chunks=chunks,
+                    passage_vectors=passage_vectors[[r[0] for r in rows]],
+                    sentences=[spans[i] for i in ids],
+                    sentence_vectors=np.asarray(self.sentence_matrix[ids]),
+                ),
+            )
+        return result
+
+    def close(self) -> None:
+        with self._db_lock:
+            self._db.close()
+
+
+def current_build(index_dir: Path) -> Path:
+    link = index_dir / "current"
+    if not link.exists():
+        raise IndexUnavailable(
+            f"There is no index at {index_dir} yet. Build it with `python -m index build`."
+        )
+    return link.resolve()
+
+
+def read_manifest(folder: Path) -> Manifest:
+    try:
+        data = json.loads((folder / "manifest.json").read_text())
+        manifest = Manifest(**data)
+    except (OSError, ValueError, TypeError) as error:
+        raise IndexUnavailable(
+            f"The index at {folder} has no readable manifest ({error}). {REBUILD_HINT}"
+        ) from None
+    if manifest.format != FORMAT:
+        raise IndexUnavailable(
+            f"The index at {folder} has format {manifest.format}; this version reads {FORMAT}. "
+            f"{REBUILD_HINT}"
+        )
+    for name, size in manifest.files.items():
+        path = folder / name
+        actual = path.stat().st_size if path.is_file() else -1
+        if actual != size:
+            raise IndexUnavailable(
+                f"The index file {path} is missing or truncated ({actual} bytes, expected {size}). "
+                f"{REBUILD_HINT}"
+            )
+    return manifest
+
+
+@contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Held for the whole of a build, so two builds never write the same index at once."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildRunning(
+                f"Another build of {index_dir} is running; try again when it ends."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class FolderBackend(Backend):
+    """Builds under ``index_dir/builds``, the one in use behind the ``current`` symlink."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+
+    def __str__(self) -> str:
+        return str(self.index_dir)
+
+    def exists(self) -> bool:
+        return (self.index_dir / "current").exists()
+
+    def open(self, model_id: str | None = None, dimension: int | None = None) -> FolderStorage:
+        return FolderStorage.open(self.index_dir, model_id, dimension)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        with build_lock(self.index_dir):
+            remove_stale_builds(self.index_dir)
+            yield
+
+    def hashes(self, model_id: str, chunk_tokens: int) -> dict[str, str]:
+        try:
+            store = FolderStorage.open(self.index_dir, model_id=model_id)
+        except IndexUnavailable as reason:
+            if self.exists():
+                log.warning("not reusing the current index: %s", reason)
+            return {}
+        try:
+            if store.manifest.chunk_tokens != chunk_tokens:
+                return {}
+            return {a.id: a.hash for a in store.articles()}
+        finally:
+            store.close()
+
+    def write(self, changes: Changes, spec: BuildSpec, started: float) -> Manifest:
+        """A whole new build; unchanged articles' vectors come from the current one."""
+        lent: dict[str, tuple[str, Embedded]] = {}
+        if any(a.id not in changes.embedded for a in changes.articles):
+            store = FolderStorage.open(self.index_dir)
+            try:
+                lent = store.embedded()
+            finally:
+                store.close()
+        items = [(a, changes.embedded.get(a.id) or lent[a.id][1]) for a in changes.articles]
+        return write_build(self.index_dir, items, spec, started)
+
+
+def write_build(
+    index_dir: Path, items: Sequence[tuple[Article, Embedded]], spec: BuildSpec, started: float
+) -> Manifest:
+    """Write a complete build and make it current. Call inside ``build_lock``."""
+    builds = index_dir / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    build_id = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    partial = builds / f"{build_id}.partial"
+    partial.mkdir()
+    try:
+        manifest = _write_files(partial, items, spec, started)
+        _fsync_tree(partial)
+    except BaseException:
+        # A build that fails (a full disk, say) leaves nothing behind; one that is killed is
+        # cleaned up by the next build.
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    final = builds / build_id
+    os.rename(partial, final)
+    _switch(index_dir, final)
+    remove_stale_builds(index_dir)
+    return manifest
+
+
+def _write_files(
+    folder: Path, items: Sequence[tuple[Article, Embedded]], spec: BuildSpec, started: float
+) -> Manifest:
+    """Every file of a build, the manifest last."""
+    passage_vectors = [e.passage_vectors for _, e in items if len(e.chunks)]
+    vectors = np.vstack(passage_vectors) if passage_vectors else np.zeros((0, spec.dimension))
+    index = search_index(vectors, spec.approximate_above)
+    faiss.write_index(index, str(folder / "passages.faiss"))
+
+    sentence_vectors = [e.sentence_vectors for _, e in items if e.sentences]
+    stacked = np.vstack(sentence_vectors) if sentence_vectors else np.zeros((0, spec.dimension))
+    np.save(folder / "sentences.npy", stacked.astype(np.float32, copy=False))
+
+    search_texts = _write_metadata(folder / "meta.sqlite", items)
+    LexicalIndex.build(search_texts).save(folder / "bm25")
+
+    files = {
+        path.relative_to(folder).as_posix(): path.stat().st_size
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+    manifest = Manifest(
+        model=spec.model,
+        model_id=spec.model_id,
+        dimension=spec.dimension,
+        chunk_tokens=spec.chunk_tokens,
+        articles=len(items),
+        passages=index.ntotal,
+        sentences=len(stacked),
+        faiss_index=type(index).__name__,
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        build_seconds=round(time.monotonic() - started, 3),
+        files=files,
+    )
+    (folder / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
+    return manifest
+
+
+def search_index(vectors: np.ndarray, approximate_above: int) -> faiss.Index:
+    """The FAISS index over ``vectors``: exact while small, an HNSW graph above the threshold."""
+    dimension = vectors.shape[1]
+    if len(vectors) <= approximate_above:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def _write_metadata(path: Path, items: Sequence[tuple[Article, Embedded]]) -> list[str]:
+    """Write the SQLite metadata; returns each passage's text as the search indexes see it."""
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA)
+    search_texts: list[str] = []
+    passage_id = sentence_id = 0
+    for article, embedded in items:
+        db.execute(
+            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                article.id,
+                article.title,
+                article.source,
+                article.url,
+                article.date,
+                article.content_hash,
+                len(embedded.chunks),
+            ),
+        )
+        first_of = {}
+        for span in embedded.sentences:
+            first_of[span] = sentence_id
+            db.execute(
+                "INSERT INTO sentences VALUES (?, ?, ?, ?, ?)",
+                (sentence_id, article.id, span[0], span[1], article.text[span[0] : span[1]]),
+            )
+            sentence_id += 1
+        for chunk in embedded.chunks:
+            db.execute(
+                "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    passage_id,
+                    article.id,
+                    chunk.start,
+                    chunk.end,
+                    chunk.text,
+                    first_of[chunk.sentences[0]],
+                    len(chunk.sentences),
+                ),
+            )
+            search_texts.append(passage_text_for_search(article.title, chunk.text))
+            passage_id += 1
+    db.commit()
+    db.close()
+    return search_texts
+
+
+def _switch(index_dir: Path, build: Path) -> None:
+    """Point ``current`` at ``build`` in one atomic rename."""
+    temporary = index_dir / f".current.{os.getpid()}"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(build.relative_to(index_dir))
+    os.replace(temporary, index_dir / "current")
+    _fsync_dir(index_dir)
+
+
+def remove_stale_builds(index_dir: Path) -> None:
+    """Remove partial builds and builds that are no longer current."""
+    link = index_dir / "current"
+    keep = link.resolve() if link.exists() else None
+    for path in (index_dir / "builds").glob("*"):
+        if path.resolve() != keep:
+            shutil.rmtree(path, ignore_errors=True)
+    for path in index_dir.glob(".current.*"):
+        path.unlink(missing_ok=True)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    for path in [*[p for p in folder.rglob("*") if p.is_dir()], folder]:
+        _fsync_dir(path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
