@@ -174,12 +174,12 @@ def bench_latency(
         "search": Timed(retriever.search),
         "consider": Timed(answerer.consider),
         "reader": Timed(reader.read),
-        "reports": Timed(answerer._other_reports),
+        "reports": Timed(answerer.other_reports),
     }
     retriever.embedder.encode_query = timed["embed"]
     retriever.search = timed["search"]
     answerer.consider = timed["consider"]
-    answerer._other_reports = timed["reports"]
+    answerer.other_reports = timed["reports"]
     answerer.reader = SimpleNamespace(read=timed["reader"], read_each=reader.read_each)
     figures: dict[str, Any] = {}
     for name, asked in questions.items():

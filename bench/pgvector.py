@@ -122,13 +122,11 @@ def _articles(settings: Settings) -> list:
 
 ASKER = """
 import json, statistics, sys, time
-from index.answer.answerer import Answerer
-from index.search.embedding import Embedder
-from index.search.retriever import Retriever
+from index.answer.answerer import open_answerer
 from index.settings import Settings
 url, path = sys.argv[1], sys.argv[2]
 settings = Settings.from_env(env_file=None, model_threads=1)
-answerer = Answerer(Retriever.open(url, Embedder.from_settings(settings)))
+answerer = open_answerer(settings, url)
 questions = [json.loads(line)["question"] for line in open(path)][:300]
 answerer.ask("warm-up")
 print("ready", flush=True)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import discord
 
 from bot.state import ServerSettings
-from index.answer.answerer import Alternative, Answer
+from index.answer.records import Alternative, Answer
 from index.ingest.feeds import Feed
 from index.ops.feedback import REASONS, Rated
 from index.ops.gaps import Gap

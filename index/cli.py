@@ -282,9 +282,7 @@ def _build_line(report: BuildReport) -> str:
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from index.answer.answerer import Answerer, clean_question
-    from index.search.embedding import Embedder
-    from index.search.retriever import Retriever
+    from index.answer.answerer import clean_question, open_answerer
     from index.stories.timeline import whats_new
 
     routed = whats_new(clean_question(args.question))
@@ -293,10 +291,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
             print('error: name the story, e.g. "what\'s new about the floods since Monday?"')
             return 2
         return _print_timeline(settings, routed.topic, routed.since, None, args.json)
-    embedder = Embedder.from_settings(settings)
-    retriever = Retriever.open(settings.answer_location, embedder)
-    answerer = Answerer.from_settings(retriever, settings)
-    answer = answerer.ask(args.question, k=args.k or settings.top_k)
+    answer = open_answerer(settings).ask(args.question, k=args.k or settings.top_k)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
         return 0
@@ -343,12 +338,10 @@ def run_timeline(args: argparse.Namespace, settings: Settings) -> int:
 def _print_timeline(
     settings: Settings, query: str, since: str | None, limit: int | None, as_json: bool
 ) -> int:
-    from index.search.embedding import Embedder
     from index.search.retriever import Retriever
     from index.stories.timeline import Timelines
 
-    retriever = Retriever.open(settings.answer_location, Embedder.from_settings(settings))
-    timeline = Timelines(retriever).build(query, since=since, limit=limit)
+    timeline = Timelines(Retriever.from_settings(settings)).build(query, since=since, limit=limit)
     if as_json:
         print(json.dumps(timeline.to_json(), ensure_ascii=False))
         return 0
@@ -397,17 +390,14 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 def run_gaps(args: argparse.Namespace, settings: Settings) -> int:
     """The coverage-gaps report over the state database the bot records questions in; each
     of the largest groups asked of the index as it is now."""
-    from index.answer.answerer import Answerer
+    from index.answer.answerer import open_answerer
     from index.ops.gaps import QuestionLog, gaps_of, to_csv, with_coverage
-    from index.search.embedding import Embedder
-    from index.search.retriever import Retriever
 
     location = args.db or settings.state_location
     if isinstance(location, Path) and not location.is_file():
         raise FileNotFoundError(f"No state database at {location}: the bot recorded nothing.")
     gaps = gaps_of(QuestionLog(open_state(location)).asked(args.guild, args.days))
-    retriever = Retriever.open(settings.answer_location, Embedder.from_settings(settings))
-    with_coverage(gaps[:GAPS_CHECKED], Answerer.from_settings(retriever, settings).ask)
+    with_coverage(gaps[:GAPS_CHECKED], open_answerer(settings).ask)
     if args.csv:
         args.csv.write_text(to_csv(gaps), encoding="utf-8")
     if args.json:

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from index.answer.answerer import Answerer, names
+from index.answer.answerer import Answerer
 from index.answer.followups import Turn
+from index.answer.names import names
 from index.answer.reports import figure
 from index.search.build import BuildOptions, build
 from index.search.retriever import Fusion, Retriever

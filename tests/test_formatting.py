@@ -5,7 +5,7 @@ from dataclasses import replace
 import discord
 
 from bot.formatting import added_embed, answer_embed, fit, quote, sources_embed
-from index.answer.answerer import Answer
+from index.answer.records import Answer
 from index.search.build import BuildReport
 from index.search.retriever import Passage
 from index.search.storage.base import ArticleRecord

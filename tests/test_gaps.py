@@ -95,7 +95,7 @@ def report_at(log: QuestionLog, guild_id: int, now: float):
 
 
 def test_a_voted_down_sure_answer_is_a_gap(state, embedder: Embedder) -> None:
-    from index.answer.answerer import Answer
+    from index.answer.records import Answer
     from index.ops.feedback import FeedbackLog
 
     feedback, log = FeedbackLog(state), QuestionLog(state)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.state import BotState
-from index.answer.answerer import Answer
+from index.answer.records import Answer
 from index.ingest.feeds import FeedBook, FeedRejected, FeedResult
 from index.ops.feedback import FeedbackLog
 from index.settings import Settings

@@ -35,3 +35,8 @@ def token_f1(prediction: str, references: Iterable[str]) -> float:
             precision, recall = common / len(predicted), common / len(expected)
             best = max(best, 2 * precision * recall / (precision + recall))
     return best
+
+
+def share_words(a: str, b: str) -> bool:
+    """Whether two answers have a word in common, after SQuAD's normalization."""
+    return bool(set(squad_normalize(a).split()) & set(squad_normalize(b).split()))

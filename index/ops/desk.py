@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from index.answer.answerer import Answer, Answerer
+from index.answer.answerer import Answerer, open_answerer
 from index.answer.confidence import CALIBRATION, load_calibration
 from index.answer.followups import Turn
+from index.answer.records import Answer
 from index.ingest.articles import SkipFile, read_file
 from index.ingest.originals import originals_for
 from index.ingest.pages import WebArticle
@@ -29,7 +30,6 @@ from index.reader.model import default_reader
 from index.search.build import BuildOptions, BuildProgress, BuildReport, build
 from index.search.embedding import Embedder
 from index.search.onnxcache import Runtime
-from index.search.retriever import Retriever
 from index.search.storage import Location, backend_at
 from index.search.storage.base import ArticleRecord, BuildRunning, IndexUnavailable, Manifest
 from index.settings import Settings
@@ -277,8 +277,7 @@ class Desk:
             time.sleep(0.1)
 
     def _load(self) -> Answerer:
-        retriever = Retriever.open(self.settings.answer_location, self.embedder)
-        return Answerer.from_settings(retriever, self.settings, self.reader)
+        return open_answerer(self.settings, embedder=self.embedder, reader=self.reader)
 
 
 def _manifest_at(location: Location) -> Manifest | None:

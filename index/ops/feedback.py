@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from index.statedb import StateDatabase
 
 if TYPE_CHECKING:  # importing the answer pipeline costs seconds the CLI's export need not pay
-    from index.answer.answerer import Answer
+    from index.answer.records import Answer
 
 REASONS = {
     "wrong_answer": "Wrong answer",

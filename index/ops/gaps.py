@@ -28,7 +28,7 @@ import numpy as np
 from index.statedb import StateDatabase
 
 if TYPE_CHECKING:  # the answer path loads models: only its type here
-    from index.answer.answerer import Answer
+    from index.answer.records import Answer
 
 # Questions this alike (cosine of their vectors) ask the same: on eval/gaps.jsonl (11 groups
 # of paraphrases by different people, 15 questions alone), every pair is grouped right from

@@ -16,6 +16,7 @@ import numpy as np
 from index.search.embedding import Embedder, model_identity
 from index.search.storage import Location, backend_at
 from index.search.storage.base import Storage
+from index.settings import Settings
 
 Mode = Literal["hybrid", "dense", "lexical"]
 
@@ -65,6 +66,22 @@ class Retriever:
         backend = backend_at(location)
         store = backend.open(model_identity(embedder.name), embedder.dimension)
         return cls(store, embedder, fusion)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        location: Location | None = None,
+        embedder: Embedder | None = None,
+        fusion: Fusion | None = None,
+    ) -> Retriever:
+        """The index at ``location`` (default: where ``settings`` answers from), searched with
+        the embedder ``settings`` names unless a loaded one is given."""
+        return cls.open(
+            settings.answer_location if location is None else location,
+            embedder or Embedder.from_settings(settings),
+            fusion,
+        )
 
     def search(self, question: str, k: int = 5) -> list[Passage]:
         store, fusion = self.store, self.fusion

@@ -34,14 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.answer.answerer import (
-    Answerer,
-    AnswerPolicy,
-    alternative_candidates,
-    alternative_signals,
-    shipped_reader,
-    signals,
-)
+from index.answer.alternatives import alternative_candidates
+from index.answer.answerer import Answerer, shipped_reader
 from index.answer.confidence import (
     CALIBRATION,
     AlternativeSignals,
@@ -51,6 +45,8 @@ from index.answer.confidence import (
     expected_calibration_error,
 )
 from index.answer.metrics import token_f1
+from index.answer.policy import AnswerPolicy
+from index.answer.signals import alternative_signals, signals
 from index.reader import Reader
 from index.search.build import BuildOptions, build
 from index.search.embedding import Embedder

@@ -19,13 +19,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from index.answer.answerer import Answerer
+from index.answer.answerer import Answerer, open_answerer
 from index.answer.confidence import expected_calibration_error
 from index.answer.followups import Turn
 from index.answer.metrics import exact_match, token_f1
 from index.search.build import BuildOptions, build
 from index.search.embedding import Embedder
-from index.search.retriever import Fusion, Mode, Retriever
+from index.search.retriever import Fusion, Mode
 from index.search.storage import Location
 from index.settings import Settings
 
@@ -65,12 +65,11 @@ def evaluate(
         if corpus is not None:
             location = scratch
             build(corpus, location, embedder, BuildOptions.from_settings(settings))
-        retriever = Retriever.open(location, embedder, Fusion(mode=mode))
-        answerer = Answerer.from_settings(retriever, settings)
+        answerer = open_answerer(settings, location, embedder, fusion=Fusion(mode=mode))
         try:
             return score(answerer, questions)
         finally:
-            retriever.store.close()
+            answerer.retriever.store.close()
 
 
 @contextmanager
