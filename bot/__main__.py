@@ -8,8 +8,9 @@ import sys
 
 import discord
 
+from bot.settings import BotSettings
 from index.errors import ONE_LINE_ERRORS
-from index.settings import Settings, SettingsError
+from index.settings import SettingsError
 
 log = logging.getLogger("bot")
 
@@ -48,10 +49,10 @@ def configure_logging(token: str) -> None:
     logging.getLogger("discord.gateway").setLevel(logging.WARNING)
 
 
-async def run(settings: Settings) -> int:
+async def run(settings: BotSettings) -> int:
     # Imported here: the models load only once the settings are known to be usable.
     from bot.client import newsdesk_bot
-    from index.ops.shards import ShardGuard
+    from bot.shards import ShardGuard
 
     guard = None
     if settings.shard_count is not None and settings.database_url:
@@ -70,7 +71,7 @@ async def run(settings: Settings) -> int:
 
 def main() -> int:
     try:
-        settings = Settings.from_env()
+        settings = BotSettings.from_env()
         if not settings.discord_token.strip():
             print(MISSING_TOKEN, file=sys.stderr)
             return 2

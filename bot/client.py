@@ -16,6 +16,8 @@ from discord.ext import commands
 from bot.checks import NotAdmin
 from bot.formatting import NO_MENTIONS
 from bot.monitor import Monitor
+from bot.settings import BotSettings
+from bot.shards import IdentifyGate, ShardGuard
 from bot.state import BotState, ServerSettings
 from bot.views import DATABASE_AWAY, ReasonSelect, TimelinePage, VoteButton
 from index.ingest.feeds import FeedBook
@@ -24,8 +26,6 @@ from index.ops.feedback import FeedbackLog
 from index.ops.gaps import QuestionLog
 from index.ops.jobs import Jobs, Task, jobs_for
 from index.ops.monitoring import Monitoring
-from index.ops.shards import IdentifyGate, ShardGuard
-from index.settings import Settings
 from index.statedb import StateUnavailable, open_state
 from index.stories.follows import FollowBook
 
@@ -56,10 +56,10 @@ GUARD_CHECK_SECONDS = 5.0
 class NewsdeskBot(commands.Bot):
     def __init__(
         self,
-        settings: Settings,
+        settings: BotSettings,
         desk: Desk | None = None,
         guard: ShardGuard | None = None,
-        jobs: Callable[[Settings, Sequence[Task]], Jobs] = jobs_for,
+        jobs: Callable[[BotSettings, Sequence[Task]], Jobs] = jobs_for,
         **sharding: Any,
     ) -> None:
         # A text bot: no voice, so no start-up warnings about voice libraries it lacks.
@@ -269,10 +269,10 @@ class NewsdeskBot(commands.Bot):
 class ShardedNewsdeskBot(NewsdeskBot, commands.AutoShardedBot):
     """The same bot running NEWSDESK_SHARD_IDS (all when unset) of NEWSDESK_SHARD_COUNT
     shards: several such processes on one database serve one bot, their IDENTIFYs spaced by
-    Discord's max_concurrency across processes (``index.ops.shards.IdentifyGate``)."""
+    Discord's max_concurrency across processes (``bot.shards.IdentifyGate``)."""
 
     def __init__(
-        self, settings: Settings, desk: Desk | None = None, guard: ShardGuard | None = None
+        self, settings: BotSettings, desk: Desk | None = None, guard: ShardGuard | None = None
     ) -> None:
         shard_ids = sorted(settings.shard_ids) or None
         super().__init__(
@@ -312,7 +312,7 @@ class ShardedNewsdeskBot(NewsdeskBot, commands.AutoShardedBot):
 
 
 def newsdesk_bot(
-    settings: Settings, desk: Desk | None = None, guard: ShardGuard | None = None
+    settings: BotSettings, desk: Desk | None = None, guard: ShardGuard | None = None
 ) -> NewsdeskBot:
     """The bot these settings ask for: sharded when NEWSDESK_SHARD_COUNT is set."""
     if settings.shard_count is not None:

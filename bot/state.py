@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from bot.settings import BotSettings
 from index.answer.followups import Turn
-from index.settings import Settings
 from index.statedb import StateDatabase, StateUnavailable
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ class ServerSettings:
     retention_days: int  # how long questions are kept
 
     @classmethod
-    def defaults(cls, settings: Settings) -> ServerSettings:
+    def defaults(cls, settings: BotSettings) -> ServerSettings:
         return cls(
             channel_ids=settings.channel_ids,
             thread_mode=settings.thread_mode,
@@ -56,7 +56,7 @@ class ServerSettings:
 
 
 class BotState:
-    def __init__(self, db: StateDatabase, settings: Settings) -> None:
+    def __init__(self, db: StateDatabase, settings: BotSettings) -> None:
         self._db = db
         self._defaults = ServerSettings.defaults(settings)
         # The last settings read for each server: used only while the database is away, so

@@ -10,16 +10,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Self, get_type_hints
 
 from dotenv import load_dotenv
 
-from index.reader import WEIGHTS
+from index.db import is_database_url
+from index.errors import NewsdeskError
 
 PREFIX = "NEWSDESK_"
-# Where answers go: "off" in place; "mentions" a mention opens a thread, /ask answers in place;
-# "all" both open a thread.
-THREAD_MODES = ("off", "mentions", "all")
 # Settings that were replaced, and what to do instead: a forgotten one in .env stops the start
 # rather than being silently ignored.
 RETIRED = {
@@ -89,36 +87,12 @@ class Settings:
     # (index/answer/calibration.json, BENCHMARKS.md).
     covered_threshold: float | None = None
     sure_threshold: float | None = None
-    reader_weights: Path = WEIGHTS
-    # Discord.
-    discord_token: str = field(default="", repr=False)
-    guild_id: int | None = None
-    admin_ids: frozenset[int] = frozenset()
-    channel_ids: frozenset[int] = frozenset()
-    cooldown_seconds: float = 5.0
-    max_question_chars: int = 500
-    log_questions: bool = True
-    # Each server's default for keeping questions' wording for /gaps (it may turn it off with
-    # /settings; it is NEWSDESK_LOG_QUESTIONS's), and how many days questions are kept.
-    question_retention_days: int = 90
-    answer_dms: bool = True
-    # Shards (discord.py's), for several bot processes on one database: each runs shard_ids
-    # of shard_count; unset, one process runs the one connection. Jobs (a reindex, the feed
-    # poll) run once across them (index/ops/jobs.py).
-    shard_count: int | None = None
-    shard_ids: frozenset[int] = frozenset()
-    # /metrics and /healthz on this port (unset: not served), on this address.
-    metrics_port: int | None = None
-    metrics_host: str = "127.0.0.1"
-    # Defaults for each server; its admins change them with /settings.
-    thread_mode: str = "mentions"
-    forum_answers: bool = False  # answer each new post of a forum channel in its thread
-    feedback_buttons: bool = True
+    reader_weights: Path | None = None  # None: the shipped ones (index/reader/weights)
 
     def __post_init__(self) -> None:
         for name in ("database_url", "database_replica_url"):
             url = getattr(self, name)
-            if url and not url.startswith(("postgresql://", "postgres://")):
+            if url and not is_database_url(url):
                 raise SettingsError(f"{PREFIX}{name.upper()} must be a postgresql:// URL")
         if self.database_replica_url and not self.database_url:
             raise SettingsError(
@@ -129,26 +103,10 @@ class Settings:
                 f"{PREFIX}FEED_INTERVAL_MINUTES={self.feed_interval_minutes} is not valid: "
                 "use a number of minutes above 0"
             )
-        if self.question_retention_days < 1:
-            raise SettingsError(
-                f"{PREFIX}QUESTION_RETENTION_DAYS={self.question_retention_days} is not valid: "
-                "1 day or more"
-            )
         if self.follow_check_seconds <= 0:
             raise SettingsError(
                 f"{PREFIX}FOLLOW_CHECK_SECONDS={self.follow_check_seconds} is not valid: "
                 "use a number of seconds above 0"
-            )
-        if self.shard_ids and self.shard_count is None:
-            raise SettingsError(f"{PREFIX}SHARD_IDS needs {PREFIX}SHARD_COUNT: how many in all")
-        if self.shard_count is not None and self.shard_count < 1:
-            raise SettingsError(f"{PREFIX}SHARD_COUNT={self.shard_count} is not valid: 1 or more")
-        if self.shard_count is not None and any(
-            not 0 <= shard < self.shard_count for shard in self.shard_ids
-        ):
-            raise SettingsError(
-                f"{PREFIX}SHARD_IDS must each be from 0 to {PREFIX}SHARD_COUNT - 1 "
-                f"({self.shard_count - 1})"
             )
         if self.model_threads < 0:
             raise SettingsError(
@@ -160,16 +118,9 @@ class Settings:
                 raise SettingsError(
                     f"{PREFIX}{name.upper()}={value} is not valid: a probability from 0 to 1"
                 )
-        if self.thread_mode not in THREAD_MODES:
-            raise SettingsError(
-                f"{PREFIX}THREAD_MODE={self.thread_mode!r} is not valid: use one of "
-                + ", ".join(THREAD_MODES)
-            )
 
     @classmethod
-    def from_env(
-        cls, env_file: str | os.PathLike[str] | None = ".env", **overrides: Any
-    ) -> Settings:
+    def from_env(cls, env_file: str | os.PathLike[str] | None = ".env", **overrides: Any) -> Self:
         """Read settings from the environment (after loading ``env_file``), then apply overrides."""
         if env_file is not None:
             load_dotenv(env_file, override=False)
@@ -181,7 +132,7 @@ class Settings:
         for f in fields(cls):
             raw = os.environ.get(PREFIX + f.name.upper())
             if raw is not None and raw.strip() != "":
-                values[f.name] = _parse(f.name, raw.strip(), hints[f.name])
+                values[f.name] = parse(f.name, raw.strip(), hints[f.name])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -226,9 +177,9 @@ class Settings:
         )
 
 
-def _parse(name: str, raw: str, kind: Any) -> Any:
+def parse(name: str, raw: str, kind: Any) -> Any:
     try:
-        if kind == Path:
+        if kind == Path or kind == Path | None:
             return Path(raw).expanduser()
         if kind is bool:
             if raw.lower() in {"1", "true", "yes", "on"}:
@@ -273,5 +224,5 @@ def _usable_folder(name: str, path: Path, must_exist: bool, writable: bool) -> N
         raise SettingsError(f"{name}={path} is not writable by this user ({existing}).")
 
 
-class SettingsError(ValueError):
+class SettingsError(NewsdeskError, ValueError):
     """A setting has a value that cannot be used."""

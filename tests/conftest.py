@@ -7,7 +7,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import discord
@@ -15,6 +15,7 @@ import pytest
 import simcord
 
 from bot.client import NewsdeskBot
+from bot.settings import BotSettings
 from index.ops.desk import Desk
 from index.search.build import BuildOptions, build
 from index.search.embedding import Embedder
@@ -86,7 +87,7 @@ def bot_settings(settings, seed_index: Path, corpus: Path, tmp_path: Path):
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index, index_dir, symlinks=True)
     return replace(
-        settings,
+        BotSettings(**{f.name: getattr(settings, f.name) for f in fields(settings)}),
         corpus_dir=corpus,
         index_dir=index_dir,
         state_db=tmp_path / "state.sqlite",

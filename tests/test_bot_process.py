@@ -15,10 +15,10 @@ import pytest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.shards import SHARD_LOCK, lock_key
 from fakediscord import MANAGE_GUILD, TOKEN, FakeDiscord, Interaction, Recorded, shard_of
-from index.ops.shards import SHARD_LOCK, lock_key
+from index.reader import WEIGHTS
 from index.search.storage.folder import FolderStorage as Store
-from index.settings import Settings
 from localpg import PostgresServer
 
 from .botprocess import (
@@ -194,7 +194,7 @@ def test_a_damaged_state_database_stops_the_start_with_a_clear_message(tmp_path:
 def test_damaged_reader_weights_stop_the_start_with_a_clear_message(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "seeds", tmp_path / "corpus")
     weights = tmp_path / "reader.safetensors"
-    weights.write_bytes(Settings().reader_weights.read_bytes()[:4096])
+    weights.write_bytes(WEIGHTS.read_bytes()[:4096])
     code, output = run_bot(
         tmp_path, NEWSDESK_DISCORD_TOKEN=TOKEN, NEWSDESK_READER_WEIGHTS=str(weights)
     )

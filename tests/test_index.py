@@ -7,9 +7,9 @@ from pathlib import Path
 import faiss
 import pytest
 
+from index.errors import IndexUnavailable
 from index.search.build import BuildOptions, build
 from index.search.retriever import Retriever
-from index.search.storage.base import IndexUnavailable
 from index.search.storage.folder import FolderStorage as Store
 
 

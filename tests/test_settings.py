@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import BotSettings
 from index.settings import Settings, SettingsError
 
 from .conftest import ROOT, unprivileged
@@ -18,7 +19,7 @@ def test_settings_come_from_the_environment_with_types(monkeypatch) -> None:
     monkeypatch.setenv("NEWSDESK_ADMIN_IDS", "12, 34 56")
     monkeypatch.setenv("NEWSDESK_LOG_QUESTIONS", "false")
     monkeypatch.setenv("NEWSDESK_GUILD_ID", "")
-    settings = Settings.from_env(env_file=None)
+    settings = BotSettings.from_env(env_file=None)
     assert settings.top_k == 3
     assert settings.admin_ids == frozenset({12, 34, 56})
     assert settings.log_questions is False and settings.guild_id is None
@@ -32,7 +33,7 @@ def test_a_bad_value_names_the_variable(monkeypatch) -> None:
 
 def test_the_token_is_not_in_the_settings_repr(monkeypatch) -> None:
     monkeypatch.setenv("NEWSDESK_DISCORD_TOKEN", "secret-token-value")
-    assert "secret-token-value" not in repr(Settings.from_env(env_file=None))
+    assert "secret-token-value" not in repr(BotSettings.from_env(env_file=None))
 
 
 def paths(tmp_path: Path, corpus: Path, index: Path) -> None:

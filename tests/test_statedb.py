@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import BotSettings
 from bot.state import BotState
 from index.answer.records import Answer
 from index.ingest.feeds import FeedBook, FeedRejected, FeedResult
 from index.ops.feedback import FeedbackLog
-from index.settings import Settings
 from index.statedb import StateDatabase, StateUnavailable, open_state
 from index.statedb import postgres as pg
 from index.statedb.sqlite import MIGRATIONS, VERSION, SQLiteState
@@ -141,10 +141,11 @@ def test_voters_are_kept_as_salted_hashes(location: str | Path) -> None:
 
 
 def test_server_settings_and_conversations_are_shared_by_every_process_on_it(
-    location: str | Path, settings: Settings
+    location: str | Path
 ) -> None:
     """Two handles on one database, as two bot processes hold: what one writes, the other
     reads at its next use, with no restart."""
+    settings = BotSettings.from_env(env_file=None)
     one, other = BotState(open_state(location), settings), BotState(open_state(location), settings)
     guild, thread = 2**60 + 7, 2**61 + 9
     assert other.server(guild).cooldown_seconds == settings.cooldown_seconds
@@ -204,8 +205,9 @@ def test_postgres_state_is_made_once_and_a_newer_schema_is_refused(database_url:
 
 
 def test_postgres_going_away_is_a_clear_error_and_its_return_reconnects(
-    tmp_path: Path, settings: Settings
+    tmp_path: Path,
 ) -> None:
+    settings = BotSettings.from_env(env_file=None)
     server = PostgresServer()
     server.start()
     try:

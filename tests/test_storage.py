@@ -15,12 +15,12 @@ import pytest
 
 import index.ops.desk
 from index.answer.answerer import Answerer
+from index.errors import IndexUnavailable
 from index.ops.desk import Desk
 from index.search.build import BuildOptions, build
 from index.search.embedding import Embedder
 from index.search.retriever import Retriever
 from index.search.storage import Location, backend_at
-from index.search.storage.base import IndexUnavailable
 
 from .conftest import SEEDS
 

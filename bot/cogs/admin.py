@@ -31,11 +31,12 @@ from bot.formatting import (
     sources_embed,
 )
 from bot.views import Confirm
+from index.errors import IndexUnavailable
 from index.ingest.feeds import fetch_urls, index_added
 from index.ingest.fetching import FetchPolicy
 from index.ops.desk import ArticleRejected, Desk, ReindexRunning
 from index.search.build import BuildProgress, BuildReport
-from index.search.storage.base import ArticleRecord, BuildRunning, IndexUnavailable
+from index.search.storage.base import ArticleRecord, BuildRunning
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from bot.checks import channel_managers_only
 from bot.client import NewsdeskBot
 from bot.formatting import NO_MENTIONS, fit, follow_embed, following_embed
 from bot.views import TimelinePage, timeline_message
-from index.search.storage.base import IndexUnavailable
+from index.errors import IndexUnavailable
 from index.statedb import StateUnavailable
 from index.stories.follows import FollowRejected, News
 from index.stories.timeline import parse_date

@@ -35,7 +35,7 @@ from index.answer.records import Answer, Found
 from index.answer.reports import Report
 from index.answer.sentences import Considered, ranked_candidates, read_best, score_sentences
 from index.answer.signals import signals
-from index.reader import WEIGHTS, Reader
+from index.reader import Reader
 from index.search.embedding import Embedder
 from index.search.onnxcache import DEFAULT_RUNTIME, Runtime
 from index.search.retriever import Fusion, Passage, Retriever
@@ -212,9 +212,9 @@ def open_answerer(
     return Answerer.from_settings(retriever, settings, reader)
 
 
-def shipped_reader(weights: Path = WEIGHTS, runtime: Runtime = DEFAULT_RUNTIME) -> Reader:
-    """The trained reader with ``weights``, shared by the process; imported on first use, so
-    commands that never answer do not load ONNX Runtime."""
+def shipped_reader(weights: Path | None = None, runtime: Runtime = DEFAULT_RUNTIME) -> Reader:
+    """The trained reader with ``weights`` (None: the shipped ones), shared by the process;
+    imported on first use, so commands that never answer do not load ONNX Runtime."""
     from index.reader.model import default_reader
 
     return default_reader(weights, runtime)

@@ -29,6 +29,8 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from index.errors import NewsdeskError
+
 CALIBRATION = Path(__file__).with_name("calibration.json")
 REFIT = "python -m index.training.calibration fit --data ../shared/squad/train.jsonl.gz"
 
@@ -154,7 +156,7 @@ class Calibration:
         )
 
 
-class CalibrationError(RuntimeError):
+class CalibrationError(NewsdeskError, RuntimeError):
     """The calibration file is missing or damaged; the message says how to get it back."""
 
 

@@ -23,6 +23,7 @@ from index.answer.answerer import Answerer, open_answerer
 from index.answer.confidence import CALIBRATION, load_calibration
 from index.answer.followups import Turn
 from index.answer.records import Answer
+from index.errors import IndexUnavailable
 from index.ingest.articles import SkipFile, read_file
 from index.ingest.originals import originals_for
 from index.ingest.pages import WebArticle
@@ -31,7 +32,7 @@ from index.search.build import BuildOptions, BuildProgress, BuildReport, build
 from index.search.embedding import Embedder
 from index.search.onnxcache import Runtime
 from index.search.storage import Location, backend_at
-from index.search.storage.base import ArticleRecord, BuildRunning, IndexUnavailable, Manifest
+from index.search.storage.base import ArticleRecord, BuildRunning, Manifest
 from index.settings import Settings
 from index.stories.timeline import Timeline, Timelines
 

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from index.search.storage.postgres import redacted
+from index.db import redacted
 from index.settings import Settings
 from index.statedb import StateUnavailable
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from index.errors import NewsdeskError
+
 # The committed weights of the trained reader (see weights/MODEL_CARD.md).
 WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
 RETRAIN = (
@@ -46,7 +48,7 @@ class ReaderOutput:
         return [s for s in self.spans if s.sentence == sentence]
 
 
-class ReaderWeightsError(RuntimeError):
+class ReaderWeightsError(NewsdeskError, RuntimeError):
     """The reader's weights are missing, damaged or made for another base model."""
 
 

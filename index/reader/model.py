@@ -204,7 +204,14 @@ def _export(weights: Path) -> bytes:
     return export_reader(weights)
 
 
+def default_reader(
+    weights: Path | None = None, runtime: Runtime = DEFAULT_RUNTIME
+) -> TrainedReader:
+    """The reader with ``weights`` (None: the shipped ones), loaded once per process and shared
+    (it is read-only)."""
+    return _loaded(weights or WEIGHTS, runtime)
+
+
 @cache
-def default_reader(weights: Path = WEIGHTS, runtime: Runtime = DEFAULT_RUNTIME) -> TrainedReader:
-    """The reader with ``weights``, loaded once per process and shared (it is read-only)."""
+def _loaded(weights: Path, runtime: Runtime) -> TrainedReader:
     return TrainedReader(weights, runtime=runtime)

@@ -15,8 +15,10 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from index.errors import NewsdeskError
 
-class StateUnavailable(RuntimeError):
+
+class StateUnavailable(NewsdeskError, RuntimeError):
     """The state database cannot be used; the message says why and what to do."""
 
 

@@ -16,8 +16,7 @@ from typing import Any
 
 import psycopg
 
-from index.db import migrate_postgres, postgres_version
-from index.search.storage.postgres import redacted
+from index.db import migrate_postgres, postgres_version, redacted
 from index.statedb.base import Cursor, StateDatabase, StateUnavailable
 
 SCHEMA = "newsdesk_state"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from index.errors import IndexUnavailable
 from index.ingest.articles import Article
 from index.ingest.chunking import Chunk, Span
 from index.settings import Settings
@@ -22,10 +23,6 @@ from index.settings import Settings
 # vectors to an incremental build.
 FORMAT = 1
 REBUILD_HINT = "Rebuild it with `python -m index build --full` (or /reindex in Discord)."
-
-
-class IndexUnavailable(RuntimeError):
-    """The index cannot be used as it is; the message says why and how to fix it."""
 
 
 class BuildRunning(IndexUnavailable):

@@ -36,6 +36,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from index.errors import IndexUnavailable
 from index.ingest.articles import Article
 from index.ingest.chunking import Chunk
 from index.search.lexical import LexicalIndex
@@ -48,7 +49,6 @@ from index.search.storage.base import (
     BuildSpec,
     Changes,
     Embedded,
-    IndexUnavailable,
     LexicalHits,
     Manifest,
     PassageRecord,

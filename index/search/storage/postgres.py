@@ -22,20 +22,18 @@ cannot mix two indexes in one answer.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
-from urllib.parse import urlsplit
 
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
-from index.db import migrate_postgres, postgres_version
+from index.db import connect, migrate, postgres_version, redacted
+from index.errors import IndexUnavailable
 from index.search.lexical import tokenize
 from index.search.storage.base import (
     FORMAT,
@@ -45,7 +43,6 @@ from index.search.storage.base import (
     BuildRunning,
     BuildSpec,
     Changes,
-    IndexUnavailable,
     LexicalHits,
     Manifest,
     PassageRecord,
@@ -56,99 +53,12 @@ from index.search.storage.base import (
 # bm25s's defaults (method "lucene"), so both backends rank alike.
 K1, B = 1.5, 0.75
 BUILD_LOCK = 7_302_118_201  # pg_advisory_lock key held by a builder
-MIGRATION_LOCK = 7_302_118_202
 HNSW_NEIGHBOURS, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128  # as the folder's FAISS
 # Memory for building the graph, for the build's transaction only (PostgreSQL takes what the
 # graph needs, up to this): about 2.5 KB a passage at 384 dimensions, so 4 GB holds 1.5 million.
 # With PostgreSQL's default 64 MB the graph of more than ~25,000 passages spills to disk and
 # builds many times slower (BENCHMARKS.md has both).
 HNSW_BUILD_MEMORY = "4GB"
-
-# Migration N brings the tables from version N - 1 to N; append, never edit one that shipped.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE EXTENSION IF NOT EXISTS vector;
-    CREATE TABLE newsdesk_meta (key text PRIMARY KEY, value text NOT NULL);
-    CREATE TABLE newsdesk_articles (
-        id text PRIMARY KEY, title text NOT NULL, source text NOT NULL, url text, date text,
-        hash text NOT NULL, passages integer NOT NULL
-    );
-    CREATE TABLE newsdesk_passages (
-        id integer PRIMARY KEY,
-        article_id text NOT NULL REFERENCES newsdesk_articles ON DELETE CASCADE,
-        start_char integer NOT NULL, end_char integer NOT NULL, text text NOT NULL,
-        first_sentence integer NOT NULL, sentence_count integer NOT NULL,
-        length integer NOT NULL, embedding vector NOT NULL
-    );
-    CREATE INDEX newsdesk_passages_by_article ON newsdesk_passages (article_id);
-    CREATE TABLE newsdesk_sentences (
-        id integer PRIMARY KEY,
-        article_id text NOT NULL REFERENCES newsdesk_articles ON DELETE CASCADE,
-        start_char integer NOT NULL, end_char integer NOT NULL, text text NOT NULL,
-        embedding vector NOT NULL
-    );
-    CREATE INDEX newsdesk_sentences_by_article ON newsdesk_sentences (article_id);
-    CREATE TABLE newsdesk_terms (
-        term text NOT NULL,
-        passage_id integer NOT NULL REFERENCES newsdesk_passages ON DELETE CASCADE,
-        tf integer NOT NULL,
-        PRIMARY KEY (term, passage_id)
-    );
-    CREATE INDEX newsdesk_terms_by_passage ON newsdesk_terms (passage_id);
-    """,
-    # The articles' originals, which every build reads (index.corpus); "removed" keeps what
-    # /remove took out, so that it can be put back.
-    """
-    CREATE TABLE newsdesk_originals (
-        id text PRIMARY KEY, content bytea NOT NULL, hash text NOT NULL, origin text NOT NULL,
-        added double precision NOT NULL, removed double precision
-    );
-    """,
-)
-VERSION = len(MIGRATIONS)
-
-
-def connect(url: str) -> psycopg.Connection:
-    try:
-        connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
-    except psycopg.OperationalError as error:
-        raise IndexUnavailable(
-            f"Cannot reach the index database {redacted(url)}: {str(error).strip()}"
-        ) from None
-    return connection
-
-
-def redacted(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
-
-
-def migrate(connection: psycopg.Connection, url: str) -> None:
-    """Bring the tables up to ``VERSION``; a database from a newer release is refused."""
-
-    def newer(version: int) -> IndexUnavailable:
-        return IndexUnavailable(
-            f"The index database {redacted(url)} was written by a newer Newsdesk (schema "
-            f"version {version}; this one knows up to {VERSION}). Run the newer release."
-        )
-
-    if connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
-        # A read replica takes its tables from its primary: it cannot be written, and a
-        # process that opened one first (a new cluster) was stopped by the attempt.
-        version = _version(connection)
-        if version > VERSION:
-            raise newer(version)
-        if version < VERSION:
-            raise IndexUnavailable(
-                f"There is no index of this release in the read replica {redacted(url)} yet "
-                f"(schema version {version} of {VERSION}): it comes with the first build on "
-                "the primary."
-            )
-        return
-    migrate_postgres(connection, MIGRATIONS, "newsdesk_meta", MIGRATION_LOCK, newer)
 
 
 def _version(connection: psycopg.Connection) -> int:
@@ -509,18 +419,3 @@ class PostgresBackend(Backend):
                 (key, value),
             )
         return manifest
-
-
-@contextmanager
-def scratch_schema(url: str) -> Iterator[str]:
-    """``url`` pointed at a new, empty schema, dropped afterwards: an index for a while (an
-    evaluation) beside the real one, in the same database."""
-    name = f"newsdesk_scratch_{os.getpid()}_{secrets.token_hex(4)}"
-    with connect(url) as connection:
-        connection.execute(f"CREATE SCHEMA {name}")
-    joiner = "&" if urlsplit(url).query else "?"
-    try:
-        yield f"{url}{joiner}options=-csearch_path%3D{name},public"
-    finally:
-        with connect(url) as connection:
-            connection.execute(f"DROP SCHEMA {name} CASCADE")

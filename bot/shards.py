@@ -25,7 +25,8 @@ from typing import Literal
 
 import psycopg
 
-from index.search.storage.postgres import redacted
+from index.db import redacted
+from index.errors import NewsdeskError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ IDENTIFY_SECONDS = 5.0
 Held = Literal["held", "away", "taken"]
 
 
-class ShardTaken(RuntimeError):
+class ShardTaken(NewsdeskError, RuntimeError):
     """Another live process runs one of this process's shards."""
 
 
