@@ -410,7 +410,7 @@ def bench_bot(index_dir: Path, corpus: Path) -> dict:
 
 def bench_search(name: str, data: np.ndarray, probe: np.ndarray) -> list[dict]:
     """Latency and recall@10 against exact search, for each index type the store builds."""
-    from index.search.storage.folder import search_index
+    from index.search.storage.folder_build import search_index
 
     results = []
     truth = None

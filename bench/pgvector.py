@@ -182,7 +182,7 @@ def main() -> int:
         faiss_rows = bench_search("random", data, probe)
         for row in faiss_rows:
             print(row, flush=True)
-        from index.search.storage.folder import search_index
+        from index.search.storage.folder_build import search_index
 
         _, truth = search_index(data, len(data)).search(probe, 10)
         search = faiss_rows + pgvector_search(server.database("vectors"), data, probe, truth)

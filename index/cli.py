@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument(
         "--feeds",
         action="store_true",
-        help="poll NEWSDESK_FEEDS and the feeds added in Discord, once (for cron)",
+        help="poll NEWSDESK_FEEDS and the feeds servers added, once (for cron)",
     )
     fetch.set_defaults(run=run_fetch)
 
@@ -188,7 +188,7 @@ def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
     NEWSDESK_FETCH_ALLOW_PRIVATE is set (a cron job reading a hostile feed is protected)."""
     import asyncio
 
-    from index.ingest.feeds import FeedBook, fetch_urls, index_added, index_poll, poll
+    from index.ingest.feeds import FeedBook, fetch_urls, poll
     from index.ingest.fetching import FetchPolicy
     from index.ops.desk import Desk
 
@@ -200,7 +200,7 @@ def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
     book.use_settings(settings.feeds)
     if args.feeds:
         results = asyncio.run(poll(policy, book, book.every()))
-        report = index_poll(Desk(settings), book, results)
+        report = Desk(settings).add_polled(book, results)
         for result in results:
             print(f"{result.feed.url}: {result.error or f'{len(result.articles)} new or updated'}")
             for _link, reason in result.failed:
@@ -211,7 +211,7 @@ def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
     for _url, reason in fetched.refused:
         print(f"not added: {reason}", file=sys.stderr)
     if fetched.articles:
-        records, report = index_added(Desk(settings), book, fetched.articles)
+        records, report = Desk(settings).add_requested(book, fetched.articles)
         for record in records:
             date = record.date or "no date"
             print(f"{record.id}: {record.title} ({date}, {record.passages} passages)")
@@ -220,7 +220,7 @@ def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_add(args: argparse.Namespace, settings: Settings) -> int:
-    """Files are read as /add reads an upload; URLs are fetched as ``fetch`` fetches them."""
+    """Files are read as an uploaded article is; URLs are fetched as ``fetch`` fetches them."""
     from index.ops.desk import ArticleRejected, Desk
 
     urls = [item for item in args.items if item.startswith(("http://", "https://"))]

@@ -86,7 +86,7 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX newsdesk_terms_by_passage ON newsdesk_terms (passage_id);
     """,
     # The articles' originals, which every build reads (index.corpus); "removed" keeps what
-    # /remove took out, so that it can be put back.
+    # a removal took out, so that it can be put back.
     """
     CREATE TABLE newsdesk_originals (
         id text PRIMARY KEY, content bytea NOT NULL, hash text NOT NULL, origin text NOT NULL,

@@ -58,7 +58,7 @@ class Settings:
     chunk_tokens: int = 200
     batch_size: int = 32
     max_article_bytes: int = 20_000_000
-    max_upload_bytes: int = 2_000_000  # an article attached to /add
+    max_upload_bytes: int = 2_000_000  # an article uploaded to the bot
     # Exact search up to this many passages, an HNSW graph above. Exact search costs 14 ms per
     # 100,000 passages on 2 cores, so beyond ~150,000 the whole answer would pass 50 ms; the
     # graph searches 100,000 real embeddings in 0.5 ms at recall@10 0.99, but is rebuilt with

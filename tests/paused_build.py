@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-import index.search.storage.folder as folder
+import index.search.storage.folder_build as folder
 import index.search.storage.postgres as postgres
 from index.cli import main
 from index.search.embedding import Embedder, Progress

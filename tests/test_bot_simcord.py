@@ -241,7 +241,7 @@ async def test_a_full_disk_during_reindex_is_reported_and_the_old_index_serves(
     def disk_full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("index.search.storage.folder.faiss.write_index", disk_full)
+    monkeypatch.setattr("index.search.storage.folder_build.faiss.write_index", disk_full)
     failed = await editor.slash(channel, "reindex", full=True)
     message = [m for m in [failed.response, *failed.followups] if m][-1]
     assert "Reindex failed" in message.content and "No space left on device" in message.content

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.ingest.feeds import FeedBook, FeedRejected, fetch_urls, index_added, index_poll, poll
+from index.ingest.feeds import FeedBook, FeedRejected, fetch_urls, poll
 from index.ingest.fetching import FetchPolicy
 from index.ops.desk import Desk
 from index.statedb import open_state
@@ -29,7 +29,7 @@ def book(bot_settings) -> FeedBook:
 
 async def poll_once(desk: Desk, book: FeedBook) -> list:
     results = await poll(OPEN, book, book.every())
-    index_poll(desk, book, results)
+    desk.add_polled(book, results)
     return results
 
 
@@ -80,10 +80,10 @@ async def test_an_updated_story_replaces_its_old_passages(
     news_site: NewsSite, desk: Desk, book: FeedBook
 ) -> None:
     url = news_site.url("/changing")
-    records, _ = index_added(desk, book, (await fetch_urls(OPEN, [url])).articles)
+    records, _ = desk.add_requested(book, (await fetch_urls(OPEN, [url])).articles)
     assert records[0].date == "2026-11-21"
     assert "74" in desk.ask("What is the death toll from the river floods?").text
-    records, report = index_added(desk, book, (await fetch_urls(OPEN, [url])).articles)
+    records, report = desk.add_requested(book, (await fetch_urls(OPEN, [url])).articles)
     assert report.changed == [records[0].id] and report.added == []
     assert records[0].date == "2026-11-22"
     answer = desk.ask("What is the death toll from the river floods?")
@@ -105,7 +105,7 @@ async def test_a_removed_story_stays_removed_until_added_by_hand(
     assert all(r.articles == [] for r in results)
     assert story.id not in {a.id for a in desk.articles()}
     # An admin adding it by URL takes it back.
-    index_added(desk, book, (await fetch_urls(OPEN, [story.url])).articles)
+    desk.add_requested(book, (await fetch_urls(OPEN, [story.url])).articles)
     assert story.id in {a.id for a in desk.articles()} and not book.removed(story.url)
 
 
@@ -117,7 +117,7 @@ async def test_an_entry_that_cannot_be_fetched_is_reported_not_indexed(
     before = len(desk.articles())
     [result] = await poll(OPEN, book, book.every())
     assert [link for link, _ in result.failed] == [news_site.url("/news/bridge?utm_source=rss")]
-    index_poll(desk, book, [result])
+    desk.add_polled(book, [result])
     assert len(desk.articles()) == before + 1  # the story that could be fetched
     [feed] = book.every()
     assert feed.last_added == 1 and "404" in (feed.last_error or "")
@@ -135,7 +135,7 @@ async def test_a_failed_build_leaves_the_corpus_and_the_feed_as_they_were(
     monkeypatch.setattr("index.ops.desk.build", broken)
     results = await poll(OPEN, book, book.every())
     with pytest.raises(OSError):
-        index_poll(desk, book, results)
+        desk.add_polled(book, results)
     assert sorted(p.name for p in desk.settings.corpus_dir.rglob("*") if p.is_file()) == (
         corpus_before
     )

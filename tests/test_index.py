@@ -149,7 +149,7 @@ def test_a_build_that_dies_before_the_switch_leaves_the_old_index_serving(
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("index.search.storage.folder._switch", crash)
+    monkeypatch.setattr("index.search.storage.folder_build._switch", crash)
     with pytest.raises(OSError, match="disk full"):
         build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
     assert (index_dir / "current").resolve() == before

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from index.ingest.originals import DatabaseOriginals, FolderOriginals, Originals
+from index.ingest.originals import FolderOriginals, Originals
+from index.ingest.originals_postgres import DatabaseOriginals
 from index.ops.desk import Desk
 
 from .conftest import SEEDS

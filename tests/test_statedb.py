@@ -141,7 +141,7 @@ def test_voters_are_kept_as_salted_hashes(location: str | Path) -> None:
 
 
 def test_server_settings_and_conversations_are_shared_by_every_process_on_it(
-    location: str | Path
+    location: str | Path,
 ) -> None:
     """Two handles on one database, as two bot processes hold: what one writes, the other
     reads at its next use, with no restart."""

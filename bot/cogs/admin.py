@@ -32,7 +32,7 @@ from bot.formatting import (
 )
 from bot.views import Confirm
 from index.errors import IndexUnavailable
-from index.ingest.feeds import fetch_urls, index_added
+from index.ingest.feeds import fetch_urls
 from index.ingest.fetching import FetchPolicy
 from index.ops.desk import ArticleRejected, Desk, ReindexRunning
 from index.search.build import BuildProgress, BuildReport
@@ -155,7 +155,7 @@ class Admin(commands.Cog):
             )
             return
         await interaction.edit_original_response(content="Fetched; indexing it now…")
-        job = asyncio.to_thread(index_added, self.bot.desk, self.bot.feeds, fetched.articles)
+        job = asyncio.to_thread(self.bot.desk.add_requested, self.bot.feeds, fetched.articles)
         await self._show_added(interaction, job)
 
     async def _show_added(

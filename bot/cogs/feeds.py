@@ -18,7 +18,7 @@ from discord.ext import commands
 from bot.checks import admin_only
 from bot.client import NewsdeskBot
 from bot.formatting import NO_MENTIONS, feeds_embed, fit
-from index.ingest.feeds import Feed, FeedRejected, FeedResult, index_poll, poll
+from index.ingest.feeds import Feed, FeedRejected, FeedResult, poll
 from index.ingest.fetching import FetchPolicy
 from index.ops.desk import ReindexRunning
 from index.statedb import StateUnavailable
@@ -50,7 +50,7 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
     async def _poll(self, feeds: list[Feed]) -> list[FeedResult]:
         async with self._polling:
             results = await poll(self.policy, self.bot.feeds, feeds)
-            report = await asyncio.to_thread(index_poll, self.bot.desk, self.bot.feeds, results)
+            report = await asyncio.to_thread(self.bot.desk.add_polled, self.bot.feeds, results)
         added = report and len(report.added) + len(report.changed)
         self.bot.monitoring.polled(len(results), sum(1 for r in results if r.error))
         log.info("polled %d feeds: %s new or updated articles", len(feeds), added or "no")

@@ -3,8 +3,8 @@
 The feeds, their conditional-GET validators, the entries already taken and the web articles an
 admin removed live in the state database (``FeedBook``). ``fetch_urls`` and ``poll`` do the
 network work through one ``Fetcher`` (one request at a time, a delay per site) and return the
-articles; ``index_added`` and ``index_poll`` save and index them in one incremental build
-(``Desk.add_web``), and only then record the poll, so the entries of a failed build are taken
+articles; ``Desk.add_requested`` and ``Desk.add_polled`` save and index them in one incremental
+build, and only then record the poll, so the entries of a failed build are taken
 again next time. The bot runs them on a schedule; ``python -m index fetch`` runs them once.
 """
 
@@ -26,9 +26,6 @@ from index.ingest.fetching import (
     FetchUnavailable,
 )
 from index.ingest.pages import NotAnArticle, WebArticle, canonical_url, extract
-from index.ops.desk import Desk
-from index.search.build import BuildReport
-from index.search.storage.base import ArticleRecord
 from index.statedb import StateDatabase
 from index.statedb.base import Writer
 
@@ -117,7 +114,7 @@ class FeedBook:
     def remove(self, feed_id: int, guild_id: int) -> Feed:
         feed = next((f for f in self.listed(guild_id) if f.id == feed_id), None)
         if feed is None:
-            raise FeedRejected("There is no such feed here; /feeds list shows them.")
+            raise FeedRejected("There is no such feed here; the list of feeds shows them.")
         if feed.guild_id is None:
             raise FeedRejected("That feed is set in NEWSDESK_FEEDS; the operator changes it there.")
         with self._db.writing() as db:
@@ -211,32 +208,6 @@ async def poll(policy: FetchPolicy, book: FeedBook, feeds: Sequence[Feed]) -> li
     for result in results:
         result.articles = [a for a in result.articles if id(a) in kept]
     return results
-
-
-def index_added(
-    desk: Desk, book: FeedBook, articles: list[WebArticle]
-) -> tuple[list[ArticleRecord], BuildReport]:
-    """Index articles a person asked for by URL: one an admin removed is taken back."""
-    records, report = desk.add_web(articles)
-    book.readmit([article.url for article in articles])
-    return records, report
-
-
-def index_poll(desk: Desk, book: FeedBook, results: list[FeedResult]) -> BuildReport | None:
-    """Index what a poll brought in one build (none when it brought nothing), then record each
-    feed's run. When the build fails, the feeds keep their validators and entries, so the next
-    poll takes the same stories again."""
-    articles = [article for result in results for article in result.articles]
-    try:
-        report = desk.add_web(articles)[1] if articles else None
-    except Exception as error:
-        for result in results:
-            book.record(result, 0, failed=f"indexing failed: {error}")
-        raise
-    changed = set(report.added + report.changed) if report else set()
-    for result in results:
-        book.record(result, sum(article.path in changed for article in result.articles))
-    return report
 
 
 async def _article(fetcher: Fetcher, url: str, feed_date: str | None = None) -> WebArticle:

@@ -1,4 +1,4 @@
-"""Fetching from the web, safely: the URLs come from Discord members and from feeds.
+"""Fetching from the web, safely: the URLs come from members and from feeds.
 
 Every request goes through one ``Fetcher``, which
 - takes http and https only, and refuses loopback, private, link-local, carrier-grade NAT,
@@ -28,7 +28,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from index.settings import Settings
 
-USER_AGENT = "NewsdeskBot/0.1 (a Discord bot answering questions about news; python-aiohttp)"
+USER_AGENT = "NewsdeskBot/0.1 (a bot answering questions about news; python-aiohttp)"
 PAGE_TYPES = ("text/html", "application/xhtml+xml")
 FEED_TYPES = (
     "application/rss+xml",
@@ -138,8 +138,8 @@ class GuardedResolver(AbstractResolver):
 
 
 class Fetcher:
-    """One per batch of work (a poll, a /add): it remembers robots.txt and when it last asked
-    each site. Use as ``async with Fetcher(policy) as fetcher``."""
+    """One per batch of work (a poll, an article added): it remembers robots.txt and when it
+    last asked each site. Use as ``async with Fetcher(policy) as fetcher``."""
 
     def __init__(self, policy: FetchPolicy) -> None:
         self.policy = policy

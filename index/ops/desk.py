@@ -1,10 +1,10 @@
-"""The desk: what a long-running front end (the Discord bot) holds on to.
+"""The desk: what a long-running front end (the bot) holds on to.
 
 It answers from the current index while a rebuild runs in the background, switches to the new
 index only once it is complete, and keeps the old one serving when a rebuild fails. One model
 instance serves both querying and indexing. Articles are added to and taken out of the
-originals (``index.ingest.originals``: the folder, or the database when there is one) and put back
-when the build that follows fails.
+originals (``index.ingest.originals``: the folder, or the database when there is one) and put
+back when the build that follows fails.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from index.answer.followups import Turn
 from index.answer.records import Answer
 from index.errors import IndexUnavailable
 from index.ingest.articles import SkipFile, read_file
-from index.ingest.originals import originals_for
+from index.ingest.feeds import FeedBook, FeedResult
+from index.ingest.originals import Undo, originals_for
 from index.ingest.pages import WebArticle
 from index.reader.model import default_reader
 from index.search.build import BuildOptions, BuildProgress, BuildReport, build
@@ -39,7 +40,8 @@ from index.stories.timeline import Timeline, Timelines
 log = logging.getLogger(__name__)
 
 
-# What /add accepts: the single-article formats (a .jsonl of many articles is a shell job).
+# What an uploaded article may be: the single-article formats (a .jsonl of many articles is a
+# shell job).
 UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".json")
 FIRST_BUILD_POLL_SECONDS = 1.0
 REPLICA_WAIT_SECONDS = 10.0  # a standby on the same network replays a build in milliseconds
@@ -94,10 +96,6 @@ class Desk:
                 log.info("another process is building the index; waiting for it")
                 time.sleep(FIRST_BUILD_POLL_SECONDS)
 
-    @property
-    def reindexing(self) -> bool:
-        return self._rebuilding.locked()
-
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         answerer = self._answerer  # one read: a swap during the question does not affect it
         if answerer is None:
@@ -146,13 +144,7 @@ class Desk:
         """
         limit = self.settings.max_upload_bytes
         named = [(self._checked_name(filename, data, limit), data) for filename, data in files]
-        with self._exclusively():
-            undo = self.originals.put_many(named, "upload")
-            try:
-                report = self._rebuild()
-            except BaseException:
-                undo()
-                raise
+        report = self._change(lambda: self.originals.put_many(named, "upload"))
         # A .json file may hold a list of articles: "name#0", "name#1", ...
         names = {name for name, _ in named}
         return [a for a in self.articles() if a.id.split("#")[0] in names], report
@@ -191,39 +183,63 @@ class Desk:
         """Save fetched articles (a story already there is replaced when its text changed)
         and index them in one build; when the build fails, the originals are put back as they
         were. Returns the records of the articles now indexed."""
-        with self._exclusively():
-            undo = self.originals.put_many(
-                [(article.path, article.to_markdown().encode()) for article in articles], "web"
-            )
-            try:
-                report = self._rebuild()
-            except BaseException:
-                undo()
-                raise
+        files = [(article.path, article.to_markdown().encode()) for article in articles]
+        report = self._change(lambda: self.originals.put_many(files, "web"))
         paths = {article.path for article in articles}
         return [a for a in self.articles() if a.id in paths], report
+
+    def add_requested(
+        self, book: FeedBook, articles: list[WebArticle]
+    ) -> tuple[list[ArticleRecord], BuildReport]:
+        """Index articles a person asked for by URL: one an admin removed is taken back."""
+        records, report = self.add_web(articles)
+        book.readmit([article.url for article in articles])
+        return records, report
+
+    def add_polled(self, book: FeedBook, results: list[FeedResult]) -> BuildReport | None:
+        """Index what a poll brought in one build (none when it brought nothing), then record
+        each feed's run. When the build fails, the feeds keep their validators and entries, so
+        the next poll takes the same stories again."""
+        articles = [article for result in results for article in result.articles]
+        try:
+            report = self.add_web(articles)[1] if articles else None
+        except Exception as error:
+            for result in results:
+                book.record(result, 0, failed=f"indexing failed: {error}")
+            raise
+        changed = set(report.added + report.changed) if report else set()
+        for result in results:
+            book.record(result, sum(article.path in changed for article in result.articles))
+        return report
 
     def remove_article(self, article_id: str) -> tuple[ArticleRecord, BuildReport]:
         """Take an article out of the originals (kept aside, as ``Originals.take_out`` says)
         and out of the index."""
         records = {a.id: a for a in self.articles()}
         if article_id not in records:
-            raise ArticleRejected("That article is not in the index; pick one from /sources.")
+            raise ArticleRejected(
+                "That article is not in the index; pick one from the list of sources."
+            )
         if "#" in article_id:
             raise ArticleRejected(
                 f"{article_id.split('#')[0]} holds several articles; remove this one by editing "
-                "that file and running /reindex."
+                "that file and reindexing."
             )
         if self.originals.get(article_id) is None:
             raise ArticleRejected(f"{article_id} is no longer among the articles.")
+        report = self._change(lambda: self.originals.take_out(article_id))
+        return records[article_id], report
+
+    def _change(self, change: Callable[[], Undo]) -> BuildReport:
+        """Make ``change`` to the originals and index the result, alone (``ReindexRunning``
+        otherwise); when the build fails, the change is undone."""
         with self._exclusively():
-            undo = self.originals.take_out(article_id)
+            undo = change()
             try:
-                report = self._rebuild()
+                return self._rebuild()
             except BaseException:
                 undo()
                 raise
-        return records[article_id], report
 
     @contextmanager
     def _exclusively(self) -> Iterator[None]:

@@ -4,7 +4,7 @@ feed poll, the check of followed stories.
 With PostgreSQL (NEWSDESK_DATABASE_URL) the jobs live in it, in procrastinate's tables
 (``QueuedJobs``), and every bot process runs a worker. procrastinate was chosen over pgqueuer
 for what these jobs need, all of it built in: a *queueing lock* (at most one job of a kind
-waiting: a second /reindex while one runs is queued, a third is told one is waiting), a *lock*
+waiting: a second reindex while one runs is queued, a third is told one is waiting), a *lock*
 (one of a kind running at a time), *periodic tasks* deferred once per period however many
 workers are alive (the feed poll), and workers' *heartbeats* with a query for the jobs of a
 worker that stopped sending them (a process killed mid-reindex: its job is retried by
@@ -134,7 +134,7 @@ class QueuedJobs(Jobs):
 
         super().__init__(tasks)
         self.url = url
-        # A connection given up after POOL_WAIT_SECONDS (psycopg_pool waits 30 s): /reindex
+        # A connection given up after POOL_WAIT_SECONDS (psycopg_pool waits 30 s): a reindex
         # with the primary away is told so while the admin still watches.
         connector = procrastinate.PsycopgConnector(conninfo=url, timeout=POOL_WAIT_SECONDS)
         self.app = procrastinate.App(connector=connector)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from index.db import is_database_url
 from index.statedb.base import StateDatabase, StateUnavailable
 
 __all__ = ["StateDatabase", "StateUnavailable", "open_state"]
@@ -14,7 +15,7 @@ __all__ = ["StateDatabase", "StateUnavailable", "open_state"]
 
 def open_state(location: Path | str) -> StateDatabase:
     """The state database at ``location``: a ``postgresql://`` URL, else a SQLite file."""
-    if isinstance(location, str) and location.startswith(("postgresql://", "postgres://")):
+    if is_database_url(location):
         from index.statedb.postgres import PostgresState  # psycopg only when asked for
 
         return PostgresState(location)

@@ -1,9 +1,9 @@
 """Followed stories: a topic followed in a channel, and the new coverage of it to post there.
 
-A follow is a topic (``/follow topic:``) in one channel. Whenever the coverage may have
-changed (a feed poll, /add, a reindex, or the periodic check that sees what other processes
-built), ``FollowBook.news`` takes, per follow, the articles it has not looked at yet (an
-article whose text changed counts as new), builds the topic's timeline of what they add
+A follow is a topic followed in one channel. Whenever the coverage may have changed (a feed
+poll, an article added, a reindex, or the periodic check that sees what other processes built),
+``FollowBook.news`` takes, per follow, the articles it has not looked at yet (an article whose
+text changed counts as new), builds the topic's timeline of what they add
 (``Timelines.build(within=...)``), and claims them in the state database before anything is
 posted. The claim, a row per follow and article, is what makes each new article announced at
 most once per follow, across restarts and across processes. A channel takes at most one post
@@ -89,9 +89,7 @@ class FollowBook:
         change."""
         topic = " ".join(topic.split())
         if not topic:
-            raise FollowRejected(
-                "Name the story to follow, e.g. `/follow topic: Kellbridge floods`."
-            )
+            raise FollowRejected("Name the story to follow, e.g. “Kellbridge floods”.")
         if len(topic) > MAX_TOPIC_CHARS:
             raise FollowRejected(f"Keep the topic under {MAX_TOPIC_CHARS} characters.")
         followed = self.following(guild_id)

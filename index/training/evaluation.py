@@ -3,8 +3,8 @@
 The question format is that of ``shared/eval/seed_qa.jsonl``: ``question``, ``answers``,
 ``evidence`` and, for questions the coverage cannot answer, ``answerable: false``. A follow-up
 question also has ``previous``: the earlier questions of its conversation, oldest first. They
-are asked first, as in a Discord thread, and the follow-up is scored both with that context and
-without it (``followup_recall@1`` against ``followup_recall@1_alone``).
+are asked first, as in a conversation's thread, and the follow-up is scored both with that
+context and without it (``followup_recall@1`` against ``followup_recall@1_alone``).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from index.db import is_database_url
 from index.search.storage.base import Backend
 
 Location = Path | str  # an index folder, or a postgresql:// URL
@@ -13,7 +14,7 @@ Location = Path | str  # an index folder, or a postgresql:// URL
 def backend_at(location: Location) -> Backend:
     """The backend for ``location``: a ``postgresql://`` (or ``postgres://``) URL is a
     database, anything else an index folder."""
-    if isinstance(location, str) and location.startswith(("postgresql://", "postgres://")):
+    if is_database_url(location):
         from index.search.storage.postgres import PostgresBackend  # psycopg only when asked for
 
         return PostgresBackend(location)

@@ -22,7 +22,7 @@ from index.settings import Settings
 # a backend's layout): older builds are then refused with a rebuild hint, and never lend their
 # vectors to an incremental build.
 FORMAT = 1
-REBUILD_HINT = "Rebuild it with `python -m index build --full` (or /reindex in Discord)."
+REBUILD_HINT = "Rebuild it with `python -m index build --full` (or a reindex from the bot)."
 
 
 class BuildRunning(IndexUnavailable):
