@@ -52,6 +52,7 @@ def configure_logging(token: str) -> None:
 async def run(settings: BotSettings) -> int:
     # Imported here: the models load only once the settings are known to be usable.
     from bot.client import newsdesk_bot
+    from bot.services import Services
     from bot.shards import ShardGuard
 
     guard = None
@@ -61,7 +62,10 @@ async def run(settings: BotSettings) -> int:
         guard = ShardGuard(settings.database_url, sorted(shards), settings.shard_count)
         await asyncio.to_thread(guard.acquire)
     try:
-        async with newsdesk_bot(settings, guard=guard) as bot:
+        # Every service first (the models, the state database): what cannot start stops the
+        # start here, with one line, before logging in.
+        services = await asyncio.to_thread(Services.build, settings)
+        async with newsdesk_bot(services, guard=guard) as bot:
             await bot.start(settings.discord_token)
         return bot.exit_code
     finally:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import discord
 from discord import app_commands
+
+if TYPE_CHECKING:
+    from bot.client import NewsdeskBot
 
 T = TypeVar("T")
 
@@ -20,13 +23,13 @@ class NotAdmin(app_commands.CheckFailure):
 
 
 def admin_only(what: str) -> Callable[[T], T]:
-    """For admins only (``NewsdeskBot.is_admin``), in servers only. Discord shows the command to
+    """For admins only (``Services.is_admin``), in servers only. Discord shows the command to
     members with Manage Server by default; the bot checks again on every call, so a server that
     shows it to everyone still cannot have it run by anyone else. ``what`` completes "Only
     admins can ..." in the refusal."""
 
-    async def predicate(interaction: discord.Interaction) -> bool:
-        if await interaction.client.is_admin(interaction):  # type: ignore[attr-defined]
+    async def predicate(interaction: discord.Interaction[NewsdeskBot]) -> bool:
+        if await interaction.client.services.is_admin(interaction):
             return True
         raise NotAdmin(what)
 
@@ -42,8 +45,8 @@ def channel_managers_only(what: str) -> Callable[[T], T]:
     """For members who may manage the channel (Manage Channels) and admins, in servers only;
     checked on every call like ``admin_only``."""
 
-    async def predicate(interaction: discord.Interaction) -> bool:
-        if await interaction.client.may_manage_channels(interaction):  # type: ignore[attr-defined]
+    async def predicate(interaction: discord.Interaction[NewsdeskBot]) -> bool:
+        if await interaction.client.services.may_manage_channels(interaction):
             return True
         raise NotAdmin(what, "members who may manage channels")
 

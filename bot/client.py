@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -16,27 +14,16 @@ from discord.ext import commands
 from bot.checks import NotAdmin
 from bot.formatting import NO_MENTIONS
 from bot.monitor import Monitor
+from bot.services import Services
 from bot.settings import BotSettings
 from bot.shards import IdentifyGate, ShardGuard
-from bot.state import BotState, ServerSettings
 from bot.views import DATABASE_AWAY, ReasonSelect, TimelinePage, VoteButton
-from index.ingest.feeds import FeedBook
-from index.ops.desk import Desk
-from index.ops.feedback import FeedbackLog
-from index.ops.gaps import QuestionLog
 from index.ops.jobs import Jobs, Task, jobs_for
-from index.ops.monitoring import Monitoring
-from index.statedb import StateUnavailable, open_state
-from index.stories.follows import FollowBook
+from index.settings import Settings
+from index.statedb import StateUnavailable
 
 log = logging.getLogger(__name__)
 
-
-T = TypeVar("T")
-# The longest a state database call may hold a question: a settings read takes 0.05 ms in
-# SQLite and about 0.2 ms in PostgreSQL here (2026-11-27); 1.5 s still leaves the first
-# response room before Discord's 3 s.
-STATE_SECONDS = 1.5
 
 COGS = (
     "bot.cogs.ask",
@@ -56,12 +43,14 @@ GUARD_CHECK_SECONDS = 5.0
 class NewsdeskBot(commands.Bot):
     def __init__(
         self,
-        settings: BotSettings,
-        desk: Desk | None = None,
+        services: Services,
         guard: ShardGuard | None = None,
-        jobs: Callable[[BotSettings, Sequence[Task]], Jobs] = jobs_for,
+        jobs: Callable[[Settings, Sequence[Task]], Jobs] = jobs_for,
         **sharding: Any,
     ) -> None:
+        """``services``: built once by main (``Services.build``); ``guard``: the shards' locks
+        in the database, when sharded on one; ``jobs``: makes the queue (``index.ops.jobs``)
+        where the settings say, once the cogs whose work it runs are loaded."""
         # A text bot: no voice, so no start-up warnings about voice libraries it lacks.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
@@ -74,34 +63,20 @@ class NewsdeskBot(commands.Bot):
             help_command=None,
             **sharding,
         )
-        self.settings = settings
-        self.guard = guard  # the shards' locks in the database, when sharded on one
+        self.services = services
+        self.guard = guard
         self.exit_code = 0
-        self.jobs: Jobs | None = None  # made once the cogs whose work they run are loaded
-        self._make_jobs = jobs  # the queue (``index.ops.jobs``): where the settings say
-        # The models load before logging in (0.5 s once exported: index/search/onnxcache.py), so an
-        # unusable model or missing or damaged reader weights stop the start with one line.
-        self.desk = desk or Desk(settings)
-        self._state_db = open_state(settings.state_location)  # checked once, shared by all
-        # The state database's calls on a question's way: threads of their own, not a place in
-        # the default pool's queue behind the answers being computed (see ``state_call``).
-        self._state_calls = ThreadPoolExecutor(4, thread_name_prefix="state")
-        self.state = BotState(self._state_db, settings)
-        self.feedback = FeedbackLog(self._state_db)
-        self.feeds = FeedBook(self._state_db)
-        self.feeds.use_settings(settings.feeds)
-        self.follows = FollowBook(self._state_db, settings.follow_post_interval_seconds)
-        self.questions = QuestionLog(self._state_db)
-        self.monitoring = Monitoring()
+        self.jobs: Jobs | None = None
+        self._make_jobs = jobs
         self.monitor = (
-            Monitor(self, settings.metrics_host, settings.metrics_port)
-            if settings.metrics_port
+            Monitor(self, self.settings.metrics_host, self.settings.metrics_port)
+            if self.settings.metrics_port
             else None
         )
 
     @property
-    def state_db(self):
-        return self._state_db
+    def settings(self) -> BotSettings:
+        return self.services.settings
 
     async def job_counts(self) -> dict[str, int]:
         """Jobs in the queue by state, for the metrics."""
@@ -111,7 +86,7 @@ class NewsdeskBot(commands.Bot):
         if self.monitor is not None:  # up first: a probe sees a start that hangs
             await self.monitor.start()
         log.info("loading the index (the first start builds it from the corpus)")
-        await asyncio.to_thread(self.desk.open)
+        await asyncio.to_thread(self.services.desk.open)
         if self.guard is not None:
             self._guarding = asyncio.create_task(self._keep_guard(), name="shard guard")
         # Vote buttons on answers sent before this start keep working.
@@ -168,55 +143,6 @@ class NewsdeskBot(commands.Bot):
                 )
             was = held
 
-    async def state_call(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``call(*args, **kwargs)`` on the state database, in a worker thread, given at most
-        ``STATE_SECONDS``: a database that hangs rather than refuses (its connections open, no
-        reply) must neither stall the gateway nor hold a question past Discord's 3 seconds. A
-        call that takes longer raises ``StateUnavailable``, which the caller already handles
-        for a database that is away; the thread stays with the call until the database
-        answers or drops it."""
-        loop = asyncio.get_running_loop()
-        try:
-            return await asyncio.wait_for(
-                loop.run_in_executor(self._state_calls, partial(call, *args, **kwargs)),
-                STATE_SECONDS,
-            )
-        except TimeoutError:
-            raise StateUnavailable(
-                f"the state database did not answer in {STATE_SECONDS:g} s"
-            ) from None
-
-    async def server(self, guild_id: int | None) -> ServerSettings:
-        """A server's settings (``state_call``), as last read when the database does not
-        answer in time."""
-        try:
-            return await self.state_call(self.state.server, guild_id)
-        except StateUnavailable as error:
-            log.warning("server %s: settings as last read (%s)", guild_id, error)
-            return self.state.last_read(guild_id)
-
-    async def is_admin(self, interaction: discord.Interaction) -> bool:
-        """Checked on every admin path, whatever Discord's command settings say: members with
-        Manage Server, ids in NEWSDESK_ADMIN_IDS, and holders of the server's admin role."""
-        user = interaction.user
-        if user.id in self.settings.admin_ids:
-            return True
-        if not isinstance(user, discord.Member):
-            return False  # direct messages never administer anything
-        admin_role = (await self.server(interaction.guild_id)).admin_role_id
-        if any(r.id in self.settings.admin_ids or r.id == admin_role for r in user.roles):
-            return True
-        # The invoker's permissions as Discord resolved them for this interaction.
-        return interaction.permissions.manage_guild
-
-    async def may_manage_channels(self, interaction: discord.Interaction) -> bool:
-        """Admins, and members with Manage Channels where they asked."""
-        if await self.is_admin(interaction):
-            return True
-        return (
-            isinstance(interaction.user, discord.Member) and interaction.permissions.manage_channels
-        )
-
     async def command_failed(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
@@ -256,8 +182,7 @@ class NewsdeskBot(commands.Bot):
         if self.monitor is not None:
             await self.monitor.stop()
         await super().close()
-        self._state_calls.shutdown(wait=False)
-        self._state_db.close()
+        self.services.close()
 
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: mentions are questions, handled by the Ask cog."""
@@ -271,13 +196,10 @@ class ShardedNewsdeskBot(NewsdeskBot, commands.AutoShardedBot):
     shards: several such processes on one database serve one bot, their IDENTIFYs spaced by
     Discord's max_concurrency across processes (``bot.shards.IdentifyGate``)."""
 
-    def __init__(
-        self, settings: BotSettings, desk: Desk | None = None, guard: ShardGuard | None = None
-    ) -> None:
+    def __init__(self, services: Services, guard: ShardGuard | None = None) -> None:
+        settings = services.settings
         shard_ids = sorted(settings.shard_ids) or None
-        super().__init__(
-            settings, desk, guard, shard_count=settings.shard_count, shard_ids=shard_ids
-        )
+        super().__init__(services, guard, shard_count=settings.shard_count, shard_ids=shard_ids)
         self.identify_gate: IdentifyGate | None = None
 
     async def setup_hook(self) -> None:
@@ -311,10 +233,8 @@ class ShardedNewsdeskBot(NewsdeskBot, commands.AutoShardedBot):
         )
 
 
-def newsdesk_bot(
-    settings: BotSettings, desk: Desk | None = None, guard: ShardGuard | None = None
-) -> NewsdeskBot:
-    """The bot these settings ask for: sharded when NEWSDESK_SHARD_COUNT is set."""
-    if settings.shard_count is not None:
-        return ShardedNewsdeskBot(settings, desk, guard)
-    return NewsdeskBot(settings, desk, guard)
+def newsdesk_bot(services: Services, guard: ShardGuard | None = None) -> NewsdeskBot:
+    """The bot the settings ask for: sharded when NEWSDESK_SHARD_COUNT is set."""
+    if services.settings.shard_count is not None:
+        return ShardedNewsdeskBot(services, guard)
+    return NewsdeskBot(services, guard)

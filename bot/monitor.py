@@ -49,7 +49,7 @@ class Monitor:
         return int(bot.is_ready() and not bot.is_closed()), 1
 
     async def metrics(self, request: web.Request) -> web.Response:
-        monitoring = self.bot.monitoring
+        monitoring = self.bot.services.monitoring
         connected, expected = self.shards()
         monitoring.shards.set(connected)
         monitoring.shards_expected.set(expected)
@@ -70,7 +70,7 @@ class Monitor:
         if connected < expected:
             reasons.append(f"{expected - connected} of {expected} shards not connected")
         try:
-            await self.bot.state_call(self.bot.state_db.rows, "SELECT 1")
+            await self.bot.services.state_call(self.bot.services.state_db.rows, "SELECT 1")
         except StateUnavailable as error:
             reasons.append(f"state database: {error}")
         if reasons:

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.formatting import NO_MENTIONS, timeline_embed, timeline_pages
+from bot.cards import timeline_embed, timeline_pages
+from bot.formatting import NO_MENTIONS
 from index.ops.feedback import REASONS
 from index.statedb import StateUnavailable
 
 if TYPE_CHECKING:
     from bot.client import NewsdeskBot
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,16 @@ class VoteButton(
         return cls(int(match["id"]), match["up"] == "1")
 
     async def callback(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
-        bot = interaction.client
+        services = interaction.client.services
         try:
-            recorded = await bot.state_call(
-                bot.feedback.vote, self.answer_id, interaction.user.id, self.up
+            recorded = await services.state_call(
+                services.feedback.vote, self.answer_id, interaction.user.id, self.up
             )
-            counts = await bot.state_call(bot.feedback.votes, self.answer_id) if recorded else None
+            counts = (
+                await services.state_call(services.feedback.votes, self.answer_id)
+                if recorded
+                else None
+            )
         except StateUnavailable as error:
             log.warning("vote on answer %s not recorded: %s", self.answer_id, error)
             await interaction.response.send_message(NOT_NOW, ephemeral=True)
@@ -98,10 +104,10 @@ class ReasonSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"why:(?P
 
     async def callback(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
         reason = self.item.values[0]
-        bot = interaction.client
+        services = interaction.client.services
         try:
-            noted = await bot.state_call(
-                bot.feedback.explain, self.answer_id, interaction.user.id, reason
+            noted = await services.state_call(
+                services.feedback.explain, self.answer_id, interaction.user.id, reason
             )
         except StateUnavailable as error:
             log.warning("reason for answer %s not noted: %s", self.answer_id, error)
@@ -149,9 +155,9 @@ class TimelinePage(
         )
 
     async def callback(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
-        bot = interaction.client
+        services = interaction.client.services
         try:
-            kept = await bot.state_call(bot.state.kept_timeline, self.timeline_id)
+            kept = await services.state_call(services.state.kept_timeline, self.timeline_id)
         except StateUnavailable as error:
             log.warning("timeline %s not shown: %s", self.timeline_id, error)
             await interaction.response.send_message(DATABASE_AWAY, ephemeral=True)
@@ -164,19 +170,19 @@ class TimelinePage(
         query, since = kept
         if self.opens:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            message = await timeline_message(bot, self.timeline_id, query, since, self.page)
+            message = await timeline_message(services, self.timeline_id, query, since, self.page)
             await interaction.followup.send(**message, ephemeral=True)
         else:
             await interaction.response.defer()
-            message = await timeline_message(bot, self.timeline_id, query, since, self.page)
+            message = await timeline_message(services, self.timeline_id, query, since, self.page)
             await interaction.edit_original_response(**message)
 
 
 async def timeline_message(
-    bot: NewsdeskBot, timeline_id: int, query: str, since: str | None, page: int
+    services: Services, timeline_id: int, query: str, since: str | None, page: int
 ) -> dict[str, Any]:
     """A page of a timeline, built from the current index, with its page buttons."""
-    timeline = await asyncio.to_thread(bot.desk.timeline, query, since)
+    timeline = await asyncio.to_thread(services.desk.timeline, query, since)
     pages = timeline_pages(timeline)
     page = min(max(page, 1), pages)
     view = discord.ui.View(timeout=None)

@@ -283,12 +283,12 @@ def _build_line(report: BuildReport) -> str:
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     from index.answer.answerer import clean_question, open_answerer
-    from index.stories.timeline import whats_new
+    from index.stories.timeline import NAME_THE_STORY, whats_new
 
     routed = whats_new(clean_question(args.question))
     if routed is not None:  # "what's new about X since Monday?" is a timeline
         if not routed.topic:
-            print('error: name the story, e.g. "what\'s new about the floods since Monday?"')
+            print(f"error: {NAME_THE_STORY}", file=sys.stderr)
             return 2
         return _print_timeline(settings, routed.topic, routed.since, None, args.json)
     answer = open_answerer(settings).ask(args.question, k=args.k or settings.top_k)

@@ -15,6 +15,7 @@ import pytest
 import simcord
 
 from bot.client import NewsdeskBot
+from bot.services import Services
 from bot.settings import BotSettings
 from index.ops.desk import Desk
 from index.search.build import BuildOptions, build
@@ -97,7 +98,7 @@ def bot_settings(settings, seed_index: Path, corpus: Path, tmp_path: Path):
 
 @pytest.fixture
 def simcord_bot(bot_settings, embedder):
-    return NewsdeskBot(bot_settings, Desk(bot_settings, embedder))
+    return NewsdeskBot(Services.build(bot_settings, Desk(bot_settings, embedder)))
 
 
 @pytest.fixture

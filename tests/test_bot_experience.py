@@ -11,6 +11,7 @@ import pytest
 from simcord.builders import ChannelHandle
 
 from bot.client import NewsdeskBot
+from bot.services import Services
 from index.ops.desk import Desk
 from index.ops.feedback import FeedbackLog
 from index.ops.jobs import LocalJobs
@@ -39,7 +40,7 @@ def answer_in(channel: ChannelHandle) -> discord.Embed:
 
 
 def vote_counts(env, answer_id: int) -> tuple[int, int]:
-    return FeedbackLog(open_state(env.bot.settings.state_db)).votes(answer_id)
+    return FeedbackLog(open_state(env.bot.services.settings.state_db)).votes(answer_id)
 
 
 async def test_a_mention_opens_a_thread_and_follow_ups_there_need_no_mention(
@@ -66,7 +67,7 @@ async def test_a_mention_opens_a_thread_and_follow_ups_there_need_no_mention(
 
 async def test_ask_in_thread_mode_all_answers_in_a_new_thread(simcord_env, server) -> None:
     guild, channel, reader, _ = server
-    simcord_env.bot.state.change(guild.id, 1, thread_mode="all")
+    simcord_env.bot.services.state.change(guild.id, 1, thread_mode="all")
     result = await reader.slash(channel, "ask", question="Who walked out of the meeting?")
     [thread] = channel.threads
     assert thread.mention in reply_of(result).content
@@ -114,7 +115,7 @@ async def test_votes_are_stored_once_per_user_changeable_and_survive_a_restart(
     simcord_env, server, bot_settings, embedder
 ) -> None:
     _, channel, reader, editor = server
-    simcord_env.bot.state.change(server[0].id, 1, thread_mode="off")
+    simcord_env.bot.services.state.change(server[0].id, 1, thread_mode="off")
     await reader.slash(channel, "ask", question="How many votes were needed?")
     answer = channel.last_message
     up = next(c for row in answer.components for c in row.children if c.emoji.name == "👍")
@@ -136,7 +137,7 @@ async def test_votes_are_stored_once_per_user_changeable_and_survive_a_restart(
     assert "wrong answer" in noted.response.content
 
     # A new bot process, as after a restart: the old message's buttons still work.
-    restarted = NewsdeskBot(bot_settings, Desk(bot_settings, embedder))
+    restarted = NewsdeskBot(Services.build(bot_settings, Desk(bot_settings, embedder)))
     await simcord_env.restart_bot(restarted)
     await editor.click(channel.last_message, custom_id=f"vote:{answer_id}:0")
     assert vote_counts(simcord_env, answer_id) == (0, 2)
@@ -164,10 +165,10 @@ async def test_answers_are_delivered_while_the_state_database_is_away(
         settings = replace(bot_settings, database_url=database.database("state"))
         # The index from its folder (the desk's settings), the state in PostgreSQL; the jobs
         # in-process (simcord waits for every task to settle, a queue's worker never does).
-        bot = NewsdeskBot(settings, Desk(bot_settings, embedder), jobs=in_process)
+        bot = NewsdeskBot(Services.build(settings, Desk(bot_settings, embedder)), jobs=in_process)
         await simcord_env.restart_bot(bot)
         guild, channel, reader, editor = server
-        bot.state.change(guild.id, 1, thread_mode="off")
+        bot.services.state.change(guild.id, 1, thread_mode="off")
         await reader.slash(channel, "ask", question="How many votes were needed?")
         assert channel.last_message.components, "vote buttons while the database is up"
 
@@ -204,27 +205,29 @@ async def test_a_state_database_that_hangs_is_given_up_in_time(
     StateUnavailable, which the answer path handles as it does a database that is away (the
     test above); a server's settings come as last read. (Not in simcord: it waits for the
     bot's threads to settle, and this one waits on the database until it is thawed.)"""
-    from bot.client import STATE_SECONDS
+    from bot.services import STATE_SECONDS
 
     database = PostgresServer()
     database.start()
     try:
         settings = replace(bot_settings, database_url=database.database("state"))
-        bot = NewsdeskBot(settings, Desk(bot_settings, embedder))
-        bot.state.change(7, 1, thread_mode="off")
-        assert (await bot.server(7)).thread_mode == "off"
+        bot = NewsdeskBot(Services.build(settings, Desk(bot_settings, embedder)))
+        bot.services.state.change(7, 1, thread_mode="off")
+        assert (await bot.services.server(7)).thread_mode == "off"
 
         database.freeze()
         started = time.monotonic()
-        assert (await bot.server(7)).thread_mode == "off", "as last read"
+        assert (await bot.services.server(7)).thread_mode == "off", "as last read"
         with pytest.raises(StateUnavailable, match="did not answer"):
-            await bot.state_call(bot.state.conversation, 42)
+            await bot.services.state_call(bot.services.state.conversation, 42)
         waited = time.monotonic() - started
         assert 2 * STATE_SECONDS <= waited < 2 * STATE_SECONDS + 1, waited
         assert "settings as last read" in caplog.text
         database.thaw()
-        assert (await bot.server(7)).thread_mode == "off"
-        assert await bot.state_call(bot.state.conversation, 42) is None, "answers again"
+        assert (await bot.services.server(7)).thread_mode == "off"
+        assert await bot.services.state_call(bot.services.state.conversation, 42) is None, (
+            "answers again"
+        )
         await bot.close()
     finally:
         database.thaw()
@@ -246,7 +249,7 @@ async def test_non_admins_are_refused_every_admin_command(
     }.get(command, {})
     result = await reader.slash(channel, command, **options)
     assert result.ephemeral and "Only server managers" in result.response.content
-    assert sorted(p.name for p in simcord_env.bot.settings.corpus_dir.iterdir()) == [
+    assert sorted(p.name for p in simcord_env.bot.services.settings.corpus_dir.iterdir()) == [
         "venezuela-dares-us-to-send-in-the-marines.txt"
     ]
 
@@ -255,7 +258,7 @@ async def test_an_answer_says_how_sure_it_is_and_shows_what_else_it_could_be(
     simcord_env, server
 ) -> None:
     _, channel, reader, _ = server
-    simcord_env.bot.state.change(server[0].id, 1, thread_mode="off")
+    simcord_env.bot.services.state.change(server[0].id, 1, thread_mode="off")
     unsure = embed_of(await reader.slash(channel, "ask", question="How many votes were needed?"))
     lines = unsure.description.split("\n")
     assert lines[0] == "Probably **18**" and lead(unsure.description) == "18"
@@ -350,11 +353,11 @@ async def test_remove_offers_titles_and_asks_to_confirm(simcord_env, server, bot
     assert asked.ephemeral and "Quillborough harbour reopens" in asked.response.content
     cancelled = await editor.click(asked.response.message, label="Cancel")
     assert "nothing was removed" in cancelled.response.content
-    assert len(simcord_env.bot.desk.articles()) == 2
+    assert len(simcord_env.bot.services.desk.articles()) == 2
 
     asked = await editor.slash(channel, "remove", article="quillborough-harbour-reopens.md")
     await editor.click(asked.response.message, label="Remove")
-    assert [a.title for a in simcord_env.bot.desk.articles()] == [
+    assert [a.title for a in simcord_env.bot.services.desk.articles()] == [
         "Venezuela dares us to send in the marines"
     ]
     assert not (bot_settings.corpus_dir / "quillborough-harbour-reopens.md").exists()
@@ -404,7 +407,7 @@ async def test_settings_apply_only_to_their_own_server(simcord_env, server) -> N
         result = await visitor.slash(elsewhere, "ask", question=question)
         assert not result.ephemeral
     assert elsewhere.last_message.components
-    with sqlite3.connect(simcord_env.bot.settings.state_db) as db:
+    with sqlite3.connect(simcord_env.bot.services.settings.state_db) as db:
         logged = db.execute("SELECT guild_id, user_id, name FROM settings_changes").fetchall()
     assert {(g, u) for g, u, _ in logged} == {(guild.id, editor.id)}
     assert {n for _, _, n in logged} == {
@@ -450,10 +453,10 @@ async def test_feeds_are_for_admins_and_a_local_feed_is_refused_by_the_guard(
     assert "private or local address" in listed.description
     again = await editor.slash(channel, "feeds add", url=url)
     assert "already polled" in reply_of(again).content
-    [feed] = simcord_env.bot.feeds.listed(guild.id)
+    [feed] = simcord_env.bot.services.feeds.listed(guild.id)
     removed = await editor.slash(channel, "feeds remove", feed=feed.id)
     assert "No longer polling" in reply_of(removed).content
-    assert simcord_env.bot.feeds.listed(guild.id) == []
+    assert simcord_env.bot.services.feeds.listed(guild.id) == []
 
 
 async def test_an_article_address_on_the_local_network_is_refused_privately(

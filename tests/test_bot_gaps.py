@@ -15,7 +15,7 @@ async def test_gaps_lists_what_members_asked_and_marks_what_new_coverage_answers
     simcord_env, server
 ) -> None:
     guild, channel, reader, editor = server
-    simcord_env.bot.state.change(guild.id, 1, thread_mode="off")
+    simcord_env.bot.services.state.change(guild.id, 1, thread_mode="off")
     members = [reader, *(guild.add_member(simcord_env.create_user(f"m{n}")) for n in range(2))]
     for member, question in zip(members, TOLLS, strict=True):
         await member.slash(channel, "ask", question=question)
@@ -45,11 +45,11 @@ async def test_gaps_lists_what_members_asked_and_marks_what_new_coverage_answers
 
 async def test_a_server_that_keeps_no_wording_has_only_counts(simcord_env, server) -> None:
     guild, channel, reader, editor = server
-    simcord_env.bot.state.change(guild.id, 1, thread_mode="off")
+    simcord_env.bot.services.state.change(guild.id, 1, thread_mode="off")
     changed = reply_of(await editor.slash(channel, "settings", keep_questions=False))
     assert "kept 90 days, without their wording" in changed.embeds[0].description
     await reader.slash(channel, "ask", question=TOLLS[0])
-    rows = simcord_env.bot._state_db.rows("SELECT question, vector, outcome FROM questions")
+    rows = simcord_env.bot.services.state_db.rows("SELECT question, vector, outcome FROM questions")
     assert rows == [(None, None, "not covered")]
     report = embed_of(await editor.slash(channel, "gaps")).description
     assert report.startswith("**Asked 1 time by 1 member**") and "wording not kept" in report

@@ -36,7 +36,7 @@ async def test_deaths_question_names_74(simcord_env, server) -> None:
 
 async def test_a_mention_is_answered_as_a_reply_when_threads_are_off(simcord_env, server) -> None:
     guild, channel, reader, _ = server
-    simcord_env.bot.state.change(guild.id, 1, thread_mode="off")
+    simcord_env.bot.services.state.change(guild.id, 1, thread_mode="off")
     me = simcord_env.bot.user
     question = await reader.send(channel, f"{me.mention} who walked out of the meeting?")
     reply = channel.last_message
@@ -84,11 +84,13 @@ async def test_user_and_role_ids_in_the_admin_setting_may_reindex(simcord_env, s
     [reindex] = [c for c in await simcord_env.bot.tree.fetch_commands() if c.name == "reindex"]
     guild.set_command_permissions(reindex, {guild.default_role: True})
     bot = simcord_env.bot
-    bot.settings = replace(bot.settings, admin_ids=frozenset({reader.id, desk_role.id}))
+    bot.services.settings = replace(
+        bot.services.settings, admin_ids=frozenset({reader.id, desk_role.id})
+    )
     for member in (reader, deskhand):
         done = await member.slash(channel, "reindex")
         assert embed_of(done).title == "Reindex complete", member
-    bot.settings = replace(bot.settings, admin_ids=frozenset())
+    bot.services.settings = replace(bot.services.settings, admin_ids=frozenset())
     refused = await reader.slash(channel, "reindex")
     assert refused.ephemeral and "Only server managers" in refused.response.content
 
@@ -99,7 +101,7 @@ async def test_each_question_logs_its_latency_and_its_text_only_when_allowed(
     _, channel, reader, _ = server
     bot = simcord_env.bot
     for allowed in (True, False):
-        bot.settings = replace(bot.settings, log_questions=allowed)
+        bot.services.settings = replace(bot.services.settings, log_questions=allowed)
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="bot"):
             await reader.slash(channel, "ask", question="Who walked out of the meeting?")
@@ -124,7 +126,7 @@ async def test_a_command_that_fails_gets_a_private_apology_not_silence(
     def broken() -> list:
         raise RuntimeError("the metadata database went away")
 
-    monkeypatch.setattr(simcord_env.bot.desk, "articles", broken)
+    monkeypatch.setattr(simcord_env.bot.services.desk, "articles", broken)
     with caplog.at_level(logging.ERROR, logger="bot"):
         result = await reader.slash(channel, "sources")
     reply = reply_of(result)
@@ -213,7 +215,7 @@ async def test_direct_messages_are_answered_and_never_administer(simcord_env, se
 
 async def test_direct_messages_are_refused_when_the_setting_says_so(simcord_env, server) -> None:
     _, _, reader, _ = server
-    simcord_env.bot.settings = replace(simcord_env.bot.settings, answer_dms=False)
+    simcord_env.bot.services.settings = replace(simcord_env.bot.services.settings, answer_dms=False)
     await reader.send_dm("who walked out of the meeting?")
     assert "only answer questions in servers" in reader.user.dm_channel.last_message.content
     result = await reader.user.slash("ask", question="who walked out of the meeting?")

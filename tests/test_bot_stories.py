@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.client import NewsdeskBot
+from bot.services import Services
 from index.ops.desk import Desk
 from index.stories.follows import FollowBook
 
@@ -38,7 +39,7 @@ async def test_a_timeline_is_paged_with_buttons_that_outlive_a_restart(
     assert labels == ["◀ Older", "Newer ▶"]
     newer = next(c for row in first.components for c in row.children if c.label == "Newer ▶")
 
-    restarted = NewsdeskBot(stories, Desk(stories, embedder))
+    restarted = NewsdeskBot(Services.build(stories, Desk(stories, embedder)))
     await simcord_env.restart_bot(restarted)
     await reader.click(channel.last_message, custom_id=newer.custom_id)
     page = channel.last_message.embeds[0]
@@ -50,7 +51,7 @@ async def test_a_timeline_is_paged_with_buttons_that_outlive_a_restart(
 async def test_what_is_new_since_a_date_is_asked_in_words(simcord_env, server, stories) -> None:
     _, channel, reader, editor = server
     await editor.slash(channel, "reindex")
-    simcord_env.bot.state.change(server[0].id, 1, thread_mode="off")
+    simcord_env.bot.services.state.change(server[0].id, 1, thread_mode="off")
     asked = "What's new about the Kellbridge floods since 4 September 2026?"
     embed = embed_of(await reader.slash(channel, "ask", question=asked))
     assert embed.title == "What is new: Kellbridge floods after 4 Sep 2026"
@@ -68,7 +69,7 @@ async def test_what_is_new_since_a_date_is_asked_in_words(simcord_env, server, s
 async def test_a_followed_story_is_posted_once_per_new_article(
     simcord_env, server, bot_settings
 ) -> None:
-    simcord_env.bot.follows.interval = 0.0  # a post per article, not one a minute
+    simcord_env.bot.services.follows.interval = 0.0  # a post per article, not one a minute
     guild, channel, reader, editor = server
     assert "follow" not in reader.available_commands(channel)  # hidden by Discord by default
     for command in await simcord_env.bot.tree.fetch_commands():
@@ -115,7 +116,7 @@ async def test_a_followed_story_is_posted_once_per_new_article(
 
     listed = embed_of(await reader.slash(channel, "following"))
     assert "**Kellbridge floods**" in listed.description
-    [followed] = FollowBook(simcord_env.bot._state_db).following(guild.id)
+    [followed] = FollowBook(simcord_env.bot.services.state_db).following(guild.id)
     done = await editor.slash(channel, "unfollow", story=followed.id)
     assert "No longer following “Kellbridge floods”" in reply_of(done).content
 

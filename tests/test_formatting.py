@@ -4,7 +4,8 @@ from dataclasses import replace
 
 import discord
 
-from bot.formatting import added_embed, answer_embed, fit, quote, sources_embed
+from bot.cards import added_embed, sources_embed
+from bot.formatting import answer_embed, fit, quote
 from index.answer.records import Answer
 from index.search.build import BuildReport
 from index.search.retriever import Passage

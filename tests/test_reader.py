@@ -96,7 +96,7 @@ def test_the_answering_sentence_wins_among_others() -> None:
     ]
     read = default_reader().read("Who announced that the harbour would reopen?", sentences)
     assert read.spans[0].sentence == 2 and "Ana Souza" in read.spans[0].text
-    assert read.best(2) is read.spans[0]
+    assert read.of(2)[0] is read.spans[0]
     assert read.no_answer < read.spans[0].probability
 
 
@@ -129,7 +129,7 @@ def test_sentences_that_do_not_fit_are_left_out_by_priority_and_kept_in_order() 
     assert tokens == sorted(tokens), "laid out in the order given"
     narrow = TrainedReader(max_length=40)
     found = narrow.read("Who reopened the bridge?", sentences, priority=[1, 2, 0])
-    assert found.spans[0].sentence == 1 and found.best(0) is None
+    assert found.spans[0].sentence == 1 and found.of(0) == []
 
 
 def test_a_huge_question_still_leaves_room_for_the_sentences() -> None:
@@ -161,7 +161,7 @@ def test_each_sentence_gives_its_few_best_spans_that_do_not_overlap() -> None:
     for a in read.spans:
         for b in read.spans:
             assert a is b or a.end <= b.start or b.end <= a.start, (a, b)
-    assert read.best(0) is read.spans[0] and read.of(0) == read.spans
+    assert read.of(0) == read.spans
 
 
 class FakeReader:

@@ -18,18 +18,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cards import added_embed, progress_text, report_embed, sources_embed
 from bot.checks import admin_only
 from bot.client import NewsdeskBot
-from bot.formatting import (
-    MESSAGE_LIMIT,
-    NO_MENTIONS,
-    added_embed,
-    fit,
-    progress_text,
-    report_embed,
-    safe,
-    sources_embed,
-)
+from bot.formatting import MESSAGE_LIMIT, NO_MENTIONS, fit, safe
 from bot.views import Confirm
 from index.errors import IndexUnavailable
 from index.ingest.feeds import fetch_urls
@@ -47,6 +39,7 @@ BUSY = "A reindex is already running; try again when it has finished."
 class Admin(commands.Cog):
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
+        self.services = bot.services
 
     @app_commands.command(name="reindex", description="Rebuild the index from the articles folder")
     @app_commands.describe(full="Re-embed every article, not only new or changed ones")
@@ -83,7 +76,7 @@ class Admin(commands.Cog):
                     await edit_original(self.bot, application_id, token, **message)
 
         log.info("reindex job running here (full=%s)", full)
-        desk = self.bot.desk
+        desk = self.services.desk
         current: dict[str, BuildProgress] = {}  # written by the build thread, read here
         job = asyncio.create_task(
             asyncio.to_thread(_reindex, desk, full, lambda p: current.update(latest=p))
@@ -126,7 +119,7 @@ class Admin(commands.Cog):
             await self._add_url(interaction, url.strip())
             return
         assert article is not None
-        limit = self.bot.settings.max_upload_bytes
+        limit = self.services.settings.max_upload_bytes
         if article.size > limit:  # refused before downloading a byte
             await interaction.response.send_message(
                 f"`{safe(article.filename)}` is {article.size:,} bytes; the limit is {limit:,}.",
@@ -139,7 +132,7 @@ class Admin(commands.Cog):
 
         async def add_file() -> tuple[list[ArticleRecord], BuildReport]:
             data = await article.read()
-            return await asyncio.to_thread(self.bot.desk.add_article, article.filename, data)
+            return await asyncio.to_thread(self.services.desk.add_article, article.filename, data)
 
         await self._show_added(interaction, add_file())
 
@@ -147,7 +140,7 @@ class Admin(commands.Cog):
         """Fetched through the SSRF guard; a refusal is private and saves nothing."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         log.info("/add url %r from %s", url, interaction.user.id)
-        fetched = await fetch_urls(FetchPolicy.from_settings(self.bot.settings), [url])
+        fetched = await fetch_urls(FetchPolicy.from_settings(self.services.settings), [url])
         if fetched.refused:
             reason = fetched.refused[0][1]
             await interaction.edit_original_response(
@@ -155,7 +148,9 @@ class Admin(commands.Cog):
             )
             return
         await interaction.edit_original_response(content="Fetched; indexing it now…")
-        job = asyncio.to_thread(self.bot.desk.add_requested, self.bot.feeds, fetched.articles)
+        job = asyncio.to_thread(
+            self.services.desk.add_requested, self.services.feeds, fetched.articles
+        )
         await self._show_added(interaction, job)
 
     async def _show_added(
@@ -184,7 +179,7 @@ class Admin(commands.Cog):
     @app_commands.describe(article="The article's title, as /sources lists it")
     @admin_only("remove articles")
     async def remove(self, interaction: discord.Interaction, article: str) -> None:
-        records = {a.id: a for a in await asyncio.to_thread(self.bot.desk.articles)}
+        records = {a.id: a for a in await asyncio.to_thread(self.services.desk.articles)}
         record = records.get(article)
         if record is None:
             await interaction.response.send_message(
@@ -194,7 +189,9 @@ class Admin(commands.Cog):
 
         async def remove(confirmed: discord.Interaction) -> None:
             try:
-                removed, report = await asyncio.to_thread(self.bot.desk.remove_article, record.id)
+                removed, report = await asyncio.to_thread(
+                    self.services.desk.remove_article, record.id
+                )
             except (ArticleRejected, ReindexRunning) as reason:
                 text = BUSY if isinstance(reason, ReindexRunning) else fit(str(reason), 1800)
                 await confirmed.edit_original_response(content=f"Not removed: {text}")
@@ -203,7 +200,7 @@ class Admin(commands.Cog):
                 await self._failed(confirmed, "Removing the article", error)
                 return
             if removed.url:  # a feed bringing it again does not bring it back
-                self.bot.feeds.remember_removed(removed.url)
+                self.services.feeds.remember_removed(removed.url)
             log.info("removed %s at the request of %s", removed.id, confirmed.user.id)
             await confirmed.edit_original_response(
                 content=f"Removed **{fit(removed.title, 300)}** ({removed.passages} passages). "
@@ -214,7 +211,7 @@ class Admin(commands.Cog):
         await interaction.response.send_message(
             f"Remove **{fit(record.title, 300)}** ({record.passages} passages) from the coverage? "
             "Its file is moved aside, not deleted.",
-            view=Confirm(interaction.user.id, self.bot.is_admin, remove),
+            view=Confirm(interaction.user.id, self.services.is_admin, remove),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
@@ -223,10 +220,10 @@ class Admin(commands.Cog):
     async def _titles(
         self, interaction: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[str]]:
-        if not await self.bot.is_admin(interaction):
+        if not await self.services.is_admin(interaction):
             return []  # titles are public, but the command is not theirs to use
         typed = typed.lower()
-        articles = await asyncio.to_thread(self.bot.desk.articles)
+        articles = await asyncio.to_thread(self.services.desk.articles)
         matches = [a for a in articles if typed in a.title.lower()][:25]  # Discord shows 25
         # A choice's value is limited to 100 characters; ids are paths inside the corpus.
         return [
@@ -236,7 +233,7 @@ class Admin(commands.Cog):
     @app_commands.command(name="sources", description="List the indexed articles")
     @app_commands.describe(page="Page number, when the list is long")
     async def sources(self, interaction: discord.Interaction, page: int = 1) -> None:
-        articles = await asyncio.to_thread(self.bot.desk.articles)
+        articles = await asyncio.to_thread(self.services.desk.articles)
         await interaction.response.send_message(
             embed=sources_embed(articles, page), allowed_mentions=NO_MENTIONS
         )

@@ -21,14 +21,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cards import channel_list
 from bot.client import NewsdeskBot
-from bot.formatting import NO_MENTIONS, answer_embed, channel_list
+from bot.formatting import NO_MENTIONS, answer_embed, plain_question
 from bot.state import ServerSettings
 from bot.views import vote_view
-from index.answer.answerer import Answer, clean_question
 from index.answer.followups import Turn
+from index.answer.records import Answer
 from index.statedb import StateUnavailable
-from index.stories.timeline import whats_new
+from index.stories.timeline import NAME_THE_STORY, whats_new
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Where:
 class Ask(commands.Cog):
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
+        self.services = bot.services
         self._last_question: dict[int, float] = {}  # user id -> monotonic time
 
     def refusal(
@@ -65,7 +67,7 @@ class Ask(commands.Cog):
         question: str,
     ) -> str | None:
         """Why this question is not answered, or None. Records the question for the cooldown."""
-        if guild_id is None and not self.bot.settings.answer_dms:
+        if guild_id is None and not self.services.settings.answer_dms:
             return "I only answer questions in servers, not in direct messages."
         if server.channel_ids and guild_id is not None and channel_id not in server.channel_ids:
             return f"I answer questions in {channel_list(server.channel_ids)}."
@@ -95,20 +97,18 @@ class Ask(commands.Cog):
         ``where`` may open one (and it opens), else in place. The one delivery path for /ask,
         mentions, follow-ups and forum posts; ``server``: its settings, read once per question.
         "What's new about X since Monday?" is answered with the timeline of what is new."""
-        routed = whats_new(clean_question(question))
+        question = plain_question(question)
+        routed = whats_new(question)
         stories = self.bot.get_cog("Stories")
         if routed is not None and stories is not None:
             if not routed.topic:
-                await where.in_place(
-                    content="Name the story, e.g. “what's new about the floods since Monday?”",
-                    allowed_mentions=NO_MENTIONS,
-                )
+                await where.in_place(content=NAME_THE_STORY, allowed_mentions=NO_MENTIONS)
                 return
             log.info("%s from %s: what is new since %s", where.via, user.id, routed.since)
             await stories.send_timeline(where.in_place, None, routed.topic, routed.since)
             return
         try:
-            answer = await asyncio.to_thread(self.bot.desk.ask, question, where.history)
+            answer = await asyncio.to_thread(self.services.desk.ask, question, where.history)
         except Exception:
             log.exception("answering failed")
             await where.in_place(
@@ -116,7 +116,9 @@ class Ask(commands.Cog):
                 allowed_mentions=NO_MENTIONS,
             )
             return
-        asked = repr(question) if self.bot.settings.log_questions else f"({len(question)} chars)"
+        asked = (
+            repr(question) if self.services.settings.log_questions else f"({len(question)} chars)"
+        )
         log.info(
             "%s from %s: %s -> %s in %.0f ms",
             where.via,
@@ -127,7 +129,7 @@ class Ask(commands.Cog):
             else f"{answer.status} ({answer.confidence:.2f})",
             answer.seconds * 1000,
         )
-        self.bot.monitoring.answered(answer.status, answer.seconds, answer.timings)
+        self.services.monitoring.answered(answer.status, answer.seconds, answer.timings)
         message, answer_id = await self.reply(question, answer, guild_id, server.feedback_buttons)
         await self.record(answer, user, guild_id, where, server, answer_id)
         thread = await _open_thread(where.open_thread, question) if where.open_thread else None
@@ -153,8 +155,8 @@ class Ask(commands.Cog):
         if not buttons:
             return message, None
         try:
-            answer_id = await self.bot.state_call(
-                self.bot.feedback.record, question, answer, guild_id
+            answer_id = await self.services.state_call(
+                self.services.feedback.record, question, answer, guild_id
             )
         except StateUnavailable as error:  # the answer matters more than its buttons
             log.warning("answer sent without vote buttons: %s", error)
@@ -178,10 +180,10 @@ class Ask(commands.Cog):
         asked = answer.read_as or answer.question
         vector = None
         if server.keep_questions:  # the answer just embedded it: from the query cache
-            vector = await asyncio.to_thread(self.bot.desk.embedder.encode_query, asked)
+            vector = await asyncio.to_thread(self.services.desk.embedder.encode_query, asked)
         try:
-            await self.bot.state_call(
-                self.bot.questions.record,
+            await self.services.state_call(
+                self.services.questions.record,
                 guild_id,
                 _home(where.channel, getattr(where.channel, "id", None)),
                 user.id,
@@ -200,7 +202,7 @@ class Ask(commands.Cog):
         if not isinstance(channel, discord.Thread):
             return None
         try:
-            return await self.bot.state_call(self.bot.state.conversation, channel.id)
+            return await self.services.state_call(self.services.state.conversation, channel.id)
         except StateUnavailable as error:
             log.warning("thread %s read without its conversation: %s", channel.id, error)
             return None
@@ -211,8 +213,8 @@ class Ask(commands.Cog):
         # The question as it was searched for, so a follow-up of a follow-up keeps the topic.
         asked = answer.read_as or answer.question
         try:
-            await self.bot.state_call(
-                self.bot.state.add_turn, thread.id, thread.guild.id, asked, answer.text
+            await self.services.state_call(
+                self.services.state.add_turn, thread.id, thread.guild.id, asked, answer.text
             )
         except StateUnavailable as error:
             log.warning("turn in thread %s not kept: %s", thread.id, error)
@@ -221,7 +223,7 @@ class Ask(commands.Cog):
     @app_commands.describe(question="What you want to know, e.g. who walked out of the meeting?")
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         channel = interaction.channel
-        server = await self.bot.server(interaction.guild_id)
+        server = await self.services.server(interaction.guild_id)
         home = _home(channel, interaction.channel_id)
         refusal = self.refusal(interaction.user, server, interaction.guild_id, home, question)
         if refusal:
@@ -259,7 +261,7 @@ class Ask(commands.Cog):
         # In a server the bot speaks when mentioned or in its own threads; in a DM, always.
         if guild_id is not None and not (mentioned or history is not None or forum_post):
             return  # most messages: no settings read
-        server = await self.bot.server(guild_id)
+        server = await self.services.server(guild_id)
         conversing = history is not None or (forum_post and _answers_forum_posts(server, channel))
         if guild_id is not None and not (mentioned or conversing):
             return
@@ -309,7 +311,7 @@ async def _open_thread(create: Any, question: str) -> discord.Thread | None:
     """A thread named after the question, or None when none could be opened: missing
     permissions, an HTTP error or an answer the library could not read all mean "answer in
     place" rather than no answer."""
-    name = clean_question(question) or "Question"
+    name = plain_question(question) or "Question"
     name = name[0].upper() + name[1:]
     if len(name) > THREAD_NAME_LIMIT:  # plain text: thread names show no markdown
         name = name[: THREAD_NAME_LIMIT - 1].rsplit(" ", 1)[0] + "…"

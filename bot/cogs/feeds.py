@@ -15,9 +15,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cards import feeds_embed
 from bot.checks import admin_only
 from bot.client import NewsdeskBot
-from bot.formatting import NO_MENTIONS, feeds_embed, fit
+from bot.formatting import NO_MENTIONS, fit
 from index.ingest.feeds import Feed, FeedRejected, FeedResult, poll
 from index.ingest.fetching import FetchPolicy
 from index.ops.desk import ReindexRunning
@@ -31,13 +32,14 @@ log = logging.getLogger(__name__)
 class Feeds(commands.GroupCog, group_name="feeds", group_description="The news feeds polled"):
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
+        self.services = bot.services
         self.policy = FetchPolicy.from_settings(bot.settings)
         self._polling = asyncio.Lock()  # the job and /feeds add never poll at once here
 
     async def poll_all(self) -> None:
         """The "poll-feeds" job (``bot.jobs``): every feed, once a period, whichever process
         runs it; a poll that fails leaves the index as it was and its entries for next time."""
-        feeds = await asyncio.to_thread(self.bot.feeds.every)
+        feeds = await asyncio.to_thread(self.services.feeds.every)
         if not feeds:
             return
         try:
@@ -49,10 +51,12 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
 
     async def _poll(self, feeds: list[Feed]) -> list[FeedResult]:
         async with self._polling:
-            results = await poll(self.policy, self.bot.feeds, feeds)
-            report = await asyncio.to_thread(self.bot.desk.add_polled, self.bot.feeds, results)
+            results = await poll(self.policy, self.services.feeds, feeds)
+            report = await asyncio.to_thread(
+                self.services.desk.add_polled, self.services.feeds, results
+            )
         added = report and len(report.added) + len(report.changed)
-        self.bot.monitoring.polled(len(results), sum(1 for r in results if r.error))
+        self.services.monitoring.polled(len(results), sum(1 for r in results if r.error))
         log.info("polled %d feeds: %s new or updated articles", len(feeds), added or "no")
         if added:
             self.bot.dispatch("coverage_changed")
@@ -61,9 +65,9 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
     @app_commands.command(name="list", description="The feeds polled, and how each last went")
     @admin_only("see the feeds")
     async def list_(self, interaction: discord.Interaction) -> None:
-        feeds = await self.bot.state_call(self.bot.feeds.listed, interaction.guild_id)
+        feeds = await self.services.state_call(self.services.feeds.listed, interaction.guild_id)
         await interaction.response.send_message(
-            embed=feeds_embed(feeds, self.bot.settings.feed_interval_minutes),
+            embed=feeds_embed(feeds, self.services.settings.feed_interval_minutes),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
@@ -74,8 +78,8 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
     async def add(self, interaction: discord.Interaction, url: str) -> None:
         assert interaction.guild_id is not None  # guild_only
         try:
-            feed = await self.bot.state_call(
-                self.bot.feeds.add, url.strip(), interaction.guild_id, interaction.user.id
+            feed = await self.services.state_call(
+                self.services.feeds.add, url.strip(), interaction.guild_id, interaction.user.id
             )
         except FeedRejected as reason:
             await interaction.response.send_message(f"Not added: {reason}", ephemeral=True)
@@ -99,7 +103,9 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
     async def remove(self, interaction: discord.Interaction, feed: int) -> None:
         assert interaction.guild_id is not None
         try:
-            removed = await self.bot.state_call(self.bot.feeds.remove, feed, interaction.guild_id)
+            removed = await self.services.state_call(
+                self.services.feeds.remove, feed, interaction.guild_id
+            )
         except FeedRejected as reason:
             await interaction.response.send_message(f"Not removed: {reason}", ephemeral=True)
             return
@@ -115,10 +121,10 @@ class Feeds(commands.GroupCog, group_name="feeds", group_description="The news f
     async def _feeds(
         self, interaction: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[int]]:
-        if not await self.bot.is_admin(interaction):
+        if not await self.services.is_admin(interaction):
             return []
         try:
-            feeds = await self.bot.state_call(self.bot.feeds.listed, interaction.guild_id)
+            feeds = await self.services.state_call(self.services.feeds.listed, interaction.guild_id)
         except StateUnavailable:
             return []  # the command itself will say why
         return [

@@ -16,9 +16,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cards import GAPS_PER_PAGE, gaps_embed
 from bot.checks import NotAdmin, admin_only
 from bot.client import NewsdeskBot
-from bot.formatting import GAPS_PER_PAGE, NO_MENTIONS, gaps_embed
+from bot.formatting import NO_MENTIONS
+from bot.services import Services
 from index.ops.gaps import Gap, gaps_of, to_csv, with_coverage
 
 # Groups checked against the coverage for the CSV file (an answer each, ~25 ms).
@@ -28,6 +30,7 @@ CSV_CHECKED = 100
 class Gaps(commands.Cog):
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
+        self.services = bot.services
 
     @app_commands.command(
         name="gaps", description="What members asked that the coverage does not answer"
@@ -47,10 +50,10 @@ class Gaps(commands.Cog):
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         channel_id = channel.id if channel else 0
-        gaps = await gaps_now(self.bot, interaction.guild_id, days, channel_id)
+        gaps = await gaps_now(self.services, interaction.guild_id, days, channel_id)
         message = await gaps_message(self.bot, gaps, days, channel_id, 1)
         if csv:  # the coverage's word on the largest groups too, not only the page's
-            await asyncio.to_thread(with_coverage, gaps[:CSV_CHECKED], self.bot.desk.ask)
+            await asyncio.to_thread(with_coverage, gaps[:CSV_CHECKED], self.services.desk.ask)
             data = to_csv(gaps).encode()
             message["file"] = discord.File(io.BytesIO(data), filename="coverage-gaps.csv")
         await interaction.followup.send(**message, ephemeral=True)
@@ -80,22 +83,24 @@ class GapsPage(
         return cls(int(match["days"]), int(match["channel"]), int(match["page"]), item.label or "")
 
     async def interaction_check(self, interaction: discord.Interaction[NewsdeskBot]) -> bool:
-        if await interaction.client.is_admin(interaction):
+        if await interaction.client.services.is_admin(interaction):
             return True
         raise NotAdmin("see the coverage gaps")
 
     async def callback(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
         await interaction.response.defer()
         bot = interaction.client
-        gaps = await gaps_now(bot, interaction.guild_id, self.days, self.channel_id)
+        gaps = await gaps_now(bot.services, interaction.guild_id, self.days, self.channel_id)
         message = await gaps_message(bot, gaps, self.days, self.channel_id, self.page)
         await interaction.edit_original_response(**message)
 
 
-async def gaps_now(bot: NewsdeskBot, guild_id: int | None, days: int, channel_id: int) -> list[Gap]:
+async def gaps_now(
+    services: Services, guild_id: int | None, days: int, channel_id: int
+) -> list[Gap]:
     """The report's groups: the rows read from the state database (given up like every state
     call, should it hang), grouped away from the event loop."""
-    asked = await bot.state_call(bot.questions.asked, guild_id, days, channel_id or None)
+    asked = await services.state_call(services.questions.asked, guild_id, days, channel_id or None)
     return await asyncio.to_thread(gaps_of, asked)
 
 
@@ -106,7 +111,7 @@ async def gaps_message(
     pages = max(1, -(-len(gaps) // GAPS_PER_PAGE))
     page = min(max(page, 1), pages)
     shown = gaps[(page - 1) * GAPS_PER_PAGE : page * GAPS_PER_PAGE]
-    await asyncio.to_thread(with_coverage, shown, bot.desk.ask)
+    await asyncio.to_thread(with_coverage, shown, bot.services.desk.ask)
     channel = bot.get_channel(channel_id) if channel_id else None
     where = f"#{channel.name}" if channel is not None else "whole server"
     view = discord.ui.View(timeout=None)

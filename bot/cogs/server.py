@@ -13,9 +13,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cards import THREAD_MODE_TEXT, settings_embed
 from bot.checks import admin_only
 from bot.client import NewsdeskBot
-from bot.formatting import NO_MENTIONS, THREAD_MODE_TEXT, settings_embed
+from bot.formatting import NO_MENTIONS
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ MAX_COOLDOWN = 3600
 class Server(commands.Cog):
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
+        self.services = bot.services
 
     @app_commands.command(name="settings", description="Show or change Newsdesk's settings here")
     @app_commands.describe(
@@ -62,8 +64,8 @@ class Server(commands.Cog):
         retention_days: app_commands.Range[int, 1, 3650] | None = None,
     ) -> None:
         assert interaction.guild is not None  # guild_only
-        state = self.bot.state
-        server = await self.bot.server(interaction.guild.id)
+        state = self.services.state
+        server = await self.services.server(interaction.guild.id)
         changes: dict[str, Any] = {
             name: value
             for name, value in {
@@ -91,7 +93,7 @@ class Server(commands.Cog):
         elif clear_admin_role:
             changes["admin_role_id"] = None
         if changes:
-            server = await self.bot.state_call(
+            server = await self.services.state_call(
                 state.change, interaction.guild.id, interaction.user.id, **changes
             )
         await interaction.response.send_message(

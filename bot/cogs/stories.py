@@ -18,9 +18,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.cards import follow_embed, following_embed
 from bot.checks import channel_managers_only
 from bot.client import NewsdeskBot
-from bot.formatting import NO_MENTIONS, fit, follow_embed, following_embed
+from bot.formatting import NO_MENTIONS, fit
 from bot.views import TimelinePage, timeline_message
 from index.errors import IndexUnavailable
 from index.statedb import StateUnavailable
@@ -36,6 +37,7 @@ PROGRESS_AFTER_SECONDS = 1.0
 class Stories(commands.Cog):
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
+        self.services = bot.services
         self._checking = asyncio.Lock()
 
     @app_commands.command(name="timeline", description="A story's dated timeline")
@@ -64,12 +66,14 @@ class Stories(commands.Cog):
         """Build the timeline and send its first page; ``edit`` (when given) shows progress
         on the pending reply if the build takes more than a moment."""
         try:
-            timeline_id = await self.bot.state_call(self.bot.state.keep_timeline, topic, since)
+            timeline_id = await self.services.state_call(
+                self.services.state.keep_timeline, topic, since
+            )
         except StateUnavailable as error:
             log.warning("timeline without page buttons: %s", error)
             timeline_id = 0
         building = asyncio.create_task(
-            timeline_message(self.bot, timeline_id, topic, since, page=1)
+            timeline_message(self.services, timeline_id, topic, since, page=1)
         )
         done, _ = await asyncio.wait({building}, timeout=PROGRESS_AFTER_SECONDS)
         if not done and edit is not None:
@@ -83,11 +87,11 @@ class Stories(commands.Cog):
     @app_commands.describe(topic="The story to follow, e.g. Kellbridge floods")
     @channel_managers_only("follow a story")
     async def follow(self, interaction: discord.Interaction, topic: str) -> None:
-        articles = await asyncio.to_thread(self.bot.desk.articles)
-        so_far = await asyncio.to_thread(self.bot.desk.timeline, topic)
+        articles = await asyncio.to_thread(self.services.desk.articles)
+        so_far = await asyncio.to_thread(self.services.desk.timeline, topic)
         try:
-            follow = await self.bot.state_call(
-                self.bot.follows.follow,
+            follow = await self.services.state_call(
+                self.services.follows.follow,
                 interaction.guild_id,
                 interaction.channel_id,
                 topic,
@@ -113,7 +117,9 @@ class Stories(commands.Cog):
     @app_commands.command(name="following", description="The stories followed in this server")
     @app_commands.guild_only()
     async def following(self, interaction: discord.Interaction) -> None:
-        follows = await self.bot.state_call(self.bot.follows.following, interaction.guild_id)
+        follows = await self.services.state_call(
+            self.services.follows.following, interaction.guild_id
+        )
         name = interaction.guild.name if interaction.guild else "this server"
         await interaction.response.send_message(
             embed=following_embed(follows, name), ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -124,8 +130,8 @@ class Stories(commands.Cog):
     @channel_managers_only("unfollow a story")
     async def unfollow(self, interaction: discord.Interaction, story: int) -> None:
         try:
-            follow = await self.bot.state_call(
-                self.bot.follows.unfollow, story, interaction.guild_id
+            follow = await self.services.state_call(
+                self.services.follows.unfollow, story, interaction.guild_id
             )
         except FollowRejected as reason:
             await interaction.response.send_message(str(reason), ephemeral=True)
@@ -140,9 +146,11 @@ class Stories(commands.Cog):
     async def _followed(
         self, interaction: discord.Interaction, typed: str
     ) -> list[app_commands.Choice[int]]:
-        if not await self.bot.may_manage_channels(interaction):
+        if not await self.services.may_manage_channels(interaction):
             return []  # the names of followed stories are for those who may change them
-        follows = await self.bot.state_call(self.bot.follows.following, interaction.guild_id)
+        follows = await self.services.state_call(
+            self.services.follows.following, interaction.guild_id
+        )
         return [
             app_commands.Choice(name=fit(f.topic, 100), value=f.id)
             for f in follows
@@ -160,9 +168,9 @@ class Stories(commands.Cog):
         story, once across every process (posts go by REST: any process reaches any channel)."""
         async with self._checking:
             try:
-                articles = await asyncio.to_thread(self.bot.desk.articles)
-                timelines = self.bot.desk.timelines()
-                found = await asyncio.to_thread(self.bot.follows.news, timelines, articles)
+                articles = await asyncio.to_thread(self.services.desk.articles)
+                timelines = self.services.desk.timelines()
+                found = await asyncio.to_thread(self.services.follows.news, timelines, articles)
             except (StateUnavailable, IndexUnavailable) as error:
                 log.warning("followed stories not checked: %s", error)
                 return
@@ -173,8 +181,8 @@ class Stories(commands.Cog):
         follow = news.follow
         channel = self.bot.get_partial_messageable(follow.channel_id, guild_id=follow.guild_id)
         try:
-            timeline_id = await self.bot.state_call(
-                self.bot.state.keep_timeline, follow.topic, None
+            timeline_id = await self.services.state_call(
+                self.services.state.keep_timeline, follow.topic, None
             )
             view = discord.ui.View(timeout=None).add_item(
                 TimelinePage(timeline_id, 1, "Timeline", opens=True)

@@ -40,9 +40,6 @@ class ReaderOutput:
     spans: list[FoundSpan]  # the best few spans of each sentence that has one, best first
     no_answer: float  # the model's probability that none of the sentences answers
 
-    def best(self, sentence: int) -> FoundSpan | None:
-        return next((s for s in self.spans if s.sentence == sentence), None)
-
     def of(self, sentence: int) -> list[FoundSpan]:
         """The spans found in one sentence, best first."""
         return [s for s in self.spans if s.sentence == sentence]

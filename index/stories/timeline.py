@@ -253,12 +253,6 @@ def _same_fact(a: _Candidate, b: _Candidate, alike: float) -> bool:
 FIGURED_FACT = 0.75
 
 
-def _same_figures(a: str, b: str) -> bool:
-    """Whether two sentences state the same figures (a toll of 9 and one of 11 are two
-    facts, however alike the sentences)."""
-    return _figures(a) == _figures(b)
-
-
 def _figures(sentence: str) -> set[float]:
     return {v for part in re.split(r"[,;]", sentence) if (v := figure(part)) is not None}
 
@@ -313,9 +307,13 @@ _WHATS_NEW = re.compile(
 class WhatsNew:
     """A question routed to the timeline: what is new about ``topic`` after ``since``."""
 
-    topic: str  # "" when the question names none
+    topic: str  # "" when the question names none: answer with ``NAME_THE_STORY``
     since: str  # ISO date
     asked: str  # the date as the question put it ("Monday")
+
+
+# What to say to a "what's new since Monday?" that names no story.
+NAME_THE_STORY = "Name the story, e.g. “what's new about the floods since Monday?”"
 
 
 def whats_new(question: str, today: dt.date | None = None) -> WhatsNew | None:

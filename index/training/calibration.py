@@ -70,7 +70,7 @@ ALTERNATIVE_SIGNALS = tuple(f.name for f in fields(AlternativeSignals))
 
 
 @dataclass
-class Asked:
+class HeldOutAsking:
     """One held-out question asked of one index, as the fit sees it."""
 
     group: int  # which half its article is in: folds never mix a question's two askings
@@ -82,7 +82,9 @@ class Asked:
     alternatives: list[tuple[dict[str, float], float, bool]]
 
 
-def ask_held_out(data: Path, settings: Settings, reader: Reader, limit: int = 0) -> list[Asked]:
+def ask_held_out(
+    data: Path, settings: Settings, reader: Reader, limit: int = 0
+) -> list[HeldOutAsking]:
     """Every held-out question (or the first ``limit`` of each half) asked of both halves."""
     _, held = split_holdout(read_squad(data), HOLDOUT_ARTICLES)
     titles = list(dict.fromkeys(row["title"] for row in held))
@@ -96,7 +98,7 @@ def ask_held_out(data: Path, settings: Settings, reader: Reader, limit: int = 0)
     if limit:
         questions = [q for h in (0, 1) for q in [q for q in questions if group[q[0]] == h][:limit]]
     embedder = Embedder.from_settings(settings)
-    asked: list[Asked] = []
+    asked: list[HeldOutAsking] = []
     with tempfile.TemporaryDirectory(prefix="newsdesk-calibration-") as scratch:
         for h, half in enumerate(halves):
             corpus, index = Path(scratch) / f"corpus{h}", Path(scratch) / f"index{h}"
@@ -124,7 +126,7 @@ def _unfitted() -> Calibration:
 
 def _ask(
     answerer: Answerer, question: str, answers: list[str], group: int, answerable: bool
-) -> Asked | None:
+) -> HeldOutAsking | None:
     found = answerer.find(question)
     best = found.considered.best
     if best is None:
@@ -135,7 +137,7 @@ def _ask(
         values.pop("answer_confidence")
         f1 = token_f1(candidate.text, answers) if answerable else 0.0
         alternatives.append((values, f1, answerable and short_correct(candidate.text, answers)))
-    return Asked(
+    return HeldOutAsking(
         group=group,
         answerable=answerable,
         signals=dict(zip(SIGNALS, signals(found).vector(), strict=True)),
@@ -165,16 +167,16 @@ def logistic(rows: Sequence[dict[str, float]], labels: Sequence[float], inputs: 
     )
 
 
-def _out_of_fold(asked: Sequence[Asked], fit, predict) -> list[float]:
+def _out_of_fold(asked: Sequence[HeldOutAsking], fit, predict) -> list[float]:
     """``predict(model, a)`` for each of ``asked`` by a model ``fit`` on the other group."""
     models = {g: fit([a for a in asked if a.group != g]) for g in (0, 1)}
     return [predict(models[a.group], a) for a in asked]
 
 
-def fit(asked: Sequence[Asked], reader: str) -> Calibration:
+def fit(asked: Sequence[HeldOutAsking], reader: str) -> Calibration:
     """The calibration from the held-out askings, with the figures it reached on them."""
 
-    def covered_model(rows: Sequence[Asked]) -> Logistic:
+    def covered_model(rows: Sequence[HeldOutAsking]) -> Logistic:
         return logistic([a.signals for a in rows], [float(a.answerable) for a in rows], SIGNALS)
 
     coverage = _out_of_fold(asked, covered_model, lambda m, a: m(a.signals))
@@ -194,7 +196,7 @@ def fit(asked: Sequence[Asked], reader: str) -> Calibration:
     answered = [c >= covered_threshold or _vouched(a) for a, c in zip(asked, coverage, strict=True)]
     passing = [a for a, ok in zip(asked, answered, strict=True) if a.answerable and ok]
 
-    def correct_model(rows: Sequence[Asked]) -> Logistic:
+    def correct_model(rows: Sequence[HeldOutAsking]) -> Logistic:
         return logistic([a.signals for a in rows], [a.f1 for a in rows], SIGNALS)
 
     confidence = _out_of_fold(passing, correct_model, lambda m, a: m(a.signals))
@@ -208,7 +210,7 @@ def fit(asked: Sequence[Asked], reader: str) -> Calibration:
         default=0.99,
     )
 
-    def alternative_rows(rows: Sequence[Asked], confidences: Sequence[float]):
+    def alternative_rows(rows: Sequence[HeldOutAsking], confidences: Sequence[float]):
         out = []
         for a, c in zip(rows, confidences, strict=True):
             if c < sure_threshold:
@@ -253,7 +255,7 @@ def fit(asked: Sequence[Asked], reader: str) -> Calibration:
     )
 
 
-def _vouched(asked: Asked) -> bool:
+def _vouched(asked: HeldOutAsking) -> bool:
     """Covered whatever the coverage model says: the reader is sure of the span (as
     ``Answerer.judge`` decides it, with the policy's defaults)."""
     policy = AnswerPolicy()
@@ -290,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     reader = shipped_reader(settings.reader_weights, Runtime.from_settings(settings))
     if args.asked and args.asked.is_file():
-        asked = [Asked(**row) for row in json.loads(args.asked.read_text())]
+        asked = [HeldOutAsking(**row) for row in json.loads(args.asked.read_text())]
     else:
         asked = ask_held_out(args.data, settings, reader, args.limit)
         if args.asked:
