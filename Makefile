@@ -29,6 +29,7 @@ build: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 format: install
 	$(PY) -m ruff check --fix .
@@ -56,4 +57,4 @@ gpu-pack: install
 		data/gpu-wheels $(if $(wildcard data/reader/hard.jsonl.gz),--hard data/reader/hard.jsonl.gz)
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .ruff_cache .mypy_cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -16,11 +16,13 @@ from bot.formatting import NO_MENTIONS
 from bot.monitor import Monitor
 from bot.services import Services
 from bot.settings import BotSettings
-from bot.shards import IdentifyGate, ShardGuard
 from bot.views import DATABASE_AWAY, ReasonSelect, TimelinePage, VoteButton
-from index.ops.jobs import Jobs, Task, jobs_for
+from index.ops.jobs import Deferred, Jobs, Task, jobs_for
 from index.settings import Settings
 from index.statedb import StateUnavailable
+
+if TYPE_CHECKING:  # psycopg only for a sharded process on a database
+    from bot.shards import IdentifyGate, ShardGuard
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,8 @@ class NewsdeskBot(commands.Bot):
         self.guard = guard
         self.exit_code = 0
         self.jobs: Jobs | None = None
+        # What the jobs queue runs, each added by the cog whose work it is, as it loads.
+        self.tasks: list[Task] = []
         self._make_jobs = jobs
         self.monitor = (
             Monitor(self, self.settings.metrics_host, self.settings.metrics_port)
@@ -78,6 +82,12 @@ class NewsdeskBot(commands.Bot):
     def settings(self) -> BotSettings:
         return self.services.settings
 
+    async def defer(self, name: str, **arguments: Any) -> Deferred:
+        """Ask the jobs queue for task ``name`` (``Jobs.defer``)."""
+        if self.jobs is None:
+            raise RuntimeError("the jobs queue starts with the bot (setup_hook)")
+        return await self.jobs.defer(name, **arguments)
+
     async def job_counts(self) -> dict[str, int]:
         """Jobs in the queue by state, for the metrics."""
         return await self.jobs.counts() if self.jobs is not None else {}
@@ -88,29 +98,13 @@ class NewsdeskBot(commands.Bot):
         log.info("loading the index (the first start builds it from the corpus)")
         await asyncio.to_thread(self.services.desk.open)
         if self.guard is not None:
-            self._guarding = asyncio.create_task(self._keep_guard(), name="shard guard")
+            self._guarding = asyncio.create_task(self._keep_guard(self.guard), name="shard guard")
         # Vote buttons on answers sent before this start keep working.
         self.add_dynamic_items(VoteButton, ReasonSelect, TimelinePage)
-        self.tree.on_error = self.command_failed
+        self.tree.error(self.command_failed)
         for cog in COGS:
             await self.load_extension(cog)
-        settings = self.settings
-        self.jobs = self._make_jobs(
-            settings,
-            [
-                Task("reindex", self.get_cog("Admin").run_reindex),
-                Task(
-                    "poll-feeds",
-                    self.get_cog("Feeds").poll_all,
-                    every=settings.feed_interval_minutes * 60,
-                ),
-                Task(
-                    "post-follows",
-                    self.get_cog("Stories").post_news,
-                    every=settings.follow_check_seconds,
-                ),
-            ],
-        )
+        self.jobs = self._make_jobs(self.settings, self.tasks)
         await self.jobs.start()
         await self.jobs.defer("poll-feeds")  # at start, then once a period
         if self.settings.guild_id:
@@ -122,7 +116,7 @@ class NewsdeskBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("synced %d commands globally (they may take a while to appear)", len(synced))
 
-    async def _keep_guard(self) -> None:
+    async def _keep_guard(self, guard: ShardGuard) -> None:
         """Stop the shards the moment another process holds one of their locks: two
         processes answering every message is worse than none for the seconds a supervisor
         takes to restart this one (exit status 3). While the primary is away, nobody can
@@ -130,7 +124,7 @@ class NewsdeskBot(commands.Bot):
         was = "held"
         while not self.is_closed():
             await asyncio.sleep(GUARD_CHECK_SECONDS)
-            held = await asyncio.to_thread(self.guard.check)
+            held = await asyncio.to_thread(guard.check)
             if held == "taken":
                 log.error("lost the shard locks to another process: stopping the shards")
                 self.exit_code = 3
@@ -211,6 +205,8 @@ class ShardedNewsdeskBot(NewsdeskBot, commands.AutoShardedBot):
             except discord.HTTPException as error:
                 log.warning("session start limits not read (%s): one IDENTIFY at a time", error)
                 concurrency = 1
+            from bot.shards import IdentifyGate
+
             self.identify_gate = await asyncio.to_thread(
                 IdentifyGate, self.settings.database_url, concurrency, self.shard_count or 1
             )

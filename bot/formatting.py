@@ -177,8 +177,8 @@ def reports_line(answer: Answer) -> str:
     items = []
     for report in answer.other_reports:
         outlets = "; ".join(
-            fit(o.source, 80) + (f", {short_date(o.date, year)}" if o.date else "")
-            for o in [report, *report.also]  # the newest first
+            fit(source, 80) + (f", {short_date(date, year)}" if date else "")
+            for source, date in report.sources()
         )
         items.append(f"{fit(report.text, 80)} ({outlets})")
     label = "Earlier reports" if earlier else "Other reports"

@@ -123,3 +123,12 @@ class Services:
     def close(self) -> None:
         self.state_calls.shutdown(wait=False)
         self.state_db.close()
+
+
+def services_of(interaction: discord.Interaction) -> Services:
+    """The services of the bot an interaction came to: a button or menu callback is typed for
+    any client (discord.py's ``DynamicItem``), the bot is always ``NewsdeskBot``."""
+    services = getattr(interaction.client, "services", None)
+    if not isinstance(services, Services):
+        raise TypeError(f"{type(interaction.client).__name__} carries no Newsdesk services")
+    return services

@@ -25,7 +25,7 @@ from typing import Literal
 
 import psycopg
 
-from index.db import redacted
+from index.db import one, redacted
 from index.errors import NewsdeskError
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,7 @@ class ShardGuard:
         connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         key = lock_key(SHARD_LOCK, self.shard_count)
         for shard in self.shard_ids:
-            (taken,) = connection.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", (key, shard)
-            ).fetchone()
+            (taken,) = one(connection, "SELECT pg_try_advisory_lock(%s, %s)", (key, shard))
             if not taken:
                 connection.close()  # releases the ones taken so far
                 raise ShardTaken(

@@ -12,24 +12,26 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
 from bot.cards import timeline_embed, timeline_pages
 from bot.formatting import NO_MENTIONS
+from bot.services import Services, services_of
 from index.ops.feedback import REASONS
 from index.statedb import StateUnavailable
-
-if TYPE_CHECKING:
-    from bot.client import NewsdeskBot
-    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
 # What a member reads when the state database is away or does not answer in time.
 NOT_NOW = "Votes cannot be recorded just now; please try again in a little while."
 DATABASE_AWAY = "The bot's database is not answering just now; please try again in a while."
+
+
+def button_label(item: discord.ui.Item[Any]) -> str:
+    """The label of the button a dynamic item was made from ("" for anything else)."""
+    return (item.label or "") if isinstance(item, discord.ui.Button) else ""
 
 
 class VoteButton(
@@ -48,12 +50,12 @@ class VoteButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> VoteButton:
         return cls(int(match["id"]), match["up"] == "1")
 
-    async def callback(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
-        services = interaction.client.services
+    async def callback(self, interaction: discord.Interaction) -> None:
+        services = services_of(interaction)
         try:
             recorded = await services.state_call(
                 services.feedback.vote, self.answer_id, interaction.user.id, self.up
@@ -98,13 +100,13 @@ class ReasonSelect(discord.ui.DynamicItem[discord.ui.Select], template=r"why:(?P
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Select, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> ReasonSelect:
         return cls(int(match["id"]))
 
-    async def callback(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
+    async def callback(self, interaction: discord.Interaction) -> None:
         reason = self.item.values[0]
-        services = interaction.client.services
+        services = services_of(interaction)
         try:
             noted = await services.state_call(
                 services.feedback.explain, self.answer_id, interaction.user.id, reason
@@ -148,14 +150,14 @@ class TimelinePage(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> TimelinePage:
         return cls(
-            int(match["id"]), int(match["page"]), item.label or "", opens=bool(match["open"])
+            int(match["id"]), int(match["page"]), button_label(item), opens=bool(match["open"])
         )
 
-    async def callback(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
-        services = interaction.client.services
+    async def callback(self, interaction: discord.Interaction) -> None:
+        services = services_of(interaction)
         try:
             kept = await services.state_call(services.state.kept_timeline, self.timeline_id)
         except StateUnavailable as error:

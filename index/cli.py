@@ -307,7 +307,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
                 f" — {other.article}{_dated(other.date)}"
             )
         for report in answer.other_reports:
-            outlets = "; ".join(f"{o.source}{_dated(o.date)}" for o in [report, *report.also])
+            outlets = "; ".join(f"{source}{_dated(date)}" for source, date in report.sources())
             print(f"  other report: {report.text} ({outlets}) — “{report.sentence}”")
         print()
     elif answer.unknown_names:

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import urlsplit
 
 from index.errors import IndexUnavailable
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 MIGRATION_LOCK = 7_302_118_202  # pg_advisory_lock key held while the index's tables migrate
 
 
-def is_database_url(location: Path | str) -> bool:
+def is_database_url(location: Path | str) -> TypeGuard[str]:
     """Whether ``location`` names a PostgreSQL database (``postgresql://`` or ``postgres://``)
     rather than a folder or file."""
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
@@ -106,7 +106,7 @@ def migrate(connection: psycopg.Connection, url: str) -> None:
             f"version {version}; this one knows up to {VERSION}). Run the newer release."
         )
 
-    if connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+    if one(connection, "SELECT pg_is_in_recovery()")[0]:
         # A read replica takes its tables from its primary: it cannot be written, and a
         # process that opened one first (a new cluster) was stopped by the attempt.
         version = postgres_version(connection, "newsdesk_meta")
@@ -122,6 +122,14 @@ def migrate(connection: psycopg.Connection, url: str) -> None:
     migrate_postgres(connection, MIGRATIONS, "newsdesk_meta", MIGRATION_LOCK, newer)
 
 
+def one(connection: psycopg.Connection, sql: str, args: Sequence[Any] = ()) -> tuple[Any, ...]:
+    """The one row a query always returns (an aggregate, a function's result)."""
+    row = connection.execute(sql, args).fetchone()
+    if row is None:
+        raise RuntimeError(f"no row from {sql!r}")
+    return row
+
+
 def statements(script: str) -> Iterator[str]:
     """The statements of a migration script, one at a time (run inside the migration's
     transaction; SQLite's ``executescript`` would commit on its own)."""
@@ -131,7 +139,7 @@ def statements(script: str) -> Iterator[str]:
 
 def postgres_version(connection: psycopg.Connection, meta: str) -> int:
     """The version recorded in ``meta`` (a key/value table); 0 before the first migration."""
-    if connection.execute("SELECT to_regclass(%s)", (meta,)).fetchone()[0] is None:
+    if one(connection, "SELECT to_regclass(%s)", (meta,))[0] is None:
         return 0
     row = connection.execute(f"SELECT value FROM {meta} WHERE key = 'schema_version'").fetchone()
     return int(row[0]) if row else 0

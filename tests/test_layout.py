@@ -125,10 +125,12 @@ def test_no_module_is_longer_than_a_sitting(tmp_path: Path) -> None:
 
 
 def test_a_folder_install_answers_without_loading_postgresql(seed_index: Path) -> None:
-    """The CLI's ask path on a folder index and a SQLite state database: psycopg, pgvector
-    and procrastinate stay unloaded (each costs start time and needs a client library)."""
+    """The bot's modules and the CLI's ask path on a folder index and a SQLite state database:
+    psycopg, pgvector and procrastinate stay unloaded (each costs start time and needs a
+    client library)."""
     script = (
         "import json, sys\n"
+        "import bot.client, bot.services\n"
         "from index.cli import main\n"
         f"main(['ask', '--json', '--index', {str(seed_index)!r}, 'Who walked out?'])\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in "

@@ -27,6 +27,7 @@ from index.errors import IndexUnavailable
 from index.ingest.feeds import fetch_urls
 from index.ingest.fetching import FetchPolicy
 from index.ops.desk import ArticleRejected, Desk, ReindexRunning
+from index.ops.jobs import Task
 from index.search.build import BuildProgress, BuildReport
 from index.search.storage.base import ArticleRecord, BuildRunning
 
@@ -48,7 +49,7 @@ class Admin(commands.Cog):
         """A job (``bot.jobs``): it runs in whichever process takes it, once, and edits this
         reply with its progress and its report; a second one waits for the first."""
         await interaction.response.defer(thinking=True)
-        deferred = await self.bot.jobs.defer(
+        deferred = await self.bot.defer(
             "reindex", full=full, application_id=interaction.application_id,
             token=interaction.token,
         )  # fmt: skip
@@ -295,4 +296,6 @@ def _reindex(desk: Desk, full: bool, on_progress: Callable[[BuildProgress], None
 
 
 async def setup(bot: NewsdeskBot) -> None:
-    await bot.add_cog(Admin(bot))
+    admin = Admin(bot)
+    bot.tasks.append(Task("reindex", admin.run_reindex))
+    await bot.add_cog(admin)

@@ -23,6 +23,7 @@ from discord.ext import commands
 
 from bot.cards import channel_list
 from bot.client import NewsdeskBot
+from bot.cogs.stories import Stories
 from bot.formatting import NO_MENTIONS, answer_embed, plain_question
 from bot.state import ServerSettings
 from bot.views import vote_view
@@ -100,7 +101,7 @@ class Ask(commands.Cog):
         question = plain_question(question)
         routed = whats_new(question)
         stories = self.bot.get_cog("Stories")
-        if routed is not None and stories is not None:
+        if routed is not None and isinstance(stories, Stories):
             if not routed.topic:
                 await where.in_place(content=NAME_THE_STORY, allowed_mentions=NO_MENTIONS)
                 return
@@ -233,7 +234,6 @@ class Ask(commands.Cog):
             return
         # Discord wants a first response within 3 s: say "thinking" now, answer after.
         await interaction.response.defer(thinking=True)
-        in_thread_mode = server.thread_mode == "all" and isinstance(channel, discord.TextChannel)
         history = await self.conversation(channel)
         where = Where(
             via="/ask",
@@ -242,7 +242,7 @@ class Ask(commands.Cog):
             conversing=history is not None,
             in_place=interaction.followup.send,
             open_thread=partial(channel.create_thread, type=discord.ChannelType.public_thread)
-            if in_thread_mode
+            if server.thread_mode == "all" and isinstance(channel, discord.TextChannel)
             else None,
             point_to_thread=True,
         )
@@ -262,7 +262,11 @@ class Ask(commands.Cog):
         if guild_id is not None and not (mentioned or history is not None or forum_post):
             return  # most messages: no settings read
         server = await self.services.server(guild_id)
-        conversing = history is not None or (forum_post and _answers_forum_posts(server, channel))
+        conversing = history is not None or (
+            forum_post
+            and isinstance(channel, discord.Thread)
+            and _answers_forum_posts(server, channel)
+        )
         if guild_id is not None and not (mentioned or conversing):
             return
         question = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()

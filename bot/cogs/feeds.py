@@ -22,6 +22,7 @@ from bot.formatting import NO_MENTIONS, fit
 from index.ingest.feeds import Feed, FeedRejected, FeedResult, poll
 from index.ingest.fetching import FetchPolicy
 from index.ops.desk import ReindexRunning
+from index.ops.jobs import Task
 from index.statedb import StateUnavailable
 
 log = logging.getLogger(__name__)
@@ -145,4 +146,7 @@ def _first_poll(result: FeedResult) -> str:
 
 
 async def setup(bot: NewsdeskBot) -> None:
-    await bot.add_cog(Feeds(bot))
+    feeds = Feeds(bot)
+    every = bot.settings.feed_interval_minutes * 60
+    bot.tasks.append(Task("poll-feeds", feeds.poll_all, every=every))
+    await bot.add_cog(feeds)

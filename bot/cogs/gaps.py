@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -20,7 +21,8 @@ from bot.cards import GAPS_PER_PAGE, gaps_embed
 from bot.checks import NotAdmin, admin_only
 from bot.client import NewsdeskBot
 from bot.formatting import NO_MENTIONS
-from bot.services import Services
+from bot.services import Services, services_of
+from bot.views import button_label
 from index.ops.gaps import Gap, gaps_of, to_csv, with_coverage
 
 # Groups checked against the coverage for the CSV file (an answer each, ~25 ms).
@@ -51,7 +53,7 @@ class Gaps(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         channel_id = channel.id if channel else 0
         gaps = await gaps_now(self.services, interaction.guild_id, days, channel_id)
-        message = await gaps_message(self.bot, gaps, days, channel_id, 1)
+        message = await gaps_message(self.bot, self.services, gaps, days, channel_id, 1)
         if csv:  # the coverage's word on the largest groups too, not only the page's
             await asyncio.to_thread(with_coverage, gaps[:CSV_CHECKED], self.services.desk.ask)
             data = to_csv(gaps).encode()
@@ -78,20 +80,24 @@ class GapsPage(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> GapsPage:
-        return cls(int(match["days"]), int(match["channel"]), int(match["page"]), item.label or "")
+        return cls(
+            int(match["days"]), int(match["channel"]), int(match["page"]), button_label(item)
+        )
 
-    async def interaction_check(self, interaction: discord.Interaction[NewsdeskBot]) -> bool:
-        if await interaction.client.services.is_admin(interaction):
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if await services_of(interaction).is_admin(interaction):
             return True
         raise NotAdmin("see the coverage gaps")
 
-    async def callback(self, interaction: discord.Interaction[NewsdeskBot]) -> None:
+    async def callback(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer()
-        bot = interaction.client
-        gaps = await gaps_now(bot.services, interaction.guild_id, self.days, self.channel_id)
-        message = await gaps_message(bot, gaps, self.days, self.channel_id, self.page)
+        services = services_of(interaction)
+        gaps = await gaps_now(services, interaction.guild_id, self.days, self.channel_id)
+        message = await gaps_message(
+            interaction.client, services, gaps, self.days, self.channel_id, self.page
+        )
         await interaction.edit_original_response(**message)
 
 
@@ -105,15 +111,21 @@ async def gaps_now(
 
 
 async def gaps_message(
-    bot: NewsdeskBot, gaps: list[Gap], days: int, channel_id: int, page: int
+    client: discord.Client,
+    services: Services,
+    gaps: list[Gap],
+    days: int,
+    channel_id: int,
+    page: int,
 ) -> dict:
     """A page of the report, each of its groups checked against the coverage as it is now."""
     pages = max(1, -(-len(gaps) // GAPS_PER_PAGE))
     page = min(max(page, 1), pages)
     shown = gaps[(page - 1) * GAPS_PER_PAGE : page * GAPS_PER_PAGE]
-    await asyncio.to_thread(with_coverage, shown, bot.services.desk.ask)
-    channel = bot.get_channel(channel_id) if channel_id else None
-    where = f"#{channel.name}" if channel is not None else "whole server"
+    await asyncio.to_thread(with_coverage, shown, services.desk.ask)
+    channel = client.get_channel(channel_id) if channel_id else None
+    named = channel if isinstance(channel, discord.abc.GuildChannel | discord.Thread) else None
+    where = f"#{named.name}" if named is not None else "whole server"
     view = discord.ui.View(timeout=None)
     if pages > 1:
         view.add_item(GapsPage(days, channel_id, page - 1, "◀", disabled=page == 1))

@@ -24,6 +24,7 @@ from bot.client import NewsdeskBot
 from bot.formatting import NO_MENTIONS, fit
 from bot.views import TimelinePage, timeline_message
 from index.errors import IndexUnavailable
+from index.ops.jobs import Task
 from index.statedb import StateUnavailable
 from index.stories.follows import FollowRejected, News
 from index.stories.timeline import parse_date
@@ -161,7 +162,7 @@ class Stories(commands.Cog):
 
     @commands.Cog.listener()
     async def on_coverage_changed(self) -> None:
-        await self.bot.jobs.defer("post-follows")
+        await self.bot.defer("post-follows")
 
     async def post_news(self) -> None:
         """The "post-follows" job (``bot.jobs``): post what new coverage adds to each followed
@@ -198,4 +199,7 @@ class Stories(commands.Cog):
 
 
 async def setup(bot: NewsdeskBot) -> None:
-    await bot.add_cog(Stories(bot))
+    stories = Stories(bot)
+    every = bot.settings.follow_check_seconds
+    bot.tasks.append(Task("post-follows", stories.post_news, every=every))
+    await bot.add_cog(stories)

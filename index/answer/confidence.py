@@ -143,7 +143,13 @@ class Calibration:
     @classmethod
     def from_json(cls, data: dict) -> Calibration:
         def model(part: dict) -> Logistic:
-            return Logistic(**{k: tuple(v) if isinstance(v, list) else v for k, v in part.items()})
+            return Logistic(
+                inputs=tuple(part["inputs"]),
+                mean=tuple(part["mean"]),
+                scale=tuple(part["scale"]),
+                weights=tuple(part["weights"]),
+                intercept=float(part["intercept"]),
+            )
 
         return cls(
             covered=model(data["covered"]),

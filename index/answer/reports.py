@@ -99,6 +99,10 @@ class Report:
     url: str | None
     also: tuple[Outlet, ...] = ()  # other outlets giving the same answer, newest first
 
+    def sources(self) -> list[tuple[str, str | None]]:
+        """(outlet, date) of every article that gave it, the newest first."""
+        return [(self.source, self.date)] + [(o.source, o.date) for o in self.also]
+
     def to_json(self) -> dict:
         return {
             **quoted_json(self),

@@ -88,7 +88,7 @@ class FeedBook:
         with self._db.writing() as db:
             kept = {
                 row[1]: row[0]
-                for row in db.execute("SELECT id, url FROM feeds WHERE guild_id IS NULL")
+                for row in db.execute("SELECT id, url FROM feeds WHERE guild_id IS NULL").fetchall()
             }
             for url in set(kept) - set(urls):
                 self._delete(db, kept[url])

@@ -18,7 +18,7 @@ import asyncio
 import ipaddress
 import socket
 import time
-from collections.abc import Collection
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
@@ -164,7 +164,7 @@ class Fetcher:
     async def get(
         self,
         url: str,
-        accept: Collection[str] = PAGE_TYPES,
+        accept: Sequence[str] = PAGE_TYPES,
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> Page:
@@ -182,7 +182,7 @@ class Fetcher:
         except aiohttp.ClientError as error:
             raise FetchUnavailable(f"{url} could not be fetched ({error})") from None
 
-    async def _follow(self, url: str, accept: Collection[str], headers: dict[str, str]) -> Page:
+    async def _follow(self, url: str, accept: Sequence[str], headers: dict[str, str]) -> Page:
         for _ in range(MAX_REDIRECTS + 1):
             check_url(url, self.policy)
             await self._obey_robots(url)
@@ -199,7 +199,7 @@ class Fetcher:
         return self._session.get(url, headers=headers, allow_redirects=False)
 
     async def _read(
-        self, url: str, response: aiohttp.ClientResponse, accept: Collection[str]
+        self, url: str, response: aiohttp.ClientResponse, accept: Sequence[str]
     ) -> Page:
         etag, modified = response.headers.get("ETag"), response.headers.get("Last-Modified")
         if response.status == 304:
@@ -252,14 +252,14 @@ class Fetcher:
         try:
             async with self._open(site + "/robots.txt", {}) as response:
                 if response.status in (401, 403):
-                    robots.disallow_all = True
+                    robots.parse(["User-agent: *", "Disallow: /"])
                 elif response.status == 200:
                     text = await response.content.read(500_000)
                     robots.parse(text.decode("utf-8", "replace").splitlines())
                 else:
-                    robots.allow_all = True
+                    robots.parse([])  # no robots.txt: everything allowed
         except (aiohttp.ClientError, TimeoutError):
-            robots.allow_all = True
+            robots.parse([])
         return robots
 
 

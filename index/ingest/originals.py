@@ -59,6 +59,11 @@ class Originals(ABC):
         from NEWSDESK_CORPUS_DIR, as a folder setup does."""
         return None
 
+    def import_folder(self, folder: Path) -> Imported | None:
+        """Take in what ``folder`` holds (``build --corpus``): added or updated, and what it held
+        before and holds no longer taken out. A folder corpus is its own source: nothing to do."""
+        return None
+
     def put_many(self, items: Sequence[tuple[str, bytes]], origin: str) -> Undo:
         """``put`` for each (id, data) whose data differs from what is there; one undo."""
         undos = [self.put(i, data, origin) for i, data in items if self.get(i) != data]

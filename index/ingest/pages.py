@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import courlan
 import trafilatura
 import yaml
+from trafilatura.settings import Document
 
 from index.ingest.articles import clean_text
 
@@ -74,9 +75,9 @@ def extract(html: bytes, fetched_from: str, feed_date: str | None = None) -> Web
         include_comments=False,
         include_tables=False,
     )
-    if document is None or not (document.text or "").strip():
+    if not isinstance(document, Document) or not (document.text or "").strip():
         raise NotAnArticle("no article text found on the page")
-    text = _paragraphs(document.text, document.title)
+    text = _paragraphs(document.text or "", document.title)
     if len(text.split()) < MIN_WORDS:
         raise NotAnArticle(f"the page holds under {MIN_WORDS} words of article text")
     return WebArticle(

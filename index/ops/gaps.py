@@ -166,8 +166,8 @@ class QuestionLog:
             args,
         )
         return [
-            Asked(*row[:7], _vector(row[7]), int(row[8]))
-            for row in rows  # type: ignore[misc]
+            Asked(at, guild, channel, asker, outcome, confidence, question, _vector(vector), down)
+            for at, guild, channel, asker, outcome, confidence, question, vector, down in rows
         ]
 
     def _asker(self, user_id: int) -> str:
@@ -193,17 +193,17 @@ def group(questions: Sequence[Asked], alike: float = GROUPED) -> list[Gap]:
     Each question joins the group whose first question is most alike, when that is at least
     ``alike``, else starts one. The questions are compared a block at a time with one matrix
     product against the groups found before the block (10,000 questions: BENCHMARKS.md)."""
-    worded = [q for q in questions if q.vector is not None]
+    worded = [(q, q.vector) for q in questions if q.vector is not None]
     groups: list[list[Asked]] = []
     if worded:
-        vectors = np.stack([q.vector for q in worded])
+        vectors = np.stack([vector for _, vector in worded])
         leaders = np.empty_like(vectors)  # each group's first question
         count = 0
         for start in range(0, len(worded), BLOCK):
             block = vectors[start : start + BLOCK]
             before = count
             earlier = block @ leaders[:before].T  # against the groups found before the block
-            for row, (q, vector) in enumerate(
+            for row, ((q, _), vector) in enumerate(
                 zip(worded[start : start + BLOCK], block, strict=True)
             ):
                 best, score = -1, -np.inf

@@ -146,9 +146,8 @@ class QueuedJobs(Jobs):
         self._worker: asyncio.Task | None = None
 
     def _register(self, task: Task) -> None:
-        async def run(**arguments: Any) -> None:
-            arguments.pop("timestamp", None)  # what procrastinate gives a periodic task
-            await task.run(**arguments)
+        async def run(timestamp: int | None = None, **arguments: Any) -> None:
+            await task.run(**arguments)  # ``timestamp``: what procrastinate gives a periodic task
 
         registered = self.app.task(
             name=task.name,
@@ -206,7 +205,7 @@ class QueuedJobs(Jobs):
             await db.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
             try:
                 cursor = await db.execute("SELECT to_regclass('procrastinate_jobs')")
-                if (await cursor.fetchone())[0] is None:
+                if (await cursor.fetchone() or (None,))[0] is None:
                     await self.app.schema_manager.apply_schema_async()
             finally:
                 await db.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))

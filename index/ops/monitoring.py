@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 
-import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from index.db import one
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +77,15 @@ class Monitoring:
 def replica_lag(url: str) -> float | None:
     """Seconds the hot standby at ``url`` is behind (0 when it has replayed all it received),
     or None when it cannot be asked."""
+    import psycopg  # only a process with a replica asks
+
     try:
         with psycopg.connect(url, connect_timeout=2, autocommit=True) as connection:
-            (lag,) = connection.execute(
+            (lag,) = one(
+                connection,
                 "SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
-                " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END"
-            ).fetchone()
+                " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END",
+            )
     except psycopg.Error as error:
         log.warning("replica lag not read: %s", error)
         return None

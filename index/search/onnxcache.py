@@ -10,7 +10,6 @@ damaged or unwritable cache costs only the export (torch is imported then, and o
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import tempfile
@@ -119,9 +118,12 @@ def export(
 
     module.eval()
     example = tuple(torch.ones((1, 16), dtype=torch.long) for _ in inputs)
-    exported = io.BytesIO()
-    with warnings.catch_warnings():  # the tracer's notes on shapes it keeps dynamic
+    with (
+        tempfile.TemporaryDirectory(prefix="newsdesk-export-") as scratch,
+        warnings.catch_warnings(),  # the tracer's notes on shapes it keeps dynamic
+    ):
         warnings.simplefilter("ignore")
+        exported = Path(scratch) / "model.onnx"
         torch.onnx.export(
             module,
             example,
@@ -132,4 +134,4 @@ def export(
             opset_version=17,
             dynamo=False,
         )
-    return exported.getvalue()
+        return exported.read_bytes()

@@ -96,7 +96,7 @@ class Retriever:
         pool = set(nearest) | (set(hits.top) if fusion.mode != "dense" else set())
         if not pool:
             return []
-        ids = np.array(sorted(pool), dtype=np.int64)
+        ids = sorted(pool)
         dense = store.passage_cosines(ids, query)
         lexical = np.array([hits.scores.get(int(i), 0.0) for i in ids]) / max(hits.best, 1e-9)
 

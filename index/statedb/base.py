@@ -23,7 +23,8 @@ class StateUnavailable(NewsdeskError, RuntimeError):
 
 
 class Cursor(Protocol):
-    rowcount: int
+    @property
+    def rowcount(self) -> int: ...
 
     def fetchone(self) -> Any: ...
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from index.db import statements
-from index.statedb.base import StateDatabase, StateUnavailable
+from index.statedb.base import StateDatabase, StateUnavailable, Writer
 
 # Migration N brings a database from version N - 1 to N. Version 0 is a new file, or one
 # from before versions were kept (its tables are those of migration 1, hence IF NOT EXISTS).
@@ -187,7 +187,7 @@ class SQLiteState(StateDatabase):
         return self.rows("PRAGMA user_version")[0][0]
 
     @contextmanager
-    def writing(self) -> Iterator[sqlite3.Connection]:
+    def writing(self) -> Iterator[Writer]:
         with self._lock, self._db:
             yield self._db
 

@@ -98,7 +98,7 @@ def ask_held_out(
     if limit:
         questions = [q for h in (0, 1) for q in [q for q in questions if group[q[0]] == h][:limit]]
     embedder = Embedder.from_settings(settings)
-    asked: list[HeldOutAsking] = []
+    asked: list[HeldOutAsking | None] = []
     with tempfile.TemporaryDirectory(prefix="newsdesk-calibration-") as scratch:
         for h, half in enumerate(halves):
             corpus, index = Path(scratch) / f"corpus{h}", Path(scratch) / f"index{h}"
@@ -204,7 +204,9 @@ def fit(asked: Sequence[HeldOutAsking], reader: str) -> Calibration:
         (
             t
             for t in [round(t, 2) for t in np.arange(0.5, 0.99, 0.01)]
-            if np.mean([a.right for a, c in zip(passing, confidence, strict=True) if c >= t] or [0])
+            if np.mean(
+                [a.right for a, c in zip(passing, confidence, strict=True) if c >= t] or [False]
+            )
             >= SURE_PRECISION
         ),
         default=0.99,

@@ -77,7 +77,7 @@ def _scratch(settings: Settings) -> Iterator[Location]:
     """Where an eval corpus is indexed for the run: a temporary folder, or a temporary schema
     of the database when one is configured (so its figures are the database's)."""
     if settings.database_url:
-        from index.search.storage.postgres import scratch_schema
+        from index.db import scratch_schema
 
         with scratch_schema(settings.database_url) as url:
             yield url

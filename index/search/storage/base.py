@@ -119,7 +119,10 @@ class Storage(ABC):
     """A loaded index, read-only, safe to share between threads. Passage ids are the
     storage's own; a passage's sentences are ``first_sentence .. + sentence_count - 1``."""
 
-    manifest: Manifest
+    @property
+    @abstractmethod
+    def manifest(self) -> Manifest:
+        """What the build holds (model, counts, when it was made)."""
 
     @property
     @abstractmethod

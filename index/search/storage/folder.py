@@ -59,7 +59,7 @@ class FolderStorage(Storage):
 
     def __init__(self, folder: Path, manifest: Manifest) -> None:
         self.folder = folder
-        self.manifest = manifest
+        self._manifest = manifest
         try:
             self.faiss = faiss.read_index(str(folder / "passages.faiss"))
             if isinstance(self.faiss, faiss.IndexHNSW):
@@ -126,6 +126,10 @@ class FolderStorage(Storage):
                 f"configured model makes {dimension}. {REBUILD_HINT}"
             )
         return cls(folder, manifest)
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._manifest
 
     @property
     def where(self) -> str:
@@ -202,12 +206,12 @@ class FolderStorage(Storage):
             "SELECT article_id, id, start_char, end_char, text, first_sentence, sentence_count"
             " FROM passages ORDER BY id"
         ):
-            passages[article_id].append(row)
+            passages[article_id].append(tuple(row))
         sentences: dict[str, list[tuple]] = defaultdict(list)
         for article_id, *row in self._query(
             "SELECT article_id, id, start_char, end_char FROM sentences ORDER BY id"
         ):
-            sentences[article_id].append(row)
+            sentences[article_id].append(tuple(row))
         result: dict[str, tuple[str, Embedded]] = {}
         for article_id, content_hash in self._query("SELECT id, hash FROM articles"):
             rows, sentence_rows = passages[article_id], sentences[article_id]

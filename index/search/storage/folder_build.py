@@ -108,12 +108,14 @@ def _write_files(
 def search_index(vectors: np.ndarray, approximate_above: int) -> faiss.Index:
     """The FAISS index over ``vectors``: exact while small, an HNSW graph above the threshold."""
     dimension = vectors.shape[1]
+    index: faiss.Index
     if len(vectors) <= approximate_above:
         index = faiss.IndexFlatIP(dimension)
     else:
-        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
+        graph = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        graph.hnsw.efSearch = HNSW_EF_SEARCH
+        index = graph
     if len(vectors):
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     return index

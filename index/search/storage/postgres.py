@@ -32,7 +32,7 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
-from index.db import connect, migrate, postgres_version, redacted
+from index.db import connect, migrate, one, postgres_version, redacted
 from index.errors import IndexUnavailable
 from index.search.lexical import tokenize
 from index.search.storage.base import (
@@ -86,7 +86,7 @@ class PostgresStorage(Storage):
             )
 
     @property
-    def manifest(self) -> Manifest:  # type: ignore[override]
+    def manifest(self) -> Manifest:
         """Read at each use: another process's build changes it."""
         manifest = _manifest(self._connection())
         if manifest is None:
@@ -296,14 +296,14 @@ class PostgresBackend(Backend):
         """A session advisory lock on a connection of its own, held for the whole build
         (embedding included); the database releases it if the builder dies."""
         with connect(self.url) as connection:
-            if connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+            if one(connection, "SELECT pg_is_in_recovery()")[0]:
                 raise IndexUnavailable(
                     f"{redacted(self.url)} is a read replica: build on the primary "
                     "(NEWSDESK_DATABASE_URL); the replica follows it."
                 )
             migrate(connection, self.url)
-            taken = connection.execute("SELECT pg_try_advisory_lock(%s)", (BUILD_LOCK,)).fetchone()
-            if not taken[0]:
+            (taken,) = one(connection, "SELECT pg_try_advisory_lock(%s)", (BUILD_LOCK,))
+            if not taken:
                 raise BuildRunning(
                     f"Another build of the index in {redacted(self.url)} is running; try again "
                     "when it ends."
@@ -333,10 +333,11 @@ class PostgresBackend(Backend):
         return manifest
 
     def _insert(self, connection: psycopg.Connection, changes: Changes) -> None:
-        passage_id, sentence_id = connection.execute(
+        passage_id, sentence_id = one(
+            connection,
             "SELECT (SELECT coalesce(max(id) + 1, 0) FROM newsdesk_passages),"
-            " (SELECT coalesce(max(id) + 1, 0) FROM newsdesk_sentences)"
-        ).fetchone()
+            " (SELECT coalesce(max(id) + 1, 0) FROM newsdesk_sentences)",
+        )
         new = [a for a in changes.articles if a.id in changes.embedded]
         with connection.cursor() as cursor:
             with cursor.copy("COPY newsdesk_articles FROM STDIN") as copy:
@@ -346,7 +347,9 @@ class PostgresBackend(Backend):
                         (article.id, article.title, article.source, article.url, article.date,
                          article.content_hash, len(embedded.chunks))
                     )  # fmt: skip
-            sentences, passages, terms = [], [], []
+            sentences: list[tuple] = []
+            passages: list[tuple] = []
+            terms: list[tuple] = []
             for article in new:
                 embedded = changes.embedded[article.id]
                 first_of = {}
@@ -382,11 +385,12 @@ class PostgresBackend(Backend):
 
     def _finish(self, connection: psycopg.Connection, spec: BuildSpec, started: float) -> Manifest:
         """Counts, BM25's average length, the HNSW index above the size, the manifest."""
-        articles, passages, sentences, average = connection.execute(
+        articles, passages, sentences, average = one(
+            connection,
             "SELECT (SELECT count(*) FROM newsdesk_articles),"
             " (SELECT count(*) FROM newsdesk_passages), (SELECT count(*) FROM newsdesk_sentences),"
-            " (SELECT coalesce(avg(length), 1) FROM newsdesk_passages)"
-        ).fetchone()
+            " (SELECT coalesce(avg(length), 1) FROM newsdesk_passages)",
+        )
         approximate = passages > spec.approximate_above
         if approximate:
             connection.execute(f"SET LOCAL maintenance_work_mem = '{HNSW_BUILD_MEMORY}'")

@@ -185,7 +185,8 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     tok = tokenizer(base)
     examples = training_examples(rows, config, workers)
     data = encode(examples, tok, config.max_length)
-    model = (load_model(config.init, base) if config.init else base_model(base)).to(device)
+    model = load_model(config.init, base) if config.init else base_model(base)
+    torch.nn.Module.to(model, device)
     model.get_parameter(FROZEN).requires_grad_(False)
     per_epoch = len(batches([len(e.ids) for e in data], config.batch_size, config.seed, 0))
     total = per_epoch * config.epochs
