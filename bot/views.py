@@ -17,12 +17,15 @@ from typing import Any
 import discord
 
 from bot.cards import timeline_embed, timeline_pages
-from bot.formatting import NO_MENTIONS
+from bot.formatting import NO_MENTIONS, fit
 from bot.services import Services, services_of
 from index.ops.feedback import REASONS
 from index.statedb import StateUnavailable
 
 log = logging.getLogger(__name__)
+
+# A timeline that takes longer than this to gather says so on the pending reply.
+PROGRESS_AFTER_SECONDS = 1.0
 
 # What a member reads when the state database is away or does not answer in time.
 NOT_NOW = "Votes cannot be recorded just now; please try again in a little while."
@@ -178,6 +181,30 @@ class TimelinePage(
             await interaction.response.defer()
             message = await timeline_message(services, self.timeline_id, query, since, self.page)
             await interaction.edit_original_response(**message)
+
+
+async def send_timeline(
+    services: Services,
+    send: Callable[..., Awaitable[Any]],
+    edit: Callable[..., Awaitable[Any]] | None,
+    topic: str,
+    since: str | None,
+) -> None:
+    """Build the timeline and send its first page; ``edit`` (when given) shows progress
+    on the pending reply if the build takes more than a moment."""
+    try:
+        timeline_id = await services.state_call(services.state.keep_timeline, topic, since)
+    except StateUnavailable as error:
+        log.warning("timeline without page buttons: %s", error)
+        timeline_id = 0
+    building = asyncio.create_task(timeline_message(services, timeline_id, topic, since, page=1))
+    done, _ = await asyncio.wait({building}, timeout=PROGRESS_AFTER_SECONDS)
+    if not done and edit is not None:
+        await edit(content=f"Gathering the coverage of “{fit(topic, 200)}”…")
+    message = await building
+    if timeline_id == 0:
+        message.pop("view")
+    await send(**message)
 
 
 async def timeline_message(

@@ -145,3 +145,17 @@ def test_a_folder_install_answers_without_loading_postgresql(seed_index: Path) -
     *answer, loaded = result.stdout.strip().splitlines()
     assert "Delcy Rodriguez" in "".join(answer)
     assert json.loads(loaded) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("index.reader", "python -m index.training.reader"),
+        ("index.confidence", "python -m index.training.calibration fit"),
+    ],
+)
+def test_an_old_command_name_says_the_new_one(old: str, new: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", old, "train"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 1 and new in result.stderr

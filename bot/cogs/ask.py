@@ -23,10 +23,9 @@ from discord.ext import commands
 
 from bot.cards import channel_list
 from bot.client import NewsdeskBot
-from bot.cogs.stories import Stories
 from bot.formatting import NO_MENTIONS, answer_embed, plain_question
 from bot.state import ServerSettings
-from bot.views import vote_view
+from bot.views import send_timeline, vote_view
 from index.answer.followups import Turn
 from index.answer.records import Answer
 from index.statedb import StateUnavailable
@@ -100,13 +99,12 @@ class Ask(commands.Cog):
         "What's new about X since Monday?" is answered with the timeline of what is new."""
         question = plain_question(question)
         routed = whats_new(question)
-        stories = self.bot.get_cog("Stories")
-        if routed is not None and isinstance(stories, Stories):
+        if routed is not None:
             if not routed.topic:
                 await where.in_place(content=NAME_THE_STORY, allowed_mentions=NO_MENTIONS)
                 return
             log.info("%s from %s: what is new since %s", where.via, user.id, routed.since)
-            await stories.send_timeline(where.in_place, None, routed.topic, routed.since)
+            await send_timeline(self.services, where.in_place, None, routed.topic, routed.since)
             return
         try:
             answer = await asyncio.to_thread(self.services.desk.ask, question, where.history)

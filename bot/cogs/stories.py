@@ -22,7 +22,7 @@ from bot.cards import follow_embed, following_embed
 from bot.checks import channel_managers_only
 from bot.client import NewsdeskBot
 from bot.formatting import NO_MENTIONS, fit
-from bot.views import TimelinePage, timeline_message
+from bot.views import TimelinePage, send_timeline
 from index.errors import IndexUnavailable
 from index.ops.jobs import Task
 from index.statedb import StateUnavailable
@@ -30,9 +30,6 @@ from index.stories.follows import FollowRejected, News
 from index.stories.timeline import parse_date
 
 log = logging.getLogger(__name__)
-
-# A timeline taking longer than this says what it is doing.
-PROGRESS_AFTER_SECONDS = 1.0
 
 
 class Stories(commands.Cog):
@@ -59,30 +56,13 @@ class Stories(commands.Cog):
                 )
                 return
         await interaction.response.defer(thinking=True)
-        await self.send_timeline(
-            interaction.followup.send, interaction.edit_original_response, topic, when
+        await send_timeline(
+            self.services,
+            interaction.followup.send,
+            interaction.edit_original_response,
+            topic,
+            when,
         )
-
-    async def send_timeline(self, send, edit, topic: str, since: str | None) -> None:
-        """Build the timeline and send its first page; ``edit`` (when given) shows progress
-        on the pending reply if the build takes more than a moment."""
-        try:
-            timeline_id = await self.services.state_call(
-                self.services.state.keep_timeline, topic, since
-            )
-        except StateUnavailable as error:
-            log.warning("timeline without page buttons: %s", error)
-            timeline_id = 0
-        building = asyncio.create_task(
-            timeline_message(self.services, timeline_id, topic, since, page=1)
-        )
-        done, _ = await asyncio.wait({building}, timeout=PROGRESS_AFTER_SECONDS)
-        if not done and edit is not None:
-            await edit(content=f"Gathering the coverage of “{fit(topic, 200)}”…")
-        message = await building
-        if timeline_id == 0:
-            message.pop("view")
-        await send(**message)
 
     @app_commands.command(name="follow", description="Post new coverage of a story in this channel")
     @app_commands.describe(topic="The story to follow, e.g. Kellbridge floods")
