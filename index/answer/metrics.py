@@ -1,13 +1,18 @@
-"""SQuAD's own answer metrics (exact match and token F1), so our figures compare with
-published readers. The normalization is the official evaluation script's: lower case, no
-punctuation, no articles (a, an, the), single spaces."""
+"""How answers are compared, in one place.
+
+Two normalizations, for two jobs: ``squad_normalize`` is the official SQuAD evaluation
+script's (lower case, no punctuation, no articles, single spaces), so that exact match and
+token F1 compare with published readers; ``normalize`` only folds case, spacing, curly quotes
+and dashes, so that an evidence passage or a reference is found *inside* a text with its
+punctuation ("U.S.", "1,200") intact (``short_correct``, the eval's short answers)."""
 
 from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 _PUNCTUATION = set(string.punctuation)
 
@@ -40,3 +45,19 @@ def token_f1(prediction: str, references: Iterable[str]) -> float:
 def share_words(a: str, b: str) -> bool:
     """Whether two answers have a word in common, after SQuAD's normalization."""
     return bool(set(squad_normalize(a).split()) & set(squad_normalize(b).split()))
+
+
+MAX_WORDS = 10  # a short answer holds at most this many words
+
+
+def normalize(text: str) -> str:
+    """Compare text regardless of curly quotes, dashes, spacing and case."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(str.maketrans("‘’‚‛“”„‟–—", "''''\"\"\"\"--"))
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def short_correct(text: str, references: Sequence[str]) -> bool:
+    """Whether a short answer (at most ``MAX_WORDS`` words) holds a reference answer."""
+    short = normalize(text)
+    return len(text.split()) <= MAX_WORDS and any(normalize(r) in short for r in references)

@@ -44,7 +44,7 @@ from index.answer.confidence import (
     Signals,
     expected_calibration_error,
 )
-from index.answer.metrics import token_f1
+from index.answer.metrics import short_correct, token_f1
 from index.answer.policy import AnswerPolicy
 from index.answer.signals import alternative_signals, signals
 from index.reader import Reader
@@ -53,7 +53,6 @@ from index.search.embedding import Embedder
 from index.search.onnxcache import Runtime
 from index.search.retriever import Retriever
 from index.settings import Settings
-from index.training.evaluation import short_correct
 from index.training.reader.squad import HOLDOUT_ARTICLES, read_squad, split_holdout
 
 log = logging.getLogger(__name__)

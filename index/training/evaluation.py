@@ -10,39 +10,22 @@ context and without it (``followup_recall@1`` against ``followup_recall@1_alone`
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import tempfile
 import time
-import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from index.answer.answerer import Answerer, open_answerer
 from index.answer.confidence import expected_calibration_error
 from index.answer.followups import Turn
-from index.answer.metrics import exact_match, token_f1
+from index.answer.metrics import exact_match, normalize, short_correct, token_f1
 from index.search.build import BuildOptions, build
 from index.search.embedding import Embedder
 from index.search.retriever import Fusion, Mode
 from index.search.storage import Location
 from index.settings import Settings
-
-MAX_WORDS = 10  # a short answer holds at most this many words
-
-
-def normalize(text: str) -> str:
-    """Compare text regardless of curly quotes, dashes, spacing and case."""
-    text = unicodedata.normalize("NFKC", text)
-    text = text.translate(str.maketrans("‘’‚‛“”„‟–—", "''''\"\"\"\"--"))
-    return re.sub(r"\s+", " ", text).strip().lower()
-
-
-def short_correct(text: str, references: Sequence[str]) -> bool:
-    """Whether a short answer (at most ``MAX_WORDS`` words) holds a reference answer."""
-    short = normalize(text)
-    return len(text.split()) <= MAX_WORDS and any(normalize(r) in short for r in references)
 
 
 def load_questions(path: Path) -> list[dict]:
