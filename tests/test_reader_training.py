@@ -93,8 +93,9 @@ def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     model.get_parameter(FROZEN).requires_grad_(False)
     optimizer, scheduler = optimizer_for(model, config, first["steps"])
     resumed.out.mkdir()
+    trained = {k: v for k, v in model.state_dict().items() if k != FROZEN}
     _save_checkpoint(
-        resumed.out / "checkpoint.pt", resumed, model, optimizer, scheduler, first["steps"]
+        resumed.out / "checkpoint.pt", resumed, trained, optimizer, scheduler, first["steps"]
     )
     again = train(resumed, progress=False)
     assert again["steps"] == first["steps"]
@@ -127,9 +128,57 @@ def test_training_goes_on_from_given_weights(tmp_path: Path) -> None:
     model = load_model(weights)
     model.get_parameter(FROZEN).requires_grad_(False)
     optimizer, scheduler = optimizer_for(model, first, 2)
-    _save_checkpoint(more.out / "checkpoint.pt", first, model, optimizer, scheduler, 1)
+    trained = {k: v for k, v in model.state_dict().items() if k != FROZEN}
+    _save_checkpoint(more.out / "checkpoint.pt", first, trained, optimizer, scheduler, 1)
     with pytest.raises(SystemExit, match="other settings"):
         train(more, progress=False)
+
+
+def test_the_large_reader_trains_an_adapter_and_resumes(tmp_path: Path) -> None:
+    """``--model large``: all-mpnet-base-v2 joined from its packages, a low-rank adapter and
+    the head trained and shipped (never the base), and a run stopped at a checkpoint goes on
+    from it to the same weights."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from index.training.reader.networks import LORA_TARGETS
+    from index.training.reader.train import train
+
+    config = replace(tiny_run(tmp_path), model="large", save_every=1)
+    first = train(config, progress=False)
+    shipped = config.out / "reader.safetensors"
+    assert shipped.stat().st_size < 25_000_000
+    with safe_open(str(shipped), "pt") as weights:
+        names, metadata = list(weights.keys()), weights.metadata()
+    assert all("lora_" in n or "qa_outputs" in n for n in names)
+    assert len(names) == 2 * 12 * len(LORA_TARGETS) + 2  # A and B per layer, the head
+    assert metadata["lora_rank"] == "16" and "sha256" in metadata["base"]
+    assert "all-mpnet-base-v2" in (config.out / "MODEL_CARD.md").read_text()
+    assert first["holdout"]["questions"] == 6
+
+    # Stopped after its first step: the checkpoint holds the adapter and head, and the rerun
+    # goes on from there to what one run makes.
+    stopped = replace(config, out=tmp_path / "stopped")
+    clip, calls = torch.nn.utils.clip_grad_norm_, []
+
+    def stop_after_one(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt  # as a session's end stops a run
+        return clip(*args, **kwargs)
+
+    torch.nn.utils.clip_grad_norm_ = stop_after_one
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(stopped, progress=False)
+    finally:
+        torch.nn.utils.clip_grad_norm_ = clip
+    assert (stopped.out / "checkpoint.pt").is_file()
+    again = train(stopped, progress=False)
+    assert again["steps"] == first["steps"]
+    before, after = load_file(str(shipped)), load_file(str(stopped.out / "reader.safetensors"))
+    assert all(torch.allclose(before[k].float(), after[k].float(), atol=1e-3) for k in before)
 
 
 def test_training_on_hard_examples_mixes_in_ordinary_ones(tmp_path: Path) -> None:

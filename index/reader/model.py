@@ -52,7 +52,7 @@ def reader_input(
     BERT's word pieces do not cross spaces, so this equals tokenizing the sentences joined."""
     question_ids = tok.ids(question)[:MAX_QUESTION_TOKENS]
     pieces = tok.pieces(sentences)
-    ids = [tok.cls_id, *question_ids, tok.sep_id]
+    ids = [tok.cls_id, *question_ids, *tok.between]
     sentence = [-1] * len(ids)
     offsets = [(0, 0)] * len(ids)
     room = max_length - len(ids) - 1
@@ -66,7 +66,7 @@ def reader_input(
         ids += pieces[number].ids[: kept[number]]
         sentence += [number] * kept[number]
         offsets += pieces[number].offsets[: kept[number]]
-    question_end = len(question_ids) + 2
+    question_end = len(question_ids) + 1 + len(tok.between)
     ids.append(tok.sep_id)
     sentence.append(-1)
     offsets.append((0, 0))

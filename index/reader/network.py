@@ -56,7 +56,7 @@ def _fingerprint(tensor: torch.Tensor) -> str:
     return hashlib.sha256(tensor.to(torch.float16).numpy().tobytes()).hexdigest()[:16]
 
 
-def save_weights(model: BertForQuestionAnswering, path: Path, metadata: dict[str, str]) -> None:
+def save_weights(model: torch.nn.Module, path: Path, metadata: dict[str, str]) -> None:
     """What training changed, in fp16; the frozen word embeddings are named by fingerprint."""
     state = model.state_dict()
     shipped = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in state.items()}

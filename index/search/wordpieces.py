@@ -7,6 +7,7 @@ says what it needs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -27,8 +28,17 @@ class WordPieces:
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
-        self.cls_id = self._id("[CLS]", folder)
-        self.sep_id = self._id("[SEP]", folder)
+        # BERT marks a pair "[CLS] a [SEP] b [SEP]"; MPNet (RoBERTa's layout, as its file's
+        # post-processor says) "<s> a </s></s> b </s>".
+        post = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+        post = post.get("post_processor") or {}
+        if post.get("type") == "RobertaProcessing":
+            self.cls_id, self.sep_id = post["cls"][1], post["sep"][1]
+            self.between = [self.sep_id, self.sep_id]
+        else:
+            self.cls_id = self._id("[CLS]", folder)
+            self.sep_id = self._id("[SEP]", folder)
+            self.between = [self.sep_id]
 
     def _id(self, token: str, folder: Path) -> int:
         found = self._tokenizer.token_to_id(token)

