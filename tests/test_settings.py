@@ -31,6 +31,14 @@ def test_a_bad_value_names_the_variable(monkeypatch) -> None:
         Settings.from_env(env_file=None)
 
 
+def test_the_reader_is_one_of_the_shipped_ones(monkeypatch) -> None:
+    monkeypatch.setenv("NEWSDESK_READER", "large")
+    assert Settings.from_env(env_file=None).reader == "large"
+    monkeypatch.setenv("NEWSDESK_READER", "huge")
+    with pytest.raises(SettingsError, match="NEWSDESK_READER='huge' is not valid: one of large"):
+        Settings.from_env(env_file=None)
+
+
 def test_the_token_is_not_in_the_settings_repr(monkeypatch) -> None:
     monkeypatch.setenv("NEWSDESK_DISCORD_TOKEN", "secret-token-value")
     assert "secret-token-value" not in repr(BotSettings.from_env(env_file=None))

@@ -16,14 +16,13 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 
 from index.answer.alternatives import alternatives
-from index.answer.confidence import CALIBRATION, Calibration, Judgement, load_calibration
+from index.answer.confidence import Calibration, Judgement, calibration_for
 from index.answer.followups import Turn, with_context
 from index.answer.names import elsewhere, unknown_names
 from index.answer.other_reports import other_reports
-from index.answer.policy import AnswerPolicy
+from index.answer.policy import AnswerPolicy, policy_for
 from index.answer.recency import (
     about_current_figure,
     asks_for_latest,
@@ -35,12 +34,12 @@ from index.answer.records import Answer, Found
 from index.answer.reports import Report
 from index.answer.sentences import Considered, ranked_candidates, read_best, score_sentences
 from index.answer.signals import signals
-from index.reader import Reader
+from index.reader import SHIPPED, Reader
 from index.search.embedding import Embedder
-from index.search.onnxcache import DEFAULT_RUNTIME, Runtime
+from index.search.onnxcache import Runtime
 from index.search.retriever import Fusion, Passage, Retriever
 from index.search.storage import Location
-from index.settings import Settings
+from index.settings import DEFAULT_READER, Settings
 
 MAX_QUESTION_CHARS = 2000
 
@@ -54,21 +53,21 @@ class Answerer:
         calibration: Calibration | None = None,
     ) -> None:
         """``reader``: the trained reader (loaded once per process) unless another is given;
-        ``calibration``: the fitted one (``index/answer/calibration.json``)."""
+        ``calibration``: the one fitted for the reader (``index/answer/calibration/``)."""
         self.retriever = retriever
-        self.policy = policy or AnswerPolicy()
-        self.reader = reader or shipped_reader()
-        self.calibration = calibration or load_calibration(
-            CALIBRATION, getattr(self.reader, "digest", "")
-        )
+        self.reader = reader or reader_for()
+        self.policy = policy or policy_for(getattr(self.reader, "name", DEFAULT_READER))
+        self.calibration = calibration or calibration_for(self.reader)
 
     @classmethod
     def from_settings(
         cls, retriever: Retriever, settings: Settings, reader: Reader | None = None
     ) -> Answerer:
-        reader = reader or shipped_reader(settings.reader_weights, Runtime.from_settings(settings))
-        policy = AnswerPolicy(
-            covered_threshold=settings.covered_threshold, sure_threshold=settings.sure_threshold
+        reader = reader or reader_for(settings)
+        policy = policy_for(
+            getattr(reader, "name", settings.reader),
+            covered_threshold=settings.covered_threshold,
+            sure_threshold=settings.sure_threshold,
         )
         return cls(retriever, policy, reader)
 
@@ -114,8 +113,7 @@ class Answerer:
             source=passage.source,
             url=passage.url,
             date=passage.date,
-            # Lead with the passage that holds the answer.
-            passages=[passage] + [p for p in shown if p.id != passage.id][: k - 1],
+            passages=read_first(found, self.policy, k),
             seconds=time.perf_counter() - started,
             read_as=read_as,
             confidence=judged.confidence,
@@ -212,12 +210,29 @@ def open_answerer(
     return Answerer.from_settings(retriever, settings, reader)
 
 
-def shipped_reader(weights: Path | None = None, runtime: Runtime = DEFAULT_RUNTIME) -> Reader:
-    """The trained reader with ``weights`` (None: the shipped ones), shared by the process;
-    imported on first use, so commands that never answer do not load ONNX Runtime."""
+def reader_for(settings: Settings | None = None) -> Reader:
+    """The reader ``settings`` choose (``NEWSDESK_READER``, ``NEWSDESK_READER_WEIGHTS``; None:
+    the default one), shared by the process; imported on first use, so commands that never
+    answer do not load ONNX Runtime."""
     from index.reader.model import default_reader
 
-    return default_reader(weights, runtime)
+    if settings is None:
+        return default_reader()
+    weights = settings.reader_weights or SHIPPED[settings.reader]
+    return default_reader(weights, Runtime.from_settings(settings))
+
+
+def read_first(found: Found, policy: AnswerPolicy, k: int) -> list[Passage]:
+    """The passages shown, ranked by reading: the answer's first, then those where the reader
+    found another likely answer (search may have ranked them lower), then the rest in search
+    order; ``k`` in all."""
+    read = [
+        c.reading.passage
+        for c in found.considered.candidates
+        if c is found.considered.candidates[0] or c.span.probability >= policy.alternative_floor
+    ]
+    by_id = {p.id: p for p in [*read, *found.passages[:k]]}  # the first place of each
+    return list(by_id.values())[:k]
 
 
 def clean_question(question: str) -> str:

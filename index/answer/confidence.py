@@ -4,7 +4,8 @@ probability that the short answer is right, from what the answerer measured on t
 Two logistic models over the same ``Signals`` (the reader's span and "no answer"
 probabilities, how close the best sentences are, how far the answer is ahead of the next
 one...), fitted by ``python -m index.training.calibration fit`` on the SQuAD articles the
-reader never trained on and kept in ``calibration.json`` beside this file:
+reader never trained on and kept beside this file, one for each shipped reader
+(``calibration/large.json``, ``calibration/small.json``):
 
 - ``covered``: the probability that the coverage holds the answer (fitted on held-out
   questions asked with and without their article in the index); below ``covered_threshold``
@@ -14,7 +15,7 @@ reader never trained on and kept in ``calibration.json`` beside this file:
   "sure", below it "unsure", and alternatives are shown.
 - ``alternative``: the same for each alternative shown beside an unsure answer.
 
-The figures they reached are in ``calibration.json`` and BENCHMARKS.md. Applying them is a dot
+The figures they reached are in those files and BENCHMARKS.md. Applying them is a dot
 product: no scikit-learn at question time (only the fit uses it).
 """
 
@@ -30,8 +31,9 @@ from pathlib import Path
 from typing import Literal
 
 from index.errors import NewsdeskError
+from index.settings import DEFAULT_READER
 
-CALIBRATION = Path(__file__).with_name("calibration.json")
+CALIBRATIONS = Path(__file__).with_name("calibration")
 REFIT = "python -m index.training.calibration fit --data ../shared/squad/train.jsonl.gz"
 
 Status = Literal["sure", "unsure", "not covered"]
@@ -166,8 +168,20 @@ class CalibrationError(NewsdeskError, RuntimeError):
     """The calibration file is missing or damaged; the message says how to get it back."""
 
 
+def calibration_path(reader: str = DEFAULT_READER) -> Path:
+    """Where the calibration of the shipped reader named ``reader`` is kept."""
+    return CALIBRATIONS / f"{reader}.json"
+
+
+def calibration_for(reader: object) -> Calibration:
+    """The calibration fitted for ``reader``: the one of the shipped reader it is (its ``name``;
+    a reader without one: the default's), checked against its weights' ``digest``."""
+    name = getattr(reader, "name", DEFAULT_READER)
+    return load_calibration(calibration_path(name), getattr(reader, "digest", ""))
+
+
 @cache
-def load_calibration(path: Path = CALIBRATION, reader: str = "") -> Calibration:
+def load_calibration(path: Path, reader: str = "") -> Calibration:
     """The fitted calibration; ``reader``: the digest of the weights in use, which it should
     have been fitted with (other weights answer with other probabilities: it is used, with a
     warning to refit it)."""

@@ -49,7 +49,7 @@ def other_reports(
     # The story the question names: a report of another town's floods is not one of these.
     named = [said for _, said in subjects(question) if said <= passage_words(answering.passage)]
     close = [r for r in close if all(said <= passage_words(r.passage) for said in named)]
-    close = sorted(close, key=lambda r: -r.base(policy))[: policy.sentences_read]
+    close = sorted(close, key=lambda r: -r.base(policy))[: policy.reports_read]
     outlets = [
         Outlet(
             r.passage.article_id,

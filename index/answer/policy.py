@@ -4,6 +4,7 @@ path, in one place, with the figures that chose it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,10 @@ class AnswerPolicy:
     # questions about what did not change keep the older answer. Dated coverage only: the
     # eval sets carry no dates, so their figures are unchanged.
     recency_weight: float = 5.0
-    passages_read: int = 3  # how many top passages' sentences compete
-    # How many of the best of them the reader reads, in one pass: about 20 ms for one, 4 ms
-    # more for each further one on 2 cores.
+    # How many top passages' sentences compete, and how many of the best of them the reader
+    # reads, in one pass (the small reader: about 20 ms for one, 4 ms more for each further
+    # one on 2 cores). Each shipped reader has its own (``READING``).
+    passages_read: int = 3
     sentences_read: int = 5
     # How much the sentence's own match (``Reading.base``) adds to the reader's log-probability
     # in choosing the answering sentence (XQuAD sentence accuracy 0.887 -> 0.892 at 2, in a
@@ -59,3 +61,21 @@ class AnswerPolicy:
     report_cosine_gap: float = 0.3
     report_similarity: float = 0.6
     report_probability: float = 0.5
+    reports_read: int = 5  # at most this many such sentences are read, each on its own
+
+
+# What each shipped reader reads best (issue 33, BENCHMARKS.md). The large one picks the
+# answering sentence out of more: reading the best 8 sentences of the best 5 passages instead
+# of 5 of 3, members' questions over news (../shared/eval/stories) were answered right 23
+# times of 45 instead of 18, XQuAD's first 400 as well (short answer 0.743 against 0.745), in
+# 63 ms instead of 42 (p50). The small one gains nothing from reading more (19 and 20 of 45,
+# its calibration fitted on 5 of 3).
+READING = {
+    "large": {"passages_read": 5, "sentences_read": 8},
+    "small": {"passages_read": 3, "sentences_read": 5},
+}
+
+
+def policy_for(reader: str, **changes: Any) -> AnswerPolicy:
+    """The policy for the shipped reader named ``reader`` (another name: the defaults)."""
+    return AnswerPolicy(**{**READING.get(reader, {}), **changes})

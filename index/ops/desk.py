@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from index.answer.answerer import Answerer, open_answerer
-from index.answer.confidence import CALIBRATION, load_calibration
+from index.answer.answerer import Answerer, open_answerer, reader_for
+from index.answer.confidence import calibration_for
 from index.answer.followups import Turn
 from index.answer.records import Answer
 from index.errors import IndexUnavailable
@@ -28,10 +28,8 @@ from index.ingest.articles import SkipFile, read_file
 from index.ingest.feeds import FeedBook, FeedResult
 from index.ingest.originals import Undo, originals_for
 from index.ingest.pages import WebArticle
-from index.reader.model import default_reader
 from index.search.build import BuildOptions, BuildProgress, BuildReport, build
 from index.search.embedding import Embedder
-from index.search.onnxcache import Runtime
 from index.search.storage import Location, backend_at
 from index.search.storage.base import ArticleRecord, BuildRunning, Manifest
 from index.settings import Settings
@@ -60,8 +58,8 @@ class Desk:
         self.settings = settings
         self.embedder = embedder or Embedder.from_settings(settings)
         # Loaded at start, so missing or damaged weights stop it before any work.
-        self.reader = default_reader(settings.reader_weights, Runtime.from_settings(settings))
-        load_calibration(CALIBRATION, self.reader.digest)  # likewise a damaged calibration
+        self.reader = reader_for(settings)
+        calibration_for(self.reader)  # likewise a damaged calibration
         self.originals = originals_for(settings.database_url, settings.corpus_dir)
         self._answerer: Answerer | None = None
         self._rebuilding = threading.Lock()

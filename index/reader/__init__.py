@@ -15,8 +15,13 @@ from typing import Protocol
 
 from index.errors import NewsdeskError
 
-# The committed weights of the trained reader (see weights/MODEL_CARD.md).
-WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
+# The committed weights of the trained readers (see weights/MODEL_CARD.md), by the name
+# NEWSDESK_READER gives them: the small one's whole, the large one's adapter.
+SHIPPED = {
+    "small": Path(__file__).with_name("weights") / "reader.safetensors",
+    "large": Path(__file__).with_name("weights") / "large.safetensors",
+}
+WEIGHTS = SHIPPED["small"]
 RETRAIN = (
     "python -m index.training.reader train --data ../shared/squad/train.jsonl.gz --out data/reader"
 )

@@ -6,19 +6,20 @@ pieces from the `tokenizers` library: no torch or transformers in a process that
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
 
-from index.reader import WEIGHTS, FoundSpan, ReaderOutput, weights_metadata
+from index.reader import SHIPPED, FoundSpan, ReaderOutput, weights_metadata
+from index.reader.mpnet import SHA256, mpnet_folder
 from index.search import onnxcache
 from index.search.embedding import model_digest
 from index.search.onnxcache import DEFAULT_RUNTIME, Runtime
 from index.search.wordpieces import WordPieces, word_pieces
-from index.settings import packaged_model_path
+from index.settings import DEFAULT_READER, default_model_cache, packaged_model_path
 
 # Longer spans are never short answers (evaluation takes ten words at most).
 MAX_SPAN_TOKENS = 24
@@ -143,18 +144,34 @@ class TrainedReader:
     """The default reader: one forward pass per question over all its candidate sentences."""
 
     def __init__(
-        self, weights: Path = WEIGHTS, max_length: int = 256, runtime: Runtime = DEFAULT_RUNTIME
+        self,
+        weights: Path = SHIPPED[DEFAULT_READER],
+        max_length: int | None = None,
+        runtime: Runtime = DEFAULT_RUNTIME,
     ) -> None:
-        weights_metadata(weights)  # missing or damaged: refused here, before any export
-        base = Path(packaged_model_path()).resolve()
+        """``max_length``: the tokens read in one pass (None: what the reader was measured
+        with, 512 for the large one, which reads more sentences, and 256 for the small)."""
+        metadata = weights_metadata(weights)  # missing or damaged: refused here, before export
         # The weights' own digest: weights changed in any way (retrained, or damaged past what
         # the header shows) are a new key, exported and checked afresh, never an old export.
         digest = onnxcache.file_digest(weights)
         self.digest = digest[:16]  # what the confidence calibration was fitted with
-        key = onnxcache.cache_key(digest, model_digest(base))
-        self.session = runtime.session("reader", key, lambda: _export(weights))
+        export: Callable[[], bytes]
+        self.name = "large" if "lora_rank" in metadata else "small"
+        if self.name == "large":  # an adapter of the larger base, all-mpnet-base-v2
+            base = mpnet_folder(runtime.cache or default_model_cache())
+            made_by = [onnxcache.package_version(p) for p in ("onnxruntime", "peft")]
+            key = onnxcache.cache_key(digest, SHA256, "int8 per channel", *made_by)
+            export = partial(_export_large, weights, base)
+        else:
+            base = Path(packaged_model_path()).resolve()
+            key = onnxcache.cache_key(digest, model_digest(base))
+            export = partial(_export, weights)
+        self.session = runtime.session("reader", key, export)
+        # BERT reads which segment each token is in; MPNet has no such input.
+        self.token_types = "token_type_ids" in {i.name for i in self.session.get_inputs()}
         self.tokenizer = word_pieces(base)
-        self.max_length = max_length
+        self.max_length = max_length or (512 if self.name == "large" else 256)
 
     def read(
         self, question: str, sentences: Sequence[str], priority: Sequence[int] | None = None
@@ -163,15 +180,18 @@ class TrainedReader:
             return ReaderOutput([], 1.0)
         read = reader_input(self.tokenizer, question, sentences, self.max_length, priority)
         ids = np.array([read.ids], dtype=np.int64)
-        start, end = self.session.run(
-            None,
-            {
-                "input_ids": ids,
-                "attention_mask": np.ones_like(ids),
-                "token_type_ids": np.array([read.types], dtype=np.int64),
-            },
-        )
+        types = np.array([read.types], dtype=np.int64)
+        start, end = self._run(ids, np.ones_like(ids), types)
         return decode(start[0], end[0], read, sentences)
+
+    def _run(
+        self, ids: np.ndarray, mask: np.ndarray, types: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if self.token_types:
+            feed["token_type_ids"] = types
+        start, end = self.session.run(None, feed)
+        return start, end
 
     def read_each(self, question: str, sentences: Sequence[str]) -> list[ReaderOutput]:
         return self.read_batch([(question, [sentence]) for sentence in sentences])
@@ -189,9 +209,7 @@ class TrainedReader:
             ids[row, : len(read.ids)] = read.ids
             types[row, : len(read.ids)] = read.types
             mask[row, : len(read.ids)] = 1
-        start, end = self.session.run(
-            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        )
+        start, end = self._run(ids, mask, types)
         return [
             decode(start[row], end[row], read, sentences) if sentences else ReaderOutput([], 1.0)
             for row, (read, (_, sentences)) in enumerate(zip(reads, inputs, strict=True))
@@ -204,12 +222,18 @@ def _export(weights: Path) -> bytes:
     return export_reader(weights)
 
 
+def _export_large(weights: Path, base: Path) -> bytes:
+    from index.reader.mpnet_network import export_large  # torch and peft, as above
+
+    return export_large(weights, base)
+
+
 def default_reader(
     weights: Path | None = None, runtime: Runtime = DEFAULT_RUNTIME
 ) -> TrainedReader:
-    """The reader with ``weights`` (None: the shipped ones), loaded once per process and shared
-    (it is read-only)."""
-    return _loaded(weights or WEIGHTS, runtime)
+    """The reader with ``weights`` (None: the default reader's shipped ones), loaded once per
+    process and shared (it is read-only)."""
+    return _loaded(weights or SHIPPED[DEFAULT_READER], runtime)
 
 
 @cache

@@ -38,12 +38,12 @@ EXPORT_VERSION = "1"
 def cache_key(*parts: str) -> str:
     """What a model was made from (weights digests, names), with the exporting libraries."""
     digest = hashlib.sha256(EXPORT_VERSION.encode())
-    for part in [*parts, *(_version(p) for p in ("torch", "transformers", "onnx"))]:
+    for part in [*parts, *(package_version(p) for p in ("torch", "transformers", "onnx"))]:
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:24]
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str:
     try:
         return f"{package} {version(package)}"
     except PackageNotFoundError:
@@ -74,6 +74,7 @@ class Runtime:
                 return self._open(str(path))
             except Exception as error:  # onnxruntime's errors derive from Exception alone
                 log.warning("The kept model %s is damaged (%s): exporting it again", path, error)
+        log.info("Exporting the %s model to ONNX, once: later starts open %s", name, path)
         model = export()
         _keep(model, path)
         return self._open(model)

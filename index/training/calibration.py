@@ -1,5 +1,5 @@
 """``python -m index.training.calibration fit``: fit the calibration on the SQuAD articles the
-reader never trained on, and write ``index/answer/calibration.json``.
+reader never trained on, and write the reader's ``index/answer/calibration/<reader>.json``.
 
 The held-out articles are split in two halves (alternate titles), and each half is indexed as
 a corpus of its own. Every held-out question is asked of both indexes, through the whole
@@ -35,13 +35,13 @@ from pathlib import Path
 import numpy as np
 
 from index.answer.alternatives import alternative_candidates
-from index.answer.answerer import Answerer, shipped_reader
+from index.answer.answerer import Answerer, reader_for
 from index.answer.confidence import (
-    CALIBRATION,
     AlternativeSignals,
     Calibration,
     Logistic,
     Signals,
+    calibration_path,
     expected_calibration_error,
 )
 from index.answer.metrics import short_correct, token_f1
@@ -50,7 +50,6 @@ from index.answer.signals import alternative_signals, signals
 from index.reader import Reader
 from index.search.build import BuildOptions, build
 from index.search.embedding import Embedder
-from index.search.onnxcache import Runtime
 from index.search.retriever import Retriever
 from index.settings import Settings
 from index.training.reader.squad import HOLDOUT_ARTICLES, read_squad, split_holdout
@@ -276,9 +275,13 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m index.training.calibration", description=__doc__
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    command = commands.add_parser("fit", help="fit calibration.json on held-out SQuAD")
+    command = commands.add_parser(
+        "fit", help="fit the reader's calibration (NEWSDESK_READER) on held-out SQuAD"
+    )
     command.add_argument("--data", type=Path, required=True, help="SQuAD's train.jsonl.gz")
-    command.add_argument("--out", type=Path, default=CALIBRATION, help="where to write it")
+    command.add_argument(
+        "--out", type=Path, help="where to write it (default: the reader's shipped calibration)"
+    )
     command.add_argument(
         "--limit", type=int, default=0, help="questions per half (0: all): a try in minutes"
     )
@@ -291,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    reader = shipped_reader(settings.reader_weights, Runtime.from_settings(settings))
+    reader = reader_for(settings)
     if args.asked and args.asked.is_file():
         asked = [HeldOutAsking(**row) for row in json.loads(args.asked.read_text())]
     else:
@@ -299,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.asked:
             args.asked.write_text(json.dumps([asdict(a) for a in asked]))
     calibration = fit(asked, getattr(reader, "digest", ""))
-    args.out.write_text(json.dumps(calibration.to_json(), indent=1) + "\n", encoding="utf-8")
+    out = args.out or calibration_path(getattr(reader, "name", settings.reader))
+    out.write_text(json.dumps(calibration.to_json(), indent=1) + "\n", encoding="utf-8")
     print(json.dumps(calibration.fitted["out_of_fold"], indent=1))
     print(f"covered below {calibration.covered_threshold}, sure from {calibration.sure_threshold}")
     return 0

@@ -1,7 +1,9 @@
 """``python -m index eval``: measure retrieval, answers, abstention and latency on a question set.
 
 The question format is that of ``shared/eval/seed_qa.jsonl``: ``question``, ``answers``,
-``evidence`` and, for questions the coverage cannot answer, ``answerable: false``. A follow-up
+``evidence`` and, for questions the coverage cannot answer, ``answerable: false``. A folder of
+stories (``shared/eval/stories``: one folder a story, its articles and ``questions.jsonl``) is
+asked as a newsroom's coverage would be: every story's articles in one corpus. A follow-up
 question also has ``previous``: the earlier questions of its conversation, oldest first. They
 are asked first, as in a conversation's thread, and the follow-up is scored both with that
 context and without it (``followup_recall@1`` against ``followup_recall@1_alone``).
@@ -10,6 +12,7 @@ context and without it (``followup_recall@1`` against ``followup_recall@1_alone`
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import tempfile
 import time
@@ -40,11 +43,19 @@ def evaluate(
     mode: Mode = "hybrid",
     embedder: Embedder | None = None,
 ) -> dict:
-    """Score every question; with ``corpus``, on a temporary index of that folder."""
-    questions = load_questions(questions_path)
+    """Score every question; with ``corpus``, on a temporary index of that folder. A folder
+    of stories is its own corpus."""
+    stories = questions_path.is_dir()
+    questions = story_questions(questions_path) if stories else load_questions(questions_path)
+    if not questions:
+        raise FileNotFoundError(
+            f"No questions in {questions_path}: give a JSONL file or a folder of stories."
+        )
     embedder = embedder or Embedder.from_settings(settings)
-    with _scratch(settings) as scratch:
+    with _scratch(settings) as scratch, tempfile.TemporaryDirectory() as articles:
         location = settings.index_location
+        if stories:
+            corpus = story_articles(questions_path, Path(articles))
         if corpus is not None:
             location = scratch
             build(corpus, location, embedder, BuildOptions.from_settings(settings))
@@ -53,6 +64,20 @@ def evaluate(
             return score(answerer, questions)
         finally:
             answerer.retriever.store.close()
+
+
+def story_questions(stories: Path) -> list[dict]:
+    """Every story's questions, story by story."""
+    return [q for f in sorted(stories.glob("*/questions.jsonl")) for q in load_questions(f)]
+
+
+def story_articles(stories: Path, into: Path) -> Path:
+    """Every story's articles in one folder: not its questions or timeline facts."""
+    into.mkdir(parents=True, exist_ok=True)
+    for path in stories.glob("*/*"):
+        if path.is_file() and path.name not in ("questions.jsonl", "timeline.json"):
+            shutil.copy(path, into / f"{path.parent.name}-{path.name}")
+    return into
 
 
 @contextmanager
@@ -105,7 +130,11 @@ def score(answerer: Answerer, questions: list[dict], k: int = 5) -> dict:
             short = normalize(answer.text)
             shown = [answer.text, *(a.text for a in answer.alternatives)] if answer.covered else []
             row |= {
-                "evidence_rank": hits[0] if hits else None,
+                "evidence_rank": hits[0] if hits else None,  # the search's rank
+                # The passage shown first holds the answering sentence (the reader may have
+                # found it in a passage search ranked lower).
+                "evidence_first": bool(answer.passages)
+                and evidence in normalize(answer.passages[0].text),
                 "correct": answer.covered and any(r in short for r in refs),
                 "short_correct": answer.covered and short_correct(answer.text, item["answers"]),
                 # The right answer shown first or as the first alternative; or as any.
@@ -157,6 +186,7 @@ def summarize(rows: list[dict]) -> dict:
         "answerable": len(answerable),
         "recall@1": recall(1),
         "recall@5": recall(5),
+        "evidence_shown_first": share("evidence_first"),
         "mrr": round(
             sum(1 / r["evidence_rank"] for r in answerable if r["evidence_rank"]) / len(answerable),
             4,

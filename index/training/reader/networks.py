@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from index.reader.mpnet import SHA256, mpnet_folder
+from index.reader.mpnet import mpnet_folder
+from index.reader.mpnet_network import adapted_model, adapter_metadata
 from index.reader.network import FROZEN, base_model, load_model, save_weights
 from index.settings import default_model_cache, packaged_model_path
 
-# Every linear layer of an MPNet layer: attention (q, k, v, o) and the feed-forward pair.
-LORA_TARGETS = ("q", "k", "v", "o", "intermediate.dense", "output.dense")
 MODELS = ("small", "large")
 
 
@@ -53,23 +52,7 @@ class Large:
     token_types = False  # MPNet has no segment embeddings
 
     def model(self) -> torch.nn.Module:
-        from peft import LoraConfig, get_peft_model
-        from transformers import MPNetConfig, MPNetForQuestionAnswering
-
-        model = MPNetForQuestionAnswering(MPNetConfig.from_pretrained(self.folder))
-        encoder = load_file(str(self.folder / "model.safetensors"))
-        weights = {f"mpnet.{k}": v for k, v in encoder.items() if not k.startswith("pooler.")}
-        missing, _ = model.load_state_dict(weights, strict=False)
-        if any(not k.startswith("qa_outputs.") for k in missing):
-            raise ValueError(f"{self.folder} is not an MPNet encoder: {missing}")
-        adapter = LoraConfig(
-            r=self.rank,
-            lora_alpha=2 * self.rank,
-            lora_dropout=0.1,
-            target_modules=list(LORA_TARGETS),
-            modules_to_save=["qa_outputs"],
-        )
-        return get_peft_model(model, adapter)
+        return adapted_model(self.folder, self.rank)
 
     def trained(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
         """What a checkpoint keeps: the adapter and the head (the rest is the base's)."""
@@ -82,16 +65,7 @@ class Large:
         state = get_peft_model_state_dict(model, save_embedding_layers=False)
         shipped = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in state.items()}
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(
-            shipped,
-            str(path),
-            metadata={
-                **metadata,
-                "base": f"all-mpnet-base-v2 sha256 {SHA256}",
-                "lora_rank": str(self.rank),
-                "lora_targets": ",".join(LORA_TARGETS),
-            },
-        )
+        save_file(shipped, str(path), metadata={**metadata, **adapter_metadata(self.rank)})
 
 
 Network = Small | Large

@@ -205,7 +205,8 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     optimizer, scheduler = optimizer_for(model, config, total)
     config.out.mkdir(parents=True, exist_ok=True)
     checkpoint = config.out / "checkpoint.pt"
-    step = _resume(checkpoint, config, model, optimizer, scheduler)
+    step, before = _resume(checkpoint, config, model, optimizer, scheduler)
+    started -= before  # the time the run took in the sessions before this one
     bar = tqdm(total=total, initial=step, disable=not progress, desc="reader", unit="step")
     model.train()
     for epoch, plan in _epochs(data, config):
@@ -225,7 +226,12 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
                 bar.set_postfix(loss=f"{loss.item():.3f}")
             if step % config.save_every == 0:
                 _save_checkpoint(
-                    checkpoint, config, network.trained(model), optimizer, scheduler, step
+                    checkpoint,
+                    config,
+                    network.trained(model),
+                    (optimizer, scheduler),
+                    step,
+                    time.time() - started,
                 )
     bar.close()
     model.eval()
@@ -282,11 +288,16 @@ def _epochs(data: list[Encoded], config: TrainConfig) -> Iterator[tuple[int, lis
         yield epoch, batches(lengths, config.batch_size, config.seed, epoch)
 
 
-def _save_checkpoint(path: Path, config, trained: dict, optimizer, scheduler, step: int) -> None:
-    """``trained``: the weights training changes (the rest comes from the base again)."""
+def _save_checkpoint(
+    path: Path, config, trained: dict, optimizers: tuple, step: int, seconds: float = 0.0
+) -> None:
+    """``trained``: the weights training changes (the rest comes from the base again);
+    ``optimizers``: the optimizer and its schedule; ``seconds``: the run's time so far."""
+    optimizer, scheduler = optimizers
     state = {
         "settings": config.fingerprint(),
         "step": step,
+        "seconds": seconds,
         "model": trained,
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
@@ -298,10 +309,11 @@ def _save_checkpoint(path: Path, config, trained: dict, optimizer, scheduler, st
     partial.replace(path)  # a run killed while saving keeps the previous checkpoint
 
 
-def _resume(path: Path, config, model, optimizer, scheduler) -> int:
-    """The step to go on from: the checkpoint's, when it was made with the same settings."""
+def _resume(path: Path, config, model, optimizer, scheduler) -> tuple[int, float]:
+    """The step to go on from (the checkpoint's, when it was made with the same settings) and
+    the seconds the run had taken by then."""
     if not path.is_file():
-        return 0
+        return 0, 0.0
     state = torch.load(path, map_location="cpu", weights_only=False)
     if state["settings"] != config.fingerprint():
         raise SystemExit(
@@ -313,7 +325,7 @@ def _resume(path: Path, config, model, optimizer, scheduler) -> int:
     torch.set_rng_state(state["rng"])
     if state["cuda_rng"]:
         torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return int(state["step"])
+    return int(state["step"]), float(state.get("seconds", 0.0))
 
 
 @torch.inference_mode()
