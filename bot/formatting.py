@@ -77,13 +77,16 @@ def source_line(title: str, url: str | None, limit: int) -> str:
 
 def reported(date: str | None) -> str:
     """ " · reported 20 Nov 2026" for an ISO date ("" without one; other text as written)."""
-    if not date:
-        return ""
+    return f" · reported {long_date(date)}" if date else ""
+
+
+def long_date(date: str) -> str:
+    """An ISO date as members read it ("10 Oct 2025"); another text as it is, made safe."""
     try:
         shown = datetime.date.fromisoformat(date[:10]).strftime("%-d %b %Y")
     except ValueError:
         shown = date
-    return f" · reported {safe(shown)}"
+    return safe(shown)
 
 
 def _listed(names: Sequence[str]) -> str:
@@ -101,6 +104,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
         if answer.sentence and answer.sentence != answer.text:
             parts.append(quote(answer.sentence, 1000))
         parts.append(f"— {source}{reported(answer.date)}")
+        if answer.as_of:
+            parts.append(f"As of {long_date(answer.as_of)}, as asked: what was reported by then.")
         if answer.elsewhere:
             parts.append(f"That article does not mention {fit(_listed(answer.elsewhere), 300)}.")
         if answer.alternatives:

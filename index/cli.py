@@ -304,6 +304,8 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         lead = answer.text if answer.status == "sure" else f"Probably {answer.text}"
         print(f"{lead}  ({answer.status}, {answer.confidence:.0%} likely right)")
         print(f"  “{answer.sentence}”\n  — {answer.article}{_dated(answer.date)}")
+        if answer.as_of:
+            print(f"  (as of {answer.as_of}, as asked: what was reported by then)")
         if answer.elsewhere:
             print(f"  (that article does not mention {', '.join(answer.elsewhere)})")
         for other in answer.alternatives:
@@ -329,7 +331,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_timeline(args: argparse.Namespace, settings: Settings) -> int:
-    from index.stories.timeline import parse_date
+    from index.ingest.articles import parse_date
 
     since = None
     if args.since:

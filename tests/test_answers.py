@@ -8,9 +8,10 @@ import pytest
 from index.answer.answerer import Answerer
 from index.answer.followups import Turn
 from index.answer.names import names
+from index.answer.recency import asked_moment
 from index.answer.reports import figure
 from index.search.build import BuildOptions, build
-from index.search.retriever import Fusion, Retriever
+from index.search.retriever import Fusion, Passage, Retriever
 from index.settings import READERS
 from index.training.evaluation import evaluate, load_questions, story_articles
 
@@ -154,6 +155,31 @@ def test_a_figure_asked_about_a_moment_in_the_past_is_not_the_newest(stories) ->
     answer = stories.ask("How many people had died by Thursday night?")
     assert figure(answer.text) in (9, 11) and answer.date.startswith("2026-09-03")
     assert any(figure(r.text) == 23 for r in answer.other_reports), "the later figure is shown"
+
+
+def test_a_question_about_a_day_is_answered_from_what_was_reported_by_then(stories) -> None:
+    answer = stories.ask("How many people had died in the Kellbridge floods as of 3 September?")
+    assert figure(answer.text) in (9, 11) and answer.date.startswith("2026-09-03")
+    assert answer.as_of == "2026-09-03" == answer.to_json()["answer"]["as_of"]
+    assert any(figure(r.text) == 23 for r in answer.other_reports), "the later figure is shown"
+    assert stories.ask("How many people died in the Kellbridge floods?").as_of is None
+
+
+def test_the_day_a_question_asks_about_is_read_in_the_coverages_time() -> None:
+    """The year, and a weekday's week, are those of the newest article: news is asked about
+    after it is reported."""
+    newest = [Passage(1, 1, 1.0, 0.5, "", "a", "T", "S", None, 0, 1, 0, 1, "2025-10-20")]
+    asked = {
+        "what was the budget figure as of Oct 10?": "2025-10-10",
+        "how many cases were there on Thursday Sept 4th?": "2025-09-04",
+        "what was offered per share as of 12 June?": "2025-06-12",
+        "how many had died by Thursday?": "2025-10-16",
+        "who won on 3 September 2024?": "2024-09-03",
+        "what is the total now?": None,
+        "how did they vote on the motion?": None,
+    }
+    assert {q: asked_moment(q, newest) for q in asked} == asked
+    assert asked_moment("what was it as of Oct 10?", [replace(newest[0], date=None)]) is None
 
 
 def test_a_question_about_another_town_is_not_answered_from_this_towns_story(stories) -> None:

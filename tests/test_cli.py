@@ -47,8 +47,8 @@ def test_ask_json_follows_the_schema(seed_index: Path) -> None:
     assert set(data) == {"question", "answer", "passages"}
     assert data["question"] == "Who walked out of the meeting?"
     assert set(data["answer"]) == {
-        "status", "confidence", "coverage", "text", "sentence", "article", "date", "source",
-        "url", "alternatives", "other_reports", "unknown_names", "elsewhere",
+        "status", "confidence", "coverage", "text", "sentence", "article", "date", "as_of",
+        "source", "url", "alternatives", "other_reports", "unknown_names", "elsewhere",
     }  # fmt: skip
     assert "Delcy Rodriguez" in data["answer"]["text"]
     assert data["answer"]["status"] in ("sure", "unsure")

@@ -156,6 +156,10 @@ def test_answers_say_when_each_source_reported_and_point_to_a_newer_one() -> Non
     assert "newer report" not in newest.description
     undated = answer_embed(replace(answer, date=None, passages=[replace(older, date=None)]))
     assert "reported" not in undated.description and "reported" not in undated.fields[0].name
+    # Asked about a day: the answer says it is what was reported by then.
+    then = answer_embed(replace(answer, as_of="2026-11-24"))
+    assert "As of 24 Nov 2026, as asked: what was reported by then." in then.description
+    assert "As of" not in embed.description
 
 
 def test_an_added_page_says_whether_it_was_new_changed_or_already_there() -> None:

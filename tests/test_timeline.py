@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from index.ingest.articles import parse_date
 from index.search.build import BuildOptions, build
 from index.search.embedding import Embedder
 from index.search.retriever import Retriever
 from index.statedb import open_state
 from index.stories.follows import FollowBook, FollowRejected
-from index.stories.timeline import Timelines, parse_date, reports, whats_new
+from index.stories.timeline import Timelines, reports, whats_new
 
 from .newssite import Story
 from .stories import (

@@ -24,10 +24,10 @@ from bot.client import NewsdeskBot
 from bot.formatting import NO_MENTIONS, fit
 from bot.views import TimelinePage, send_timeline
 from index.errors import IndexUnavailable
+from index.ingest.articles import parse_date
 from index.ops.jobs import Task
 from index.statedb import StateUnavailable
 from index.stories.follows import FollowRejected, News
-from index.stories.timeline import parse_date
 
 log = logging.getLogger(__name__)
 

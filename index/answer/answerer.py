@@ -25,6 +25,7 @@ from index.answer.other_reports import other_reports
 from index.answer.policy import AnswerPolicy, policy_for
 from index.answer.recency import (
     about_current_figure,
+    asked_moment,
     asks_for_latest,
     newest_article,
     newest_read,
@@ -122,6 +123,7 @@ class Answerer:
             other_reports=tuple(found.reports),
             elsewhere=found.elsewhere,
             timings=found.seconds,
+            as_of=found.as_of,
         )
 
     def find(self, query: str, k: int = 5) -> Found:
@@ -135,11 +137,18 @@ class Answerer:
             )
             searched = time.perf_counter()
             newest = newest_article(passages[:k]) if asks_for_latest(query) else None
-            considered = self.consider(query, passages, newest)
+            # A question about a past day is answered from what was reported by then.
+            moment = asked_moment(query, passages)
+            then = [p for p in passages if p.date and p.date[:10] <= moment] if moment else []
+            if then:
+                considered = self.consider(query, then, newest_article(then[:k]))
+            else:
+                moment = None
+                considered = self.consider(query, passages, newest)
             reports = self.other_reports(query, considered, passages)
             # A figure that changed: the newest report answers a question about its present.
             latest = newest_report(considered, reports)
-            if latest is not None and newest is None and about_current_figure(query):
+            if latest and newest is None and moment is None and about_current_figure(query):
                 considered = self.consider(query, passages, latest)
                 reports = self.other_reports(query, considered, passages)
             read = time.perf_counter()
@@ -151,6 +160,7 @@ class Answerer:
             unknown,
             elsewhere(query, considered, passages),
             {"search": searched - started, "reading": read - searched},
+            as_of=moment,
         )
 
     def judge(self, found: Found) -> Judgement | None:

@@ -1,14 +1,17 @@
 """Time in questions: one that asks for the latest ("What is the latest death toll?") or for a
-figure as it stands is answered from the newest report, one about a moment in the past is not."""
+figure as it stands is answered from the newest report; one about a moment in the past ("as of
+Oct 10", "on Thursday Sept 4") from the newest report on or before it."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 from index.answer.policy import AnswerPolicy
 from index.answer.reports import Report
 from index.answer.sentences import Considered, Reading
+from index.ingest.articles import parse_date
 from index.search.retriever import Passage
 
 # "What is the latest death toll?", "How many have died so far?", "Who leads it now?"
@@ -28,6 +31,31 @@ _PAST_ANCHOR = re.compile(
     r"tuesday|wednesday|thursday|friday|saturday|sunday)|in \d{4})\b",
     re.IGNORECASE,
 )
+
+
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+# "as of Oct 10", "by June 12", "on Thursday Sept 4", "on 3 September 2025", "by Thursday"
+_MOMENT = re.compile(
+    rf"\b(?:as of|as at|by|on)\s+(?:(?:{_WEEKDAY}),?\s*)?"
+    rf"(?P<when>{_MONTH}\s+{_DAY}(?:,?\s+\d{{4}})?|{_DAY}\s+(?:of\s+)?{_MONTH}(?:\s+\d{{4}})?"
+    rf"|\d{{4}}-\d\d-\d\d)\b|\b(?:as of|by|on)\s+(?P<weekday>{_WEEKDAY})\b",
+    re.IGNORECASE,
+)
+
+
+def asked_moment(question: str, passages: Sequence[Passage]) -> str | None:
+    """The day a question asks about, as an ISO date ("as of Oct 10", "on Thursday Sept 4",
+    "by Thursday"): read as the latest such day up to the newest article among ``passages``
+    (news is asked about after it is reported); None when it names no day or the coverage
+    is undated."""
+    match = _MOMENT.search(question)
+    dated = [p.date[:10] for p in passages if p.date and re.match(r"\d{4}-\d\d-\d\d", p.date)]
+    if match is None or not dated:
+        return None
+    when = match["when"] or match["weekday"]
+    return parse_date(when, date.fromisoformat(max(dated)) + timedelta(days=1))
 
 
 def asks_for_latest(question: str) -> bool:

@@ -52,6 +52,7 @@ class Answer:
     alternatives: tuple[Alternative, ...] = ()  # when unsure: the next best answers
     other_reports: tuple[Report, ...] = ()  # what other articles answer instead, newest first
     timings: dict[str, float] = field(default_factory=dict)  # seconds: search, reading
+    as_of: str | None = None  # the day asked about: the answer is what was reported by then
 
     @property
     def covered(self) -> bool:
@@ -76,6 +77,7 @@ class Answer:
                 "sentence": self.sentence if covered else None,
                 "article": self.article if covered else None,
                 "date": self.date if covered else None,
+                "as_of": self.as_of if covered else None,
                 "source": self.source if covered else None,
                 "url": self.url if covered else None,
                 "alternatives": [a.to_json() for a in self.alternatives],
@@ -112,3 +114,6 @@ class Found:
     elsewhere: tuple[str, ...] = ()
     # Seconds spent searching, and reading (scoring sentences and the reader's passes).
     seconds: dict[str, float] = field(default_factory=dict)
+    # The day the question asks about ("as of Oct 10"), ISO: only what was reported by then
+    # was read for the answer; None for a question about no day.
+    as_of: str | None = None

@@ -16,7 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -168,6 +168,25 @@ def iso_date(date: str) -> str:
         return parsedate_to_datetime(text).date().isoformat()
     except (TypeError, ValueError, IndexError):
         return text
+
+
+def parse_date(text: str, today: date | None = None) -> str | None:
+    """An ISO date from "2026-09-03", "3 September", "Monday", "yesterday" (the most recent
+    such day, for a weekday; dateparser reads them), or None."""
+    text = text.strip()
+    try:
+        return date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        pass
+    import dateparser  # about a second to load: only for a date in words
+
+    base = datetime.combine(today or date.today(), time(12))
+    when = dateparser.parse(
+        text,
+        languages=["en"],
+        settings={"PREFER_DATES_FROM": "past", "RELATIVE_BASE": base},
+    )
+    return when.date().isoformat() if when else None
 
 
 def clean_text(text: str) -> str:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from index.answer.reports import figure
+from index.ingest.articles import parse_date
 from index.search.lexical import tokenize
 from index.search.retriever import Passage, Retriever
 
@@ -327,22 +328,3 @@ def whats_new(question: str, today: dt.date | None = None) -> WhatsNew | None:
         return None
     topic = (match["topic"] or "").strip()
     return WhatsNew(re.sub(r"^(?:the)\s+", "", topic, flags=re.I) or topic, since, match["since"])
-
-
-def parse_date(text: str, today: dt.date | None = None) -> str | None:
-    """An ISO date from "2026-09-03", "3 September", "Monday", "yesterday" (the most recent
-    such day, for a weekday; dateparser reads them), or None."""
-    text = text.strip()
-    try:
-        return dt.date.fromisoformat(text[:10]).isoformat()
-    except ValueError:
-        pass
-    import dateparser  # about a second to load: only for a date in words
-
-    base = dt.datetime.combine(today or dt.date.today(), dt.time(12))
-    when = dateparser.parse(
-        text,
-        languages=["en"],
-        settings={"PREFER_DATES_FROM": "past", "RELATIVE_BASE": base},
-    )
-    return when.date().isoformat() if when else None
