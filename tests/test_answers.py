@@ -175,6 +175,7 @@ def test_the_day_a_question_asks_about_is_read_in_the_coverages_time() -> None:
         "what was offered per share as of 12 June?": "2025-06-12",
         "how many had died by Thursday?": "2025-10-16",
         "who won on 3 September 2024?": "2024-09-03",
+        "what will it be by Dec 1?": None,  # after the newest article, not last December
         "what is the total now?": None,
         "how did they vote on the motion?": None,
     }

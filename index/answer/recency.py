@@ -48,14 +48,21 @@ _MOMENT = re.compile(
 def asked_moment(question: str, passages: Sequence[Passage]) -> str | None:
     """The day a question asks about, as an ISO date ("as of Oct 10", "on Thursday Sept 4",
     "by Thursday"): read as the latest such day up to the newest article among ``passages``
-    (news is asked about after it is reported); None when it names no day or the coverage
-    is undated."""
+    (news is asked about after it is reported); None when it names no day, the coverage is
+    undated, or a day without its year lies more than half a year back (a day after the
+    newest article, not one of last year's: nothing to hold back)."""
     match = _MOMENT.search(question)
     dated = [p.date[:10] for p in passages if p.date and re.match(r"\d{4}-\d\d-\d\d", p.date)]
     if match is None or not dated:
         return None
     when = match["when"] or match["weekday"]
-    return parse_date(when, date.fromisoformat(max(dated)) + timedelta(days=1))
+    newest = date.fromisoformat(max(dated))
+    day = parse_date(when, newest + timedelta(days=1))
+    if day is None or (
+        not re.search(r"\d{4}", when) and (newest - date.fromisoformat(day)).days > 183
+    ):
+        return None
+    return day
 
 
 def asks_for_latest(question: str) -> bool:
