@@ -56,7 +56,8 @@ class ReaderWeightsError(NewsdeskError, RuntimeError):
 
 def weights_fix(path: Path) -> str:
     """What to do about a bad weights file, for the one line that reports it."""
-    return f"restore them with `git checkout -- {path}` or retrain with `{RETRAIN}`"
+    retrain = RETRAIN + (" --model large" if path == SHIPPED["large"] else "")
+    return f"restore them with `git checkout -- {path}` or retrain with `{retrain}`"
 
 
 def weights_metadata(path: Path) -> dict[str, str]:
