@@ -96,7 +96,7 @@ def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     resumed.out.mkdir()
     trained = {k: v for k, v in model.state_dict().items() if k != FROZEN}
     _save_checkpoint(
-        resumed.out / "checkpoint.pt", resumed, trained, (optimizer, scheduler), first["steps"], 600
+        resumed.out / "checkpoint.pt", resumed, trained, optimizer, scheduler, first["steps"], 600
     )
     again = train(resumed, progress=False)
     assert again["steps"] == first["steps"]
@@ -105,7 +105,7 @@ def test_training_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     assert all(torch.equal(after[k], shipped[k]) for k in shipped)
     # A checkpoint made with other settings is not resumed.
     other = replace(resumed, learning_rate=1e-3)
-    _save_checkpoint(other.out / "checkpoint.pt", resumed, model, (optimizer, scheduler), 1)
+    _save_checkpoint(other.out / "checkpoint.pt", resumed, model, optimizer, scheduler, 1)
     with pytest.raises(SystemExit, match="other settings"):
         train(other, progress=False)
 
@@ -131,7 +131,7 @@ def test_training_goes_on_from_given_weights(tmp_path: Path) -> None:
     model.get_parameter(FROZEN).requires_grad_(False)
     optimizer, scheduler = optimizer_for(model, first, 2)
     trained = {k: v for k, v in model.state_dict().items() if k != FROZEN}
-    _save_checkpoint(more.out / "checkpoint.pt", first, trained, (optimizer, scheduler), 1)
+    _save_checkpoint(more.out / "checkpoint.pt", first, trained, optimizer, scheduler, 1)
     with pytest.raises(SystemExit, match="other settings"):
         train(more, progress=False)
 

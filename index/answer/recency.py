@@ -52,8 +52,10 @@ def asked_moment(question: str, passages: Sequence[Passage]) -> str | None:
     undated, or a day without its year lies more than half a year back (a day after the
     newest article, not one of last year's: nothing to hold back)."""
     match = _MOMENT.search(question)
+    if match is None:
+        return None
     dated = [p.date[:10] for p in passages if p.date and re.match(r"\d{4}-\d\d-\d\d", p.date)]
-    if match is None or not dated:
+    if not dated:
         return None
     when = match["when"] or match["weekday"]
     newest = date.fromisoformat(max(dated))

@@ -229,7 +229,8 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
                     checkpoint,
                     config,
                     network.trained(model),
-                    (optimizer, scheduler),
+                    optimizer,
+                    scheduler,
                     step,
                     time.time() - started,
                 )
@@ -289,11 +290,10 @@ def _epochs(data: list[Encoded], config: TrainConfig) -> Iterator[tuple[int, lis
 
 
 def _save_checkpoint(
-    path: Path, config, trained: dict, optimizers: tuple, step: int, seconds: float = 0.0
+    path: Path, config, trained: dict, optimizer, scheduler, step: int, seconds: float = 0.0
 ) -> None:
     """``trained``: the weights training changes (the rest comes from the base again);
-    ``optimizers``: the optimizer and its schedule; ``seconds``: the run's time so far."""
-    optimizer, scheduler = optimizers
+    ``seconds``: the run's time so far, across sessions."""
     state = {
         "settings": config.fingerprint(),
         "step": step,
