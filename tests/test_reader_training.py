@@ -182,6 +182,31 @@ def test_the_large_reader_trains_an_adapter_and_resumes(tmp_path: Path) -> None:
     before, after = load_file(str(shipped)), load_file(str(stopped.out / "reader.safetensors"))
     assert all(torch.allclose(before[k].float(), after[k].float(), atol=1e-3) for k in before)
 
+    # More training of the trained adapter, on the questions after those it saw (a session's
+    # run going on where the last one's data ended): the same adapter's keys, moved.
+    with pytest.raises(SystemExit, match="rank 16: give --lora-rank 16"):
+        train(replace(config, init=shipped, lora_rank=8), progress=False)
+    more = replace(config, out=tmp_path / "more", init=shipped, skip=3)
+    went_on = train(more, progress=False)
+    assert went_on["examples"] < first["examples"]  # three questions of six
+    moved = load_file(str(more.out / "reader.safetensors"))
+    assert set(moved) == set(before)
+    assert not all(torch.allclose(before[k].float(), moved[k].float()) for k in before)
+    with safe_open(str(more.out / "reader.safetensors"), "pt") as weights:
+        metadata = weights.metadata()
+    assert json.loads(metadata["settings"])["skip"] == "3"
+    assert "left out the file's first 3 questions" in (more.out / "MODEL_CARD.md").read_text()
+
+
+def test_a_run_can_skip_the_questions_an_earlier_run_trained_on() -> None:
+    from index.training.reader.squad import first_questions
+
+    rows = [{"qas": [1, 2, 3]}, {"qas": [4, 5]}, {"qas": [6, 7, 8, 9]}]
+    assert first_questions(rows, 0) is rows
+    assert [r["qas"] for r in first_questions(rows, 4)] == [[1, 2, 3], [4]]
+    assert [r["qas"] for r in first_questions(rows, 3, skip=2)] == [[3], [4, 5]]
+    assert [r["qas"] for r in first_questions(rows, 0, skip=4)] == [[5], [6, 7, 8, 9]]
+
 
 def test_training_on_hard_examples_mixes_in_ordinary_ones(tmp_path: Path) -> None:
     """``--hard FILE --replay R``: the hard examples and R times as many ordinary ones."""

@@ -60,9 +60,9 @@ def adapter_metadata(rank: int) -> dict[str, str]:
     return {"base": BASE, "lora_rank": str(rank), "lora_targets": ",".join(LORA_TARGETS)}
 
 
-def load_merged(path: Path, folder: Path) -> torch.nn.Module:
-    """The trained larger reader, its adapter merged into the base, in fp32 for the CPU; or
-    one clear ``ReaderWeightsError``."""
+def load_adapted(path: Path, folder: Path, dropout: float = 0.0) -> PeftModel:
+    """The trained larger reader as peft's model (the adapter beside the base, as training
+    holds it); or one clear ``ReaderWeightsError``."""
     from peft import get_peft_model_state_dict, set_peft_model_state_dict
 
     metadata = weights_metadata(path)
@@ -75,13 +75,19 @@ def load_merged(path: Path, folder: Path) -> torch.nn.Module:
         adapter = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
         raise damaged_weights(path, error) from None
-    model = adapted_model(folder, int(metadata["lora_rank"]), dropout=0.0)
+    model = adapted_model(folder, int(metadata["lora_rank"]), dropout)
     if set(adapter) != set(get_peft_model_state_dict(model, save_embedding_layers=False)):
         raise ReaderWeightsError(
             f"The reader's weights at {path} are incomplete: {weights_fix(path)}."
         )
     set_peft_model_state_dict(model, {k: v.float() for k, v in adapter.items()})
-    merged = model.merge_and_unload()
+    return model
+
+
+def load_merged(path: Path, folder: Path) -> torch.nn.Module:
+    """The trained larger reader, its adapter merged into the base, in fp32 for the CPU; or
+    one clear ``ReaderWeightsError``."""
+    merged = load_adapted(path, folder).merge_and_unload()
     assert isinstance(merged, torch.nn.Module)
     return merged.eval()
 

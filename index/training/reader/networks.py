@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from index.reader import weights_metadata
 from index.reader.mpnet import mpnet_folder
-from index.reader.mpnet_network import adapted_model, adapter_metadata
+from index.reader.mpnet_network import adapted_model, adapter_metadata, load_adapted
 from index.reader.network import FROZEN, base_model, load_model, save_weights
 from index.settings import default_model_cache, packaged_model_path
 
@@ -49,9 +50,12 @@ class Small:
 class Large:
     folder: Path
     rank: int = 16
+    init: Path | None = None  # a trained adapter of ``rank`` to go on from
     token_types = False  # MPNet has no segment embeddings
 
     def model(self) -> torch.nn.Module:
+        if self.init is not None:
+            return load_adapted(self.init, self.folder, dropout=0.1)
         return adapted_model(self.folder, self.rank)
 
     def trained(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -78,7 +82,8 @@ def network_for(
     if model == "small":
         return Small(base or Path(packaged_model_path()), init)
     if model == "large":
-        if init is not None:
-            raise SystemExit("--init is for the small reader; the large one starts from its base")
-        return Large(base or mpnet_folder(default_model_cache()), rank)
+        if init is not None and weights_metadata(init).get("lora_rank") != str(rank):
+            said = weights_metadata(init).get("lora_rank", "none")
+            raise SystemExit(f"--init {init} is an adapter of rank {said}: give --lora-rank {said}")
+        return Large(base or mpnet_folder(default_model_cache()), rank, init)
     raise SystemExit(f"--model {model!r}: one of {', '.join(MODELS)}")

@@ -25,14 +25,16 @@ def split_holdout(rows: list[dict], articles: int) -> tuple[list[dict], list[dic
     return [r for r in rows if r["title"] not in held], [r for r in rows if r["title"] in held]
 
 
-def first_questions(rows: list[dict], limit: int) -> list[dict]:
-    """The paragraphs holding the first ``limit`` questions (0: all)."""
-    if not limit:
+def first_questions(rows: list[dict], limit: int, skip: int = 0) -> list[dict]:
+    """The paragraphs holding the ``limit`` questions after the first ``skip`` (0: all)."""
+    if not limit and not skip:
         return rows
     kept, count = [], 0
     for row in rows:
-        if count >= limit:
+        if limit and count >= skip + limit:
             break
-        kept.append({**row, "qas": row["qas"][: limit - count]})
-        count += len(kept[-1]["qas"])
+        first, last = max(0, skip - count), (skip + limit - count) if limit else None
+        count += len(row["qas"])
+        if questions := row["qas"][first:last]:
+            kept.append({**row, "qas": questions})
     return kept

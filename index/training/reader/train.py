@@ -52,6 +52,9 @@ class TrainConfig:
     max_others: int = 5  # sentences beside the answering one
     negatives: float = 0.3  # no-answer examples per question
     limit: int = 0  # train on this many questions only (0: all): a subset run in minutes
+    # Questions at the file's start left out: with ``init``, those the weights were trained on,
+    # so that more training reads new ones (the large reader's runs take 24,000 a session).
+    skip: int = 0
     holdout_articles: int = HOLDOUT_ARTICLES
     holdout_questions: int = 2000
     seed: int = 13
@@ -88,6 +91,8 @@ class TrainConfig:
             keep["hard"] = onnxcache.file_digest(self.hard)[:16]
         else:
             keep.pop("replay")
+        if not self.skip:  # as runs before it recorded themselves
+            keep.pop("skip")
         if self.model == "small":  # as runs before the large network recorded themselves
             keep.pop("model")
             keep.pop("lora_rank")
@@ -193,7 +198,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     device = _device(config.device)
     workers = min(8, os.cpu_count() or 1)
     rows, held = split_holdout(read_squad(config.data), config.holdout_articles)
-    rows = first_questions(rows, config.limit)
+    rows = first_questions(rows, config.limit, config.skip)
     network = network_for(config.model, config.base, config.init, config.lora_rank)
     tok = tokenizer(str(network.folder))
     examples = training_examples(rows, config, workers)
@@ -430,4 +435,5 @@ def _started_from(config: TrainConfig) -> str:
     return (
         f"\n- **Started from** trained weights (sha256 {digest}...), not an untrained head: "
         "this run is more training of them, and their own card says how they were made."
+        + (f" It left out the file's first {config.skip:,} questions." if config.skip else "")
     )
