@@ -111,8 +111,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
         if answer.alternatives:
             parts.append("Not sure; it could also be:")
             parts += [_alternative_line(a, year_of(answer.date)) for a in answer.alternatives]
-        if answer.other_reports:
-            parts.append(reports_line(answer))
+        parts += reports_lines(answer)
         newer = answer.newer()
         if newer is not None and not answer.other_reports:
             parts.append(
@@ -171,23 +170,43 @@ def _alternative_line(alternative: Alternative, year: int | None) -> str:
     )
 
 
-def reports_line(answer: Answer) -> str:
-    """ "Earlier reports: 11 (The Northern Ledger, 3 Sep) · 9 (The Meridian Courier, 3 Sep)";
-    "Other reports" when some are not older than the answer. One report per figure, naming
+# How each kind of other report (``Report.kind``) is introduced, in the order shown.
+REPORT_LABELS = {
+    "same day": "Outlets differ",
+    "earlier": "Earlier reports",
+    "later": "Later reports",
+    "": "Other reports",
+}
+
+
+def reports_lines(answer: Answer) -> list[str]:
+    """One line for each kind of other report: "Outlets differ: The Daily Meridian: 58 · The
+    Tolvern Echo: 63, both 8 Sep" (another figure the same day); "Earlier reports: 11 (The
+    Northern Ledger, 3 Sep) · 9 (The Meridian Courier, 3 Sep)"; "Later reports: ..." (an
+    answer as of a past day); "Other reports" when undated. One report per figure, naming
     every outlet that gave it."""
     year = year_of(answer.date)
-    earlier = bool(answer.date) and all(
-        r.date and r.date < (answer.date or "") for r in answer.other_reports
-    )
-    items = []
-    for report in answer.other_reports:
-        outlets = "; ".join(
-            fit(source, 80) + (f", {short_date(date, year)}" if date else "")
-            for source, date in report.sources()
-        )
-        items.append(f"{fit(report.text, 80)} ({outlets})")
-    label = "Earlier reports" if earlier else "Other reports"
-    return fit_line(f"{label}: " + " · ".join(items), 1000)
+    lines = []
+    for kind, label in REPORT_LABELS.items():
+        reports = [r for r in answer.other_reports if r.kind == kind]
+        if not reports:
+            continue
+        if kind == "same day":
+            said = [(answer.source or answer.article, answer.text)]
+            said += [(source, r.text) for r in reports for source, _ in r.sources()]
+            items = [f"{fit(source, 80)}: {fit(text, 80)}" for source, text in said]
+            day = short_date(answer.date, year) if answer.date else ""
+            lines.append(fit_line(f"{label}: " + " · ".join(items), 990) + f", both {day}")
+            continue
+        items = []
+        for report in reports:
+            outlets = "; ".join(
+                fit(source, 80) + (f", {short_date(date, year)}" if date else "")
+                for source, date in report.sources()
+            )
+            items.append(f"{fit(report.text, 80)} ({outlets})")
+        lines.append(fit_line(f"{label}: " + " · ".join(items), 1000))
+    return lines
 
 
 def fit_line(text: str, limit: int) -> str:

@@ -315,7 +315,8 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
             )
         for report in answer.other_reports:
             outlets = "; ".join(f"{source}{_dated(date)}" for source, date in report.sources())
-            print(f"  other report: {report.text} ({outlets}) — “{report.sentence}”")
+            kind = f"{report.kind} report" if report.kind else "other report"
+            print(f"  {kind}: {report.text} ({outlets}) — “{report.sentence}”")
         print()
     elif answer.unknown_names:
         missing = ", ".join(answer.unknown_names)

@@ -276,6 +276,11 @@ def test_stories_eval(settings, embedder, reader: str) -> None:
     """Members' own wording over three news stories in one corpus (BENCHMARKS.md, issue 33)."""
     report = evaluate(STORIES, replace(settings, reader=reader), embedder=embedder)
     assert report["answerable"] == 45 and report["unanswerable"] == 9
+    assert (report["earlier_reports"], report["latest_questions"], report["as_of_questions"]) == (
+        13,
+        7,
+        3,
+    ), "the story questions' own checks are read"
     rows = [r for r in report["per_question"] if r["answerable"]]
     right, first = STORIES_FIGURES[reader]
     assert sum(r["short_correct"] for r in rows) >= right

@@ -79,10 +79,13 @@ def test_ask_shows_a_changed_figure_with_its_earlier_reports(tmp_path: Path) -> 
     reports = answer["other_reports"]
     assert {(figure(r["text"]), r["source"]) for r in reports} == {(11, LEDGER), (9, COURIER)}
     for report in reports:
-        assert set(report) == {"text", "sentence", "article", "date", "source", "url", "also"}
+        assert set(report) == {
+            *["text", "sentence", "article", "date", "source", "url", "also", "kind"]
+        }
         assert report["text"] in report["sentence"] and report["date"].startswith("2026-09-03")
+        assert report["kind"] == "earlier"  # than the answer's 5 Sep
     shown = run("ask", "--index", index, question).stdout
-    assert f"other report: 11 ({LEDGER}, 2026-09-03" in shown
+    assert f"earlier report: 11 ({LEDGER}, 2026-09-03" in shown
 
     # The story's timeline, and what is new after a date (asked in words, too).
     result = run("timeline", "--json", "--index", index, "Kellbridge floods")

@@ -7,6 +7,7 @@ import discord
 from bot.cards import added_embed, sources_embed
 from bot.formatting import answer_embed, fit, quote
 from index.answer.records import Answer
+from index.answer.reports import Report
 from index.search.build import BuildReport
 from index.search.retriever import Passage
 from index.search.storage.base import ArticleRecord
@@ -160,6 +161,34 @@ def test_answers_say_when_each_source_reported_and_point_to_a_newer_one() -> Non
     then = answer_embed(replace(answer, as_of="2026-11-24"))
     assert "As of 24 Nov 2026, as asked: what was reported by then." in then.description
     assert "As of" not in embed.description
+
+
+def test_outlets_that_differ_the_same_day_are_shown_as_differing_not_as_earlier() -> None:
+    answer = Answer(
+        question="What's the official case count?",
+        status="unsure",
+        text="63",
+        sentence="The number of confirmed cases has risen to 63.",
+        article="Cases rise to 63",
+        source="The Tolvern Echo",
+        url=None,
+        passages=[passage(1, "The number of confirmed cases has risen to 63.")],
+        date="2025-09-08",
+        other_reports=(
+            report("58", "The Daily Meridian", "2025-09-08", "same day"),
+            report("41", "Kestrian Press", "2025-09-04", "earlier"),
+            report("74", "Kestrian Press", "2025-09-12", "later"),
+        ),
+    )
+    lines = answer_embed(answer).description.split("\n")
+    assert "Outlets differ: The Tolvern Echo: 63 · The Daily Meridian: 58, both 8 Sep" in lines
+    assert "Earlier reports: 41 (Kestrian Press, 4 Sep)" in lines
+    assert "Later reports: 74 (Kestrian Press, 12 Sep)" in lines
+
+
+def report(text: str, source: str, date: str, kind: str) -> Report:
+    sentence = f"The count is {text}."
+    return Report(text, sentence, f"{source}-{date}", "Count", date, source, None, kind=kind)
 
 
 def test_an_added_page_says_whether_it_was_new_changed_or_already_there() -> None:

@@ -43,3 +43,22 @@ def test_differing_answers_are_grouped_by_figure_and_listed_newest_first() -> No
 def test_undated_items_come_after_the_dated() -> None:
     items = [outlet("1", "A", None), outlet("2", "B", "2026-01-02"), outlet("3", "C", "2026-01-05")]
     assert [i.source for i in newest_first(items)] == ["C", "B", "A"]
+
+
+def test_each_report_is_dated_against_the_answer() -> None:
+    """Earlier (a figure since changed), the same day (outlets that disagree), later (an
+    answer as of a past day), or undated."""
+    outlets = [
+        outlet("9", "Courier", "2026-09-03T08:00:00+00:00"),
+        outlet("11", "Ledger", "2026-09-03T21:00:00+00:00"),
+        outlet("23", "Ledger", "2026-09-05T12:00:00+00:00"),
+        outlet("40", "Post", None),
+    ]
+    kinds = {r.text: r.kind for r in differing("11", outlets, "2026-09-03T21:00:00+00:00")}
+    assert kinds == {"23": "later", "9": "same day", "40": ""}
+    assert {r.text: r.kind for r in differing("23", outlets, "2026-09-05")} == {
+        "11": "earlier",
+        "9": "earlier",
+        "40": "",
+    }
+    assert {r.kind for r in differing("23", outlets)} == {""}  # an undated answer

@@ -63,4 +63,4 @@ def other_reports(
         for r, read in zip(close, reader.read_each(question, [r.text for r in close]), strict=True)
         if read.spans and read.spans[0].probability >= policy.report_probability
     ]
-    return differing(best.text, outlets)
+    return differing(best.text, outlets, answering.passage.date)

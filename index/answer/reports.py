@@ -98,6 +98,9 @@ class Report:
     source: str
     url: str | None
     also: tuple[Outlet, ...] = ()  # other outlets giving the same answer, newest first
+    # Against the answer's date: "earlier" (a figure since changed), "later" (the answer is
+    # as of a past day), "same day" (outlets that disagree), "" (either is undated).
+    kind: str = ""
 
     def sources(self) -> list[tuple[str, str | None]]:
         """(outlet, date) of every article that gave it, the newest first."""
@@ -106,6 +109,7 @@ class Report:
     def to_json(self) -> dict:
         return {
             **quoted_json(self),
+            "kind": self.kind,
             "also": [
                 {"article": o.article, "source": o.source, "date": o.date, "url": o.url}
                 for o in self.also
@@ -124,9 +128,10 @@ def quoted_json(quoted: object) -> dict:
 Dated = TypeVar("Dated", Outlet, Report)
 
 
-def differing(answer: str, outlets: Sequence[Outlet]) -> list[Report]:
-    """The answers among ``outlets`` that differ from ``answer``, one report per answer
-    (outlets saying the same are grouped), newest first; undated ones last."""
+def differing(answer: str, outlets: Sequence[Outlet], answered: str | None = None) -> list[Report]:
+    """The answers among ``outlets`` that differ from ``answer`` (of an article dated
+    ``answered``), one report per answer (outlets saying the same are grouped), newest
+    first; undated ones last."""
     groups: list[list[Outlet]] = []
     for outlet in outlets:
         if same_report(outlet.text, answer) or not comparable(outlet.text, answer):
@@ -149,9 +154,18 @@ def differing(answer: str, outlets: Sequence[Outlet]) -> list[Report]:
                 newest.source,
                 newest.url,
                 tuple(others),
+                _kind(newest.date, answered),
             )
         )
     return newest_first(reports)
+
+
+def _kind(reported: str | None, answered: str | None) -> str:
+    if not reported or not answered:
+        return ""
+    if reported[:10] == answered[:10]:
+        return "same day"
+    return "earlier" if reported[:10] < answered[:10] else "later"
 
 
 def newest_first(items: Sequence[Dated]) -> list[Dated]:

@@ -6,7 +6,8 @@ stories (``shared/eval/stories``: one folder a story, its articles and ``questio
 asked as a newsroom's coverage would be: every story's articles in one corpus. A follow-up
 question also has ``previous``: the earlier questions of its conversation, oldest first. They
 are asked first, as in a conversation's thread, and the follow-up is scored both with that
-context and without it (``followup_recall@1`` against ``followup_recall@1_alone``).
+context and without it (``followup_recall@1`` against ``followup_recall@1_alone``). A story
+question may also have ``earlier`` (the other reports it expects) and ``as_of`` (a past day).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from index.answer.answerer import Answerer, open_answerer
 from index.answer.confidence import expected_calibration_error
 from index.answer.followups import Turn
 from index.answer.metrics import exact_match, normalize, short_correct, token_f1
+from index.answer.records import Answer
+from index.answer.reports import same_report
 from index.search.build import BuildOptions, build
 from index.search.embedding import Embedder
 from index.search.retriever import Fusion, Mode
@@ -146,8 +149,32 @@ def score(answerer: Answerer, questions: list[dict], k: int = 5) -> dict:
                 "exact_match": exact_match(answer.text, item["answers"]) if answer.covered else 0.0,
                 "f1": token_f1(answer.text, item["answers"]) if answer.covered else 0.0,
             }
+            row |= _story_figures(item, answer)
         rows.append(row)
     return summarize(rows)
+
+
+def _story_figures(item: dict, answer: Answer) -> dict:
+    """What a story question checks beyond the answer (``../shared/eval/stories``): the
+    earlier or differing reports it expects found among ``other_reports`` (the same figure or
+    name, from that outlet on that date), and whether it asks about the latest or a past day."""
+    expected = item.get("earlier", [])
+    found = sum(
+        any(
+            same_report(r.text, e["text"]) and (e["source"], e["date"]) in _dated(r.sources())
+            for r in answer.other_reports
+        )
+        for e in expected
+    )
+    return {
+        "earlier_expected": len(expected),
+        "earlier_found": found,
+        "kind": "as of" if item.get("as_of") else "latest" if expected else "",
+    }
+
+
+def _dated(sources: list[tuple[str, str | None]]) -> set[tuple[str, str | None]]:
+    return {(source, date[:10] if date else None) for source, date in sources}
 
 
 def _turn(answerer: Answerer, question: str, k: int) -> Turn:
@@ -204,6 +231,12 @@ def summarize(rows: list[dict]) -> dict:
         "followups": len(followups),
         "followup_recall@1": recall(1, followups),
         "followup_recall@1_alone": recall(1, followups, "evidence_rank_alone"),
+        "earlier_reports": sum(r.get("earlier_expected", 0) for r in answerable),
+        "earlier_reports_found": sum(r.get("earlier_found", 0) for r in answerable),
+        "latest_questions": sum(r.get("kind") == "latest" for r in answerable),
+        "latest_right": sum(r.get("kind") == "latest" and r["short_correct"] for r in answerable),
+        "as_of_questions": sum(r.get("kind") == "as of" for r in answerable),
+        "as_of_right": sum(r.get("kind") == "as of" and r["short_correct"] for r in answerable),
         "unanswerable": len(unanswerable),
         "abstained": sum(1 for r in unanswerable if not r["covered"]),
         "unanswerable_marked_sure": sum(1 for r in unanswerable if r["status"] == "sure"),
@@ -245,6 +278,9 @@ def format_report(report: dict) -> str:
             rank = r["evidence_rank"] or "-"
             asked = f"{r['question']} [as: {r['asked_as']}]" if "asked_as" in r else r["question"]
             lines.append(f"{mark} evidence@{rank}  {asked}  ->  {said}  [{how}]")
+            if r.get("earlier_expected"):
+                found = f"{r['earlier_found']}/{r['earlier_expected']}"
+                lines.append(f"      earlier reports {found}: {' / '.join(r['other_reports'])}")
         else:
             mark = "ok " if not r["covered"] else "-- "
             lines.append(f"{mark} abstain     {r['question']}  ->  {said}  [{how}]")
