@@ -271,3 +271,55 @@ def test_fetch_guards_then_adds_pages_and_polls_feeds(
     assert dated[news_site.url("/news/bridge")] == "2026-11-25"
     assert dated[news_site.url("/news/floods-monday")] == "2026-11-23"
     store.close()
+
+
+def test_each_server_changes_and_reads_its_own_coverage(tmp_path: Path) -> None:
+    """``--server``: an article added for one server is answered only there, removed only by
+    it (another server, or the shared coverage's operator, is refused with exit code 1); the
+    shared coverage is the operator's; filters that leave nothing say so; bad filters are one
+    line and exit code 2."""
+    corpus = write_corpus(tmp_path / "corpus", [ASHFORD])
+    harbour = tmp_path / "harbour.md"
+    harbour.write_text(
+        "---\ntitle: Saltmere harbour dredging\ndate: 2026-09-04\nsource: The Saltmere Post\n"
+        "---\nThe Saltmere harbour board will dredge the Quillon channel this winter, its chair "
+        "Orla Venn said on Friday.",
+        encoding="utf-8",
+    )
+    where = {"NEWSDESK_CORPUS_DIR": str(corpus), "NEWSDESK_INDEX_DIR": str(tmp_path / "index")}
+    added = run("add", str(harbour), "--server", "111", **where)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith("servers/111/saltmere-harbour-dredging.md: ")
+    assert (corpus / "servers" / "111" / "saltmere-harbour-dredging.md").is_file()
+
+    question = "Who chairs the board that will dredge the Quillon channel?"
+    elsewhere = json.loads(run("ask", question, "--server", "222", "--json", **where).stdout)
+    assert "Saltmere" not in json.dumps(elsewhere), "another server's article is never shown"
+    own = run("ask", question, "--server", "111", "--source", "the saltmere post", "--json",
+              "--since", "2026-09-01", **where)  # fmt: skip
+    answer = json.loads(own.stdout)
+    assert answer["answer"]["text"] == "Orla Venn", own.stdout
+    assert {p["article"] for p in answer["passages"]} == {"Saltmere harbour dredging"}
+    nothing = run("ask", question, "--server", "111", "--since", "2026-10-01", **where)
+    assert nothing.stdout.strip() == ("No article since 1 Oct 2026 in this server's coverage."), (
+        nothing.stdout
+    )
+
+    refused = run("remove", "Saltmere harbour dredging", "--server", "222", **where)
+    assert refused.returncode == 1 and "another server's own" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    shared = run("remove", ASHFORD.title, "--server", "111", **where)
+    assert shared.returncode == 1 and "only operators change" in shared.stderr
+    removed = run("remove", "Saltmere harbour dredging", "--server", "111", **where)
+    assert removed.returncode == 0, removed.stderr
+    stats = json.loads(run("stats", "--server", "111", "--json", **where).stdout)
+    assert (stats["server"], stats["articles"], stats["sources"]) == (111, 1, [LEDGER])
+
+    for bad, says in (
+        (["--server", "abc"], "'abc' is not a server id (a number)"),
+        (["--since", "the day after never"], "is not a date I can read"),
+        (["--since", "2026-09-05", "--until", "2026-09-01"], "is after until"),
+    ):
+        result = run("ask", question, *bad, **where)
+        assert result.returncode == 2 and says in result.stderr, (bad, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1

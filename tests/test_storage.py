@@ -16,13 +16,16 @@ import pytest
 import index.ops.desk
 from index.answer.answerer import Answerer
 from index.errors import IndexUnavailable
+from index.ingest.collections import filed_under, server_of
 from index.ops.desk import Desk
 from index.search.build import BuildOptions, build
 from index.search.embedding import Embedder
 from index.search.retriever import Retriever
+from index.search.scope import Scope
 from index.search.storage import Location, backend_at
 
 from .conftest import SEEDS
+from .stories import LEDGER
 
 BACKENDS = ["folder", "postgres"]
 QUESTIONS = [
@@ -244,3 +247,74 @@ def test_a_read_replica_answers_what_the_primary_built(
         answerer.retriever.store.close()
     finally:
         standby.stop()
+
+
+# Two servers' own articles beside the shared coverage (tests/stories.py): each names what
+# only it says, so a passage from the wrong collection shows.
+SERVER_ARTICLES = {
+    111: (
+        "harbour.md",
+        "---\ntitle: Saltmere harbour dredging\ndate: 2026-09-04\nsource: The Saltmere Post\n---\n"
+        "The Saltmere harbour board will dredge the Quillon channel this winter, at a cost of "
+        "4.2 million pounds, its chair Orla Venn said on Friday.",
+    ),
+    222: (
+        "harbour.md",
+        "---\ntitle: Dunmarsh harbour closes\ndate: 2026-09-06\nsource: The Dunmarsh Echo\n---\n"
+        "Dunmarsh harbour will close to cargo ships in October, the port's owner Tobias Grale "
+        "said, after the Quillon channel silted up.",
+    ),
+}
+
+
+def scoped_corpus(folder: Path) -> Path:
+    from .stories import FLOODS, write_corpus
+
+    write_corpus(folder, FLOODS)
+    for server, (name, text) in SERVER_ARTICLES.items():
+        path = folder / filed_under(server, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("graph", [False, True], ids=["exact", "graph"])
+def test_a_search_sees_only_its_scope(
+    location: Location, tmp_path: Path, embedder: Embedder, graph: bool
+) -> None:
+    """The shared coverage, plus the asking server's own (never another's), narrowed by outlet
+    and date: filtered inside the index (FAISS or pgvector, exact or a graph; bm25s or SQL),
+    a collection of one passage still found first."""
+    options = BuildOptions(approximate_above=2 if graph else 150_000)
+    build(scoped_corpus(tmp_path / "corpus"), location, embedder, options)
+    retriever = Retriever.open(location, embedder)
+    store = retriever.store
+    question = "Who is dredging the Quillon channel?"
+    for scope in (Scope(), Scope(server=111), Scope(server=222), Scope(server=333)):
+        found = retriever.search(question, k=10, scope=scope)
+        assert found, scope
+        assert all(scope.admits(p.article_id, p.source, p.date) for p in found), scope
+        owners = {server_of(p.article_id) for p in found}
+        assert owners <= {None, scope.server}, scope
+    first = retriever.search(question, k=3, scope=Scope(server=111))[0]
+    assert first.article_id == "servers/111/harbour.md"
+    everything = retriever.search(question, k=30)
+    assert {server_of(p.article_id) for p in everything} >= {111, 222}  # no scope: all
+    # The names a question uses are known only where the asker may look.
+    assert store.knows("Orla Venn", Scope(server=111)) and store.knows("Orla Venn")
+    assert not store.knows("Orla Venn", Scope(server=222)) and not store.knows("Orla Venn", Scope())
+    assert {a.id for a in store.articles(Scope(server=222))} == {
+        *(a.id for a in store.articles(Scope())),
+        "servers/222/harbour.md",
+    }
+    # A member's filters: one outlet, a date range (an undated article is outside it).
+    ledger = retriever.search("How many people died?", k=10, scope=Scope(source=LEDGER.lower()))
+    assert ledger and {p.source for p in ledger} == {LEDGER}
+    window = Scope(server=222, since="2026-09-06")  # after the floods' coverage
+    assert {p.article_id for p in retriever.search(question, k=10, scope=window)} == {
+        "servers/222/harbour.md"
+    }
+    day = retriever.search(question, k=10, scope=Scope(since="2026-09-04", until="2026-09-04"))
+    assert {p.article_id for p in day} == {"kellbridge-soldiers-sent.md"}
+    assert retriever.search(question, k=5, scope=Scope(source="The Nowhere Times")) == []
+    store.close()

@@ -37,8 +37,10 @@ from index.answer.sentences import Considered, ranked_candidates, read_best, sco
 from index.answer.signals import signals
 from index.reader import SHIPPED, Reader
 from index.search.embedding import Embedder
+from index.search.filters import nothing_inside
 from index.search.onnxcache import Runtime
 from index.search.retriever import Fusion, Passage, Retriever
+from index.search.scope import Scope
 from index.search.storage import Location
 from index.settings import DEFAULT_READER, Settings
 
@@ -72,12 +74,19 @@ class Answerer:
         )
         return cls(retriever, policy, reader)
 
-    def ask(self, question: str, k: int = 5, history: Sequence[Turn] = ()) -> Answer:
-        """Answer ``question``; ``history`` holds the conversation's earlier turns, oldest first."""
+    def ask(
+        self,
+        question: str,
+        k: int = 5,
+        history: Sequence[Turn] = (),
+        scope: Scope | None = None,
+    ) -> Answer:
+        """Answer ``question``; ``history`` holds the conversation's earlier turns, oldest first;
+        ``scope``: the coverage it is answered from (None: all of it)."""
         started = time.perf_counter()
         question = clean_question(question)
         query = with_context(question, history)
-        found = self.find(query, k)
+        found = self.find(query, k, scope)
         shown = found.passages[:k]
         read_as = query if query != question else ""
         best = found.considered.best
@@ -98,6 +107,7 @@ class Answerer:
                 elsewhere=found.elsewhere,
                 coverage=judged.covered if judged else 0.0,
                 timings=found.seconds,
+                filtered=(nothing_inside(self.retriever.store, scope) or "") if scope else "",
             )
         passage = best.reading.passage
         shown_beside = (
@@ -126,14 +136,15 @@ class Answerer:
             as_of=found.as_of,
         )
 
-    def find(self, query: str, k: int = 5) -> Found:
+    def find(self, query: str, k: int = 5, scope: Scope | None = None) -> Found:
         """Everything the answer is made from: passages, the candidates read in them, other
-        reports and names no passage mentions (all read in one snapshot of the index)."""
+        reports and names no passage mentions (all read in one snapshot of the index, inside
+        ``scope``)."""
         policy = self.policy
         with self.retriever.store.snapshot():
             started = time.perf_counter()
             passages = self.retriever.search(
-                query, k=max(k, policy.passages_read, policy.report_passages)
+                query, k=max(k, policy.passages_read, policy.report_passages), scope=scope
             )
             searched = time.perf_counter()
             newest = newest_article(passages[:k]) if asks_for_latest(query) else None
@@ -152,7 +163,7 @@ class Answerer:
                 considered = self.consider(query, passages, latest)
                 reports = self.other_reports(query, considered, passages)
             read = time.perf_counter()
-            unknown = unknown_names(self.retriever.store, query)
+            unknown = unknown_names(self.retriever.store, query, scope)
         return Found(
             passages,
             considered,

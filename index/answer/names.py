@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from index.answer.sentences import Considered
 from index.search.lexical import stopwords, tokenize
 from index.search.retriever import Passage
+from index.search.scope import Scope
 from index.search.storage.base import Storage
 
 # A run of capitalised words: "Lionel Messi", "Philosopher's Stone", "iPhone".
@@ -40,9 +41,9 @@ def names(question: str) -> list[str]:
     return found
 
 
-def unknown_names(store: Storage, question: str) -> tuple[str, ...]:
-    """The names in ``question`` that no passage of ``store`` mentions."""
-    return tuple(name for name in names(question) if not store.knows(name))
+def unknown_names(store: Storage, question: str, scope: Scope | None = None) -> tuple[str, ...]:
+    """The names in ``question`` that no passage of ``store`` (inside ``scope``) mentions."""
+    return tuple(name for name in names(question) if not store.knows(name, scope))
 
 
 def subjects(question: str) -> list[tuple[str, set[str]]]:

@@ -53,6 +53,9 @@ class Answer:
     other_reports: tuple[Report, ...] = ()  # what other articles answer instead, newest first
     timings: dict[str, float] = field(default_factory=dict)  # seconds: search, reading
     as_of: str | None = None  # the day asked about: the answer is what was reported by then
+    # When a member's filters leave no article: what to tell them ("No article from The
+    # Tolvern Echo since 10 Sep 2025 in this server's coverage.").
+    filtered: str = ""
 
     @property
     def covered(self) -> bool:
@@ -84,6 +87,7 @@ class Answer:
                 "other_reports": [r.to_json() for r in self.other_reports],
                 "unknown_names": list(self.unknown_names),
                 "elsewhere": list(self.elsewhere),
+                "filtered": self.filtered or None,
             },
             "passages": [
                 {

@@ -52,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
         "(default: NEWSDESK_DATABASE_URL)",
     )
     common.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    # Whose coverage a command reads or changes: a server's own and the shared coverage, or
+    # without it the shared coverage only (index.ingest.collections).
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument(
+        "--server",
+        metavar="ID",
+        help="act for this server (a community, by id): its own coverage and the shared one"
+        " (default: the shared coverage only)",
+    )
 
     parser = argparse.ArgumentParser(
         prog="python -m index", description="Build, query and inspect an index."
@@ -66,20 +75,27 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--full", action="store_true", help="re-embed every article")
     build.set_defaults(run=run_build)
 
-    add = commands.add_parser("add", parents=[common], help="add article files or pages, indexed")
+    add = commands.add_parser(
+        "add", parents=[common, server], help="add article files or pages, indexed"
+    )
     add.add_argument(
         "items", nargs="+", metavar="FILE_OR_URL", help=".txt/.md/.html/.json files or URLs"
     )
     add.set_defaults(run=run_add)
 
     remove = commands.add_parser(
-        "remove", parents=[common], help="take an article out of the coverage and the index"
+        "remove", parents=[common, server], help="take an article out of the coverage and the index"
     )
     remove.add_argument("article", metavar="TITLE_OR_ID", help="its id (see stats) or its title")
     remove.set_defaults(run=run_remove)
 
-    ask = commands.add_parser("ask", parents=[common], help="answer a question from the index")
+    ask = commands.add_parser(
+        "ask", parents=[common, server], help="answer a question from the index"
+    )
     ask.add_argument("question")
+    ask.add_argument("--source", metavar="NAME", help="only articles from this outlet")
+    ask.add_argument("--since", metavar="DATE", help='only articles from this day on: "10 Sep"')
+    ask.add_argument("--until", metavar="DATE", help="only articles up to this day")
     ask.add_argument(
         "-k", type=int, default=None, help="passages to show (default: NEWSDESK_TOP_K)"
     )
@@ -97,7 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     timeline.add_argument("--json", action="store_true", help="print one JSON object")
     timeline.set_defaults(run=run_timeline)
 
-    stats = commands.add_parser("stats", parents=[common], help="describe the current index")
+    stats = commands.add_parser(
+        "stats", parents=[common, server], help="describe the current index"
+    )
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     stats.set_defaults(run=run_stats)
 
@@ -113,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(run=run_eval)
 
     fetch = commands.add_parser(
-        "fetch", parents=[common], help="add articles from web pages or poll the news feeds"
+        "fetch", parents=[common, server], help="add articles from web pages or poll the news feeds"
     )
     fetch.add_argument("urls", nargs="*", metavar="URL", help="article pages to add")
     fetch.add_argument(

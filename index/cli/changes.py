@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from index.search.build import BuildReport
+from index.search.filters import read_scope
+from index.search.scope import Scope
 from index.search.storage import backend_at
 from index.settings import Settings
 from index.statedb import open_state
@@ -88,7 +90,7 @@ def run_fetch(args: argparse.Namespace, settings: Settings) -> int:
     for _url, reason in fetched.refused:
         print(f"not added: {reason}", file=sys.stderr)
     if fetched.articles:
-        records, report = Desk(settings).add_requested(book, fetched.articles)
+        records, report = Desk(settings).add_requested(book, fetched.articles, _server(args))
         for record in records:
             date = record.date or "no date"
             print(f"{record.id}: {record.title} ({date}, {record.passages} passages)")
@@ -106,10 +108,12 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
     if missing:
         print(f"error: no such file: {', '.join(missing)}", file=sys.stderr)
         return 2
+    server = _server(args)
     if paths:
         desk = Desk(settings)
+        files = [(path.name, path.read_bytes()) for path in paths]
         try:
-            records, report = desk.add_articles([(path.name, path.read_bytes()) for path in paths])
+            records, report = desk.add_articles(files, server)
         except ArticleRejected as reason:
             print(f"error: {reason}", file=sys.stderr)
             return 2
@@ -123,15 +127,19 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_remove(args: argparse.Namespace, settings: Settings) -> int:
-    from index.ops.desk import ArticleRejected, Desk
+    from index.ops.desk import ArticleRejected, Desk, NotYours
 
+    server = _server(args)
     desk = Desk(settings)
     desk.open()
-    records = desk.articles()
     wanted = args.article.strip()
+    records = desk.articles()
     matches = [r for r in records if r.id == wanted] or [
         r for r in records if r.title.casefold() == wanted.casefold()
     ]
+    # A title several collections use: the one this server (or the shared coverage) holds.
+    scope = Scope(server)
+    matches = [r for r in matches if scope.admits(r.id, r.source, r.date)] or matches
     if len(matches) != 1:
         found = "; ".join(f"{r.id} ({r.title})" for r in matches)
         print(
@@ -142,13 +150,22 @@ def run_remove(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     try:
-        record, report = desk.remove_article(matches[0].id)
+        # Without --server, the operator's shared coverage; with it, that server's own only.
+        record, report = desk.remove_article(matches[0].id, server, operator=server is None)
+    except NotYours as reason:
+        print(f"refused: {reason}", file=sys.stderr)
+        return 1
     except ArticleRejected as reason:
         print(f"error: {reason}", file=sys.stderr)
         return 2
     print(f"removed {record.id}: {record.title}")
     print(_build_line(report))
     return 0
+
+
+def _server(args: argparse.Namespace) -> int | None:
+    """``--server``'s id (a ``FilterError`` when it is not one)."""
+    return read_scope(args.server).server
 
 
 def _build_line(report: BuildReport) -> str:

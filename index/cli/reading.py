@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from index.ops.feedback import REASONS, FeedbackLog
+from index.search.filters import outlets, read_scope
 from index.search.storage import backend_at
 from index.settings import Settings
 from index.statedb import open_state
@@ -23,7 +24,8 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
             print(f"error: {NAME_THE_STORY}", file=sys.stderr)
             return 2
         return _print_timeline(settings, routed.topic, routed.since, None, args.json)
-    answer = open_answerer(settings).ask(args.question, k=args.k or settings.top_k)
+    scope = read_scope(args.server, args.source, args.since, args.until)
+    answer = open_answerer(settings).ask(args.question, k=args.k or settings.top_k, scope=scope)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
         return 0
@@ -45,6 +47,9 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
             kind = f"{report.kind} report" if report.kind else "other report"
             print(f"  {kind}: {report.text} ({outlets}) — “{report.sentence}”")
         print()
+    elif answer.filtered:
+        print(answer.filtered)
+        return 0
     elif answer.unknown_names:
         missing = ", ".join(answer.unknown_names)
         print(f"Nothing in the coverage mentions {missing}. The closest passages:\n")
@@ -96,11 +101,29 @@ def _dated(date: str | None) -> str:
 
 
 def run_stats(args: argparse.Namespace, settings: Settings) -> int:
+    """The index, and the articles of the coverage asked about: ``--server``'s own and the
+    shared coverage, or the shared coverage only."""
+    scope = read_scope(args.server)
     store = backend_at(settings.index_location).open()
     manifest = store.manifest
-    articles = store.articles()
+    articles = store.articles(scope)
     if args.json:
-        print(json.dumps({"where": store.where, **manifest.__dict__}))
+        # The build's own description, its counts those of the coverage asked about (the
+        # whole index's beside them, for the operator).
+        print(
+            json.dumps(
+                {
+                    "where": store.where,
+                    **manifest.__dict__,
+                    "server": scope.server,
+                    "articles": len(articles),
+                    "passages": sum(a.passages for a in articles),
+                    "sources": outlets(store, scope),
+                    "index_articles": manifest.articles,
+                    "index_passages": manifest.passages,
+                }
+            )
+        )
         return 0
     print(f"index     {store.where}")
     print(f"model     {manifest.model} ({manifest.dimension} dimensions)")
@@ -109,6 +132,8 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
         f"contents  {manifest.articles} articles, {manifest.passages} passages,"
         f" {manifest.sentences} sentences"
     )
+    whose = f"server {scope.server}'s own and the shared" if scope.server else "the shared"
+    print(f"coverage  {len(articles)} articles: {whose} coverage")
     for article in articles:
         print(f"  {article.passages:5d}  {article.id}  {article.title}  ({article.source})")
     return 0

@@ -25,11 +25,13 @@ from index.answer.followups import Turn
 from index.answer.records import Answer
 from index.errors import IndexUnavailable
 from index.ingest.articles import SkipFile, read_file
+from index.ingest.collections import filed_under, refusal
 from index.ingest.feeds import FeedBook, FeedResult
 from index.ingest.originals import Undo, originals_for
 from index.ingest.pages import WebArticle
 from index.search.build import BuildOptions, BuildProgress, BuildReport, build
 from index.search.embedding import Embedder
+from index.search.scope import Scope
 from index.search.storage import Location, backend_at
 from index.search.storage.base import ArticleRecord, BuildRunning, Manifest
 from index.settings import Settings
@@ -51,6 +53,10 @@ class ReindexRunning(RuntimeError):
 
 class ArticleRejected(ValueError):
     """An article cannot be added or removed; the message says why, for the person who asked."""
+
+
+class NotYours(ArticleRejected):
+    """The article is another server's own, or the shared coverage and the asker no operator."""
 
 
 class Desk:
@@ -94,11 +100,14 @@ class Desk:
                 log.info("another process is building the index; waiting for it")
                 time.sleep(FIRST_BUILD_POLL_SECONDS)
 
-    def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+    def ask(
+        self, question: str, history: Sequence[Turn] = (), scope: Scope | None = None
+    ) -> Answer:
+        """``scope``: the coverage the asker may see (None: all of it, for the operator)."""
         answerer = self._answerer  # one read: a swap during the question does not affect it
         if answerer is None:
             raise IndexUnavailable("The index is not loaded yet.")
-        return answerer.ask(question, k=self.settings.top_k, history=history)
+        return answerer.ask(question, k=self.settings.top_k, history=history, scope=scope)
 
     def timeline(
         self,
@@ -106,9 +115,10 @@ class Desk:
         since: str | None = None,
         limit: int | None = None,
         within: set[str] | None = None,
+        scope: Scope | None = None,
     ) -> Timeline:
         """A story's timeline from the current index (``index.stories.timeline``)."""
-        return self.timelines().build(query, since, limit, within)
+        return self.timelines().build(query, since, limit, within, scope)
 
     def timelines(self) -> Timelines:
         """What builds timelines from the current index (for the follows' checks)."""
@@ -117,8 +127,8 @@ class Desk:
             raise IndexUnavailable("The index is not loaded yet.")
         return Timelines(answerer.retriever)
 
-    def articles(self) -> list[ArticleRecord]:
-        return self._answerer.retriever.store.articles() if self._answerer else []
+    def articles(self, scope: Scope | None = None) -> list[ArticleRecord]:
+        return self._answerer.retriever.store.articles(scope) if self._answerer else []
 
     def reindex(
         self, full: bool = False, on_progress: Callable[[BuildProgress], None] | None = None
@@ -127,29 +137,33 @@ class Desk:
         with self._exclusively():
             return self._rebuild(full, on_progress)
 
-    def add_article(self, filename: str, data: bytes) -> tuple[list[ArticleRecord], BuildReport]:
+    def add_article(
+        self, filename: str, data: bytes, server: int | None = None
+    ) -> tuple[list[ArticleRecord], BuildReport]:
         """``add_articles`` of one file."""
-        return self.add_articles([(filename, data)])
+        return self.add_articles([(filename, data)], server)
 
     def add_articles(
-        self, files: Sequence[tuple[str, bytes]]
+        self, files: Sequence[tuple[str, bytes]], server: int | None = None
     ) -> tuple[list[ArticleRecord], BuildReport]:
-        """Validate uploaded articles as the corpus loader would, save them, index them in
-        one build.
+        """Validate uploaded articles as the corpus loader would, save them into ``server``'s
+        own coverage (None: the shared one), index them in one build.
 
         Each is saved under a name made from its title, never from its file name. When one
         cannot be read, nothing is saved; when indexing fails, they are taken out again.
         """
         limit = self.settings.max_upload_bytes
-        named = [(self._checked_name(filename, data, limit), data) for filename, data in files]
+        named = [
+            (self._checked_name(filename, data, limit, server), data) for filename, data in files
+        ]
         report = self._change(lambda: self.originals.put_many(named, "upload"))
         # A .json file may hold a list of articles: "name#0", "name#1", ...
         names = {name for name, _ in named}
         return [a for a in self.articles() if a.id.split("#")[0] in names], report
 
-    def _checked_name(self, filename: str, data: bytes, limit: int) -> str:
-        """The name an uploaded article is saved under; ``ArticleRejected`` when it is not
-        one the loader reads."""
+    def _checked_name(self, filename: str, data: bytes, limit: int, server: int | None) -> str:
+        """The name an uploaded article is saved under (in ``server``'s own coverage);
+        ``ArticleRejected`` when it is not one the loader reads."""
         suffix = Path(filename).suffix.lower()
         if suffix not in UPLOAD_SUFFIXES:
             raise ArticleRejected(
@@ -167,30 +181,33 @@ class Desk:
                 title = next(iter(read_file(staged, staged.name, limit))).title
             except SkipFile as reason:
                 raise ArticleRejected(f"I could not read {filename}: {reason}.") from None
-        return self._free_name(title, suffix)
+        return self._free_name(title, suffix, server)
 
-    def _free_name(self, title: str, suffix: str) -> str:
-        """A name made from ``title`` that no article uses yet."""
+    def _free_name(self, title: str, suffix: str, server: int | None) -> str:
+        """A name made from ``title`` that no article of ``server``'s coverage uses yet."""
         stem = _slug(title)
-        name, number = f"{stem}{suffix}", 2
+        name, number = filed_under(server, f"{stem}{suffix}"), 2
         while self.originals.get(name) is not None:
-            name, number = f"{stem}-{number}{suffix}", number + 1
+            name, number = filed_under(server, f"{stem}-{number}{suffix}"), number + 1
         return name
 
-    def add_web(self, articles: Sequence[WebArticle]) -> tuple[list[ArticleRecord], BuildReport]:
-        """Save fetched articles (a story already there is replaced when its text changed)
-        and index them in one build; when the build fails, the originals are put back as they
-        were. Returns the records of the articles now indexed."""
-        files = [(article.path, article.to_markdown().encode()) for article in articles]
+    def add_web(
+        self, articles: Sequence[tuple[int | None, WebArticle]]
+    ) -> tuple[list[ArticleRecord], BuildReport]:
+        """Save fetched articles, each into its server's own coverage (None: the shared one;
+        a story already there is replaced when its text changed) and index them in one build;
+        when the build fails, the originals are put back as they were. Returns the records of
+        the articles now indexed."""
+        files = [(filed_under(s, a.path), a.to_markdown().encode()) for s, a in articles]
         report = self._change(lambda: self.originals.put_many(files, "web"))
-        paths = {article.path for article in articles}
+        paths = {path for path, _ in files}
         return [a for a in self.articles() if a.id in paths], report
 
     def add_requested(
-        self, book: FeedBook, articles: list[WebArticle]
+        self, book: FeedBook, articles: list[WebArticle], server: int | None = None
     ) -> tuple[list[ArticleRecord], BuildReport]:
         """Index articles a person asked for by URL: one an admin removed is taken back."""
-        records, report = self.add_web(articles)
+        records, report = self.add_web([(server, article) for article in articles])
         book.readmit([article.url for article in articles])
         return records, report
 
@@ -198,7 +215,8 @@ class Desk:
         """Index what a poll brought in one build (none when it brought nothing), then record
         each feed's run. When the build fails, the feeds keep their validators and entries, so
         the next poll takes the same stories again."""
-        articles = [article for result in results for article in result.articles]
+        # A server's feed brings articles into that server's own coverage.
+        articles = [(result.feed.guild_id, a) for result in results for a in result.articles]
         try:
             report = self.add_web(articles)[1] if articles else None
         except Exception as error:
@@ -207,17 +225,26 @@ class Desk:
             raise
         changed = set(report.added + report.changed) if report else set()
         for result in results:
-            book.record(result, sum(article.path in changed for article in result.articles))
+            server = result.feed.guild_id
+            book.record(
+                result, sum(filed_under(server, a.path) in changed for a in result.articles)
+            )
         return report
 
-    def remove_article(self, article_id: str) -> tuple[ArticleRecord, BuildReport]:
+    def remove_article(
+        self, article_id: str, server: int | None = None, operator: bool = True
+    ) -> tuple[ArticleRecord, BuildReport]:
         """Take an article out of the originals (kept aside, as ``Originals.take_out`` says)
-        and out of the index."""
+        and out of the index, for whoever acts for ``server`` (None: the shared coverage) and
+        may change what ``collections.refusal`` allows."""
         records = {a.id: a for a in self.articles()}
         if article_id not in records:
             raise ArticleRejected(
                 "That article is not in the index; pick one from the list of sources."
             )
+        refused = refusal(article_id, server, operator)
+        if refused:
+            raise NotYours(f"{records[article_id].title} cannot be removed here: {refused}.")
         if "#" in article_id:
             raise ArticleRejected(
                 f"{article_id.split('#')[0]} holds several articles; remove this one by editing "

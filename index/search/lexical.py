@@ -93,9 +93,16 @@ class LexicalIndex:
         frequency = int(self._document_frequency[row]) if row is not None else 0
         return float(np.log(1 + (self.size - frequency + 0.5) / (frequency + 0.5)))
 
-    def knows(self, text: str) -> bool:
-        """Whether every word of ``text`` occurs somewhere in the indexed passages."""
-        return all(word in self.model.vocab_dict for word in tokenize([text])[0])
+    def knows(self, text: str, inside: np.ndarray | None = None) -> bool:
+        """Whether every word of ``text`` occurs somewhere in the indexed passages (those
+        ``inside``, a mask over them, when given)."""
+        words = tokenize([text])[0]
+        if not all(word in self.model.vocab_dict for word in words):
+            return False
+        return inside is None or all(
+            bool((np.asarray(self.model.get_scores([w]))[: self.size][inside] > 0).any())
+            for w in words
+        )
 
     def scores(self, query: str) -> np.ndarray:
         """The BM25 score of every passage for ``query`` (zeros when no word matches)."""

@@ -14,6 +14,7 @@ from typing import Literal
 import numpy as np
 
 from index.search.embedding import Embedder, model_identity
+from index.search.scope import Scope
 from index.search.storage import Location, backend_at
 from index.search.storage.base import Storage
 from index.settings import Settings
@@ -83,7 +84,8 @@ class Retriever:
             fusion,
         )
 
-    def search(self, question: str, k: int = 5) -> list[Passage]:
+    def search(self, question: str, k: int = 5, scope: Scope | None = None) -> list[Passage]:
+        """The ``k`` best passages among those ``scope`` admits (None: all), best first."""
         store, fusion = self.store, self.fusion
         total = store.manifest.passages
         if total == 0 or not question.strip():
@@ -91,8 +93,8 @@ class Retriever:
         query = self.embedder.encode_query(question)
         depth = min(max(fusion.candidates, k), total)
 
-        nearest = store.dense(query, depth) if fusion.mode != "lexical" else []
-        hits = store.lexical(question, depth, also=nearest)
+        nearest = store.dense(query, depth, scope) if fusion.mode != "lexical" else []
+        hits = store.lexical(question, depth, also=nearest, scope=scope)
         pool = set(nearest) | (set(hits.top) if fusion.mode != "dense" else set())
         if not pool:
             return []

@@ -26,6 +26,7 @@ from index.answer.reports import figure
 from index.ingest.articles import parse_date
 from index.search.lexical import tokenize
 from index.search.retriever import Passage, Retriever
+from index.search.scope import Scope
 
 
 @dataclass(frozen=True)
@@ -119,14 +120,16 @@ class Timelines:
         since: str | None = None,
         limit: int | None = None,
         within: set[str] | None = None,
+        scope: Scope | None = None,
     ) -> Timeline:
         """The timeline of ``query``; ``since``: an ISO date, only what is new after it;
         ``limit``: the newest entries only; ``within``: only entries of these articles (what
-        a build just added), the earlier ones still telling what is not new."""
+        a build just added), the earlier ones still telling what is not new; ``scope``: the
+        coverage it is told from (None: all of it)."""
         started = time.perf_counter()
         store = self.retriever.store
         with store.snapshot():
-            passages = self.retriever.search(query, k=self.policy.passages)
+            passages = self.retriever.search(query, k=self.policy.passages, scope=scope)
             story = self._story(query, passages)
             candidates = self._candidates(query, [p for p in passages if p.article_id in story])
         if since is not None or within is not None:

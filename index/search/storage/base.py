@@ -16,6 +16,7 @@ import numpy as np
 from index.errors import IndexUnavailable
 from index.ingest.articles import Article
 from index.ingest.chunking import Chunk, Span
+from index.search.scope import Scope
 from index.settings import Settings
 
 # Bump when what a build holds or embeds changes (``passage_text_for_search``, the chunking,
@@ -117,7 +118,9 @@ def passage_text_for_search(title: str, text: str) -> str:
 
 class Storage(ABC):
     """A loaded index, read-only, safe to share between threads. Passage ids are the
-    storage's own; a passage's sentences are ``first_sentence .. + sentence_count - 1``."""
+    storage's own; a passage's sentences are ``first_sentence .. + sentence_count - 1``.
+    ``scope``: only the passages of the articles it admits (``index.search.scope``), filtered
+    inside the index; None: every passage."""
 
     @property
     @abstractmethod
@@ -130,7 +133,7 @@ class Storage(ABC):
         """Where the index lives, for people: a folder, or a database without its password."""
 
     @abstractmethod
-    def dense(self, query: np.ndarray, depth: int) -> list[int]:
+    def dense(self, query: np.ndarray, depth: int, scope: Scope | None = None) -> list[int]:
         """The ``depth`` passages nearest ``query`` (a unit vector) by inner product."""
 
     @abstractmethod
@@ -150,7 +153,9 @@ class Storage(ABC):
         """The unit vectors of the sentences in ``ids``, one row each, in that order."""
 
     @abstractmethod
-    def lexical(self, question: str, depth: int, also: Sequence[int] = ()) -> LexicalHits:
+    def lexical(
+        self, question: str, depth: int, also: Sequence[int] = (), scope: Scope | None = None
+    ) -> LexicalHits:
         """BM25 of the passages for ``question``: the ``depth`` best, and the ids in ``also``."""
 
     @abstractmethod
@@ -158,7 +163,7 @@ class Storage(ABC):
         """How rare each (tokenized) word is among the passages; unseen words are rarest."""
 
     @abstractmethod
-    def knows(self, text: str) -> bool:
+    def knows(self, text: str, scope: Scope | None = None) -> bool:
         """Whether every word of ``text`` occurs somewhere in the passages."""
 
     @abstractmethod
@@ -170,7 +175,7 @@ class Storage(ABC):
         """(id, start, end, text) of sentences ``first`` .. ``first + count - 1``."""
 
     @abstractmethod
-    def articles(self) -> list[ArticleRecord]:
+    def articles(self, scope: Scope | None = None) -> list[ArticleRecord]:
         """Every article, newest first (undated last), then by title."""
 
     @contextmanager

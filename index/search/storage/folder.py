@@ -27,6 +27,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -34,7 +35,9 @@ import numpy as np
 
 from index.errors import IndexUnavailable
 from index.ingest.chunking import Chunk
+from index.ingest.collections import SERVERS
 from index.search.lexical import LexicalIndex
+from index.search.scope import Scope
 from index.search.storage.base import (
     FORMAT,
     REBUILD_HINT,
@@ -52,6 +55,38 @@ from index.search.storage.base import (
 from index.search.storage.folder_build import HNSW_EF_SEARCH, remove_stale_builds, write_build
 
 log = logging.getLogger(__name__)
+
+# A scope admitting at most this many passages is searched exactly over their own vectors
+# (reconstructed: about 3 ms for 10,000 here); a larger one through FAISS with a selector.
+# An HNSW graph filtered down to a small collection can return fewer than k (its candidates
+# are mostly outside); exact search of a few thousand vectors is as fast as the graph.
+EXACT_INSIDE = 20_000
+SCOPES_KEPT = 64  # scopes whose passages are kept (servers asking, members' filters)
+
+
+@dataclass(frozen=True)
+class _Inside:
+    """The passages one scope admits: sorted ids, a mask over all, and FAISS's selector with
+    the bitmap it reads (both kept here: FAISS holds neither alive)."""
+
+    ids: np.ndarray
+    mask: np.ndarray
+    bitmap: np.ndarray
+    selector: faiss.IDSelectorBitmap
+
+    @classmethod
+    def of(cls, ids: np.ndarray, total: int) -> _Inside:
+        mask = np.zeros(total, dtype=bool)
+        mask[ids] = True
+        bitmap = np.packbits(mask, bitorder="little")
+        return cls(ids, mask, bitmap, faiss.IDSelectorBitmap(total, faiss.swig_ptr(bitmap)))
+
+    def parameters(self, index: faiss.Index) -> faiss.SearchParameters:
+        # SWIG's keyword constructors are missing from FAISS's type stubs (1.15).
+        if isinstance(index, faiss.IndexHNSW):
+            hnsw = faiss.SearchParametersHNSW  # type: ignore[attr-defined]
+            return hnsw(sel=self.selector, efSearch=HNSW_EF_SEARCH)
+        return faiss.SearchParameters(sel=self.selector)  # type: ignore[call-arg]
 
 
 class FolderStorage(Storage):
@@ -79,6 +114,14 @@ class FolderStorage(Storage):
                 "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM passages),"
                 " (SELECT count(*) FROM sentences)"
             ).fetchone()
+            # Whether any article is a server's own: if none, the shared coverage is all.
+            self._servers = bool(
+                self._db.execute(
+                    "SELECT count(*) FROM articles WHERE substr(id, 1, ?) = ?",
+                    (len(SERVERS) + 1, f"{SERVERS}/"),
+                ).fetchone()[0]
+            )
+            self._scopes: dict[Scope, _Inside] = {}
         except (RuntimeError, OSError, ValueError, sqlite3.DatabaseError) as error:
             raise IndexUnavailable(
                 f"The index at {folder} is damaged ({error}). {REBUILD_HINT}"
@@ -135,8 +178,15 @@ class FolderStorage(Storage):
     def where(self) -> str:
         return str(self.folder)
 
-    def dense(self, query: np.ndarray, depth: int) -> list[int]:
-        _, ids = self.faiss.search(query[None, :], depth)
+    def dense(self, query: np.ndarray, depth: int, scope: Scope | None = None) -> list[int]:
+        inside = self._inside(scope)
+        if inside is None:
+            _, ids = self.faiss.search(query[None, :], depth)
+        elif len(inside.ids) <= EXACT_INSIDE:
+            cosines = self.faiss.reconstruct_batch(inside.ids) @ query
+            return [int(i) for i in inside.ids[np.argsort(-cosines, kind="stable")[:depth]]]
+        else:
+            _, ids = self.faiss.search(query[None, :], depth, params=inside.parameters(self.faiss))
         return [int(i) for i in ids[0] if i >= 0]
 
     def passage_cosines(self, ids: Sequence[int], query: np.ndarray) -> np.ndarray:
@@ -148,8 +198,13 @@ class FolderStorage(Storage):
     def sentence_vectors(self, ids: Sequence[int]) -> np.ndarray:
         return np.asarray(self.sentence_matrix[list(ids)], dtype=np.float32)
 
-    def lexical(self, question: str, depth: int, also: Sequence[int] = ()) -> LexicalHits:
+    def lexical(
+        self, question: str, depth: int, also: Sequence[int] = (), scope: Scope | None = None
+    ) -> LexicalHits:
         bm25 = self.lexical_index.scores(question)
+        inside = self._inside(scope)
+        if inside is not None:
+            bm25 = np.where(inside.mask, bm25, 0.0)
         top = [int(i) for i in np.argsort(-bm25, kind="stable")[:depth] if bm25[i] > 0]
         scores = {i: float(bm25[i]) for i in [*top, *also]}
         return LexicalHits(top, scores, float(bm25.max()) if len(bm25) else 0.0)
@@ -157,8 +212,29 @@ class FolderStorage(Storage):
     def idf(self, words: Sequence[str]) -> dict[str, float]:
         return {word: self.lexical_index.idf(word) for word in words}
 
-    def knows(self, text: str) -> bool:
-        return self.lexical_index.knows(text)
+    def knows(self, text: str, scope: Scope | None = None) -> bool:
+        inside = self._inside(scope)
+        return self.lexical_index.knows(text, None if inside is None else inside.mask)
+
+    def _inside(self, scope: Scope | None) -> _Inside | None:
+        """The passages ``scope`` admits (kept: a build never changes); None: every one."""
+        if scope is None or not (scope.narrowed or self._servers):
+            return None
+        with self._db_lock:
+            inside = self._scopes.get(scope)
+        if inside is None:
+            where, args = scope.condition("?")
+            rows = self._query(
+                f"SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE {where}",
+                args,
+            )
+            ids = np.array(sorted(r[0] for r in rows), dtype=np.int64)
+            inside = _Inside.of(ids, self._manifest.passages)
+            with self._db_lock:
+                if len(self._scopes) >= SCOPES_KEPT:
+                    self._scopes.pop(next(iter(self._scopes)))
+                self._scopes[scope] = inside
+        return inside
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         with self._db_lock:
@@ -190,10 +266,12 @@ class FolderStorage(Storage):
             (first, first + count),
         )
 
-    def articles(self) -> list[ArticleRecord]:
+    def articles(self, scope: Scope | None = None) -> list[ArticleRecord]:
+        where, args = scope.condition("?") if scope else ("1", [])
         rows = self._query(
-            "SELECT id, title, source, url, date, hash, passages FROM articles"
-            " ORDER BY date DESC, title"
+            "SELECT a.id, a.title, a.source, a.url, a.date, a.hash, a.passages FROM articles a"
+            f" WHERE {where} ORDER BY a.date DESC, a.title",
+            args,
         )
         return [ArticleRecord(*row) for row in rows]
 

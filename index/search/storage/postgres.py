@@ -35,6 +35,7 @@ from pgvector.psycopg import register_vector
 from index.db import connect, migrate, one, postgres_version, redacted
 from index.errors import IndexUnavailable
 from index.search.lexical import tokenize
+from index.search.scope import Scope
 from index.search.storage.base import (
     FORMAT,
     REBUILD_HINT,
@@ -105,6 +106,9 @@ class PostgresStorage(Storage):
             connection = connect(self.url)
             register_vector(connection)
             connection.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
+            # A scope of a few articles still gets its k nearest out of the graph: pgvector
+            # 0.8 scans on, in order, until enough rows pass the filter.
+            connection.execute("SET hnsw.iterative_scan = strict_order")
             self._local.connection = connection
             with self._guard:
                 self._connections.append(connection)
@@ -123,12 +127,13 @@ class PostgresStorage(Storage):
             connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield
 
-    def dense(self, query: np.ndarray, depth: int) -> list[int]:
+    def dense(self, query: np.ndarray, depth: int, scope: Scope | None = None) -> list[int]:
         dimension = len(query)
+        inside, args = _inside(scope)
         rows = self._rows(
-            f"SELECT id FROM newsdesk_passages ORDER BY embedding::vector({dimension}) <#> %s"
-            " LIMIT %s",
-            (query.astype(np.float32), depth),
+            f"SELECT p.id FROM newsdesk_passages p WHERE {inside}"
+            f" ORDER BY p.embedding::vector({dimension}) <#> %s LIMIT %s",
+            (*args, query.astype(np.float32), depth),
         )
         return [row[0] for row in rows]
 
@@ -167,7 +172,9 @@ class PostgresStorage(Storage):
         vectors = [getattr(rows[int(i)], "to_numpy", lambda v=rows[int(i)]: v)() for i in ids]
         return np.array(vectors, dtype=np.float32).reshape(len(ids), -1)
 
-    def lexical(self, question: str, depth: int, also: Sequence[int] = ()) -> LexicalHits:
+    def lexical(
+        self, question: str, depth: int, also: Sequence[int] = (), scope: Scope | None = None
+    ) -> LexicalHits:
         words = tokenize([question])[0]  # a repeated word counts again, as in bm25s
         frequency, total, average_length = self._statistics(words)
         known = [w for w in words if frequency.get(w)]
@@ -181,9 +188,11 @@ class PostgresStorage(Storage):
             " / %s))) AS score FROM newsdesk_terms t JOIN q ON q.term = t.term"
             " JOIN newsdesk_passages p ON p.id = t.passage_id"
         )
+        inside, args = _inside(scope)
         top = self._rows(
-            scored + " GROUP BY t.passage_id ORDER BY score DESC, t.passage_id LIMIT %s",
-            (*terms, depth),
+            scored + f" WHERE {inside} GROUP BY t.passage_id"
+            " ORDER BY score DESC, t.passage_id LIMIT %s",
+            (*terms, *args, depth),
         )
         scores = {int(i): 0.0 for i in also}
         if also:
@@ -213,10 +222,14 @@ class PostgresStorage(Storage):
         )[0]
         return frequency, total or 0, average or 1.0
 
-    def knows(self, text: str) -> bool:
+    def knows(self, text: str, scope: Scope | None = None) -> bool:
         words = set(tokenize([text])[0])
+        inside, args = _inside(scope)
         found = self._rows(
-            "SELECT count(DISTINCT term) FROM newsdesk_terms WHERE term = ANY(%s)", (sorted(words),)
+            "SELECT count(DISTINCT t.term) FROM newsdesk_terms t"
+            " JOIN newsdesk_passages p ON p.id = t.passage_id"
+            f" WHERE t.term = ANY(%s) AND {inside}",
+            (sorted(words), *args),
         )[0][0]
         return found == len(words)
 
@@ -237,10 +250,12 @@ class PostgresStorage(Storage):
             (first, first + count),
         )
 
-    def articles(self) -> list[ArticleRecord]:
+    def articles(self, scope: Scope | None = None) -> list[ArticleRecord]:
+        where, args = scope.condition("%s") if scope else ("TRUE", [])
         rows = self._rows(
-            "SELECT id, title, source, url, date, hash, passages FROM newsdesk_articles"
-            " ORDER BY date DESC NULLS LAST, title"
+            "SELECT a.id, a.title, a.source, a.url, a.date, a.hash, a.passages"
+            f" FROM newsdesk_articles a WHERE {where} ORDER BY a.date DESC NULLS LAST, a.title",
+            args,
         )
         return [ArticleRecord(*row) for row in rows]
 
@@ -257,6 +272,14 @@ def _idf(frequency: dict[str, int], total: int, words: Sequence[str]) -> dict[st
         w: float(np.log(1 + (total - frequency.get(w, 0) + 0.5) / (frequency.get(w, 0) + 0.5)))
         for w in words
     }
+
+
+def _inside(scope: Scope | None) -> tuple[str, list[object]]:
+    """The condition on a passage ``p`` that ``scope`` admits it, and its arguments."""
+    if scope is None:
+        return "TRUE", []
+    where, args = scope.condition("%s")
+    return f"p.article_id IN (SELECT a.id FROM newsdesk_articles a WHERE {where})", args
 
 
 def _in_order(ids: Sequence[int], values: dict[int, float]) -> np.ndarray:
