@@ -19,6 +19,7 @@ from bot.formatting import (
     year_of,
 )
 from bot.state import ServerSettings
+from index.ingest.collections import server_of
 from index.ingest.feeds import Feed
 from index.ops.feedback import REASONS, Rated
 from index.ops.gaps import Gap
@@ -58,12 +59,15 @@ def sources_embed(articles: list[ArticleRecord], page: int, per_page: int = 10) 
     lines = []
     for article in shown:
         name = source_line(article.title, article.url, 200)
-        lines.append(f"• {name}{reported(article.date)} · {article.passages} passages")
+        own = " · this server's own" if server_of(article.id) is not None else ""
+        lines.append(f"• {name}{reported(article.date)} · {article.passages} passages{own}")
     embed = discord.Embed(
         title=f"Indexed articles ({len(articles)})",
         description="\n".join(lines)[:DESCRIPTION_LIMIT] or "No articles are indexed.",
     )
     more = " · /sources page:N" if pages > 1 else ""
+    if any(server_of(a.id) is not None for a in articles):
+        more += " · the rest: the shared coverage, which every server answers from"
     embed.set_footer(text=f"Newest first · page {page} of {pages}{more}")
     return embed
 
@@ -155,6 +159,9 @@ def settings_embed(server: ServerSettings, guild_name: str) -> discord.Embed:
         f"**Feedback buttons:** {'shown' if server.feedback_buttons else 'hidden'}",
         f"**Questions for /gaps:** kept {server.retention_days} days, "
         + ("with their wording" if server.keep_questions else "without their wording"),
+        "**Coverage:** questions here are answered from the shared coverage and this server's "
+        "own. Its admins add to and remove from this server's own (/add, /remove, /feeds add); "
+        "the bot's operators change the shared coverage and /reindex.",
     ]
     return discord.Embed(
         title=fit(f"Newsdesk settings for {guild_name}", TITLE_LIMIT),

@@ -17,7 +17,11 @@ T = TypeVar("T")
 class NotAdmin(app_commands.CheckFailure):
     """Raised by ``admin_only``; the bot's error handler refuses the member privately."""
 
-    def __init__(self, what: str, who: str = "server managers") -> None:
+    def __init__(
+        self,
+        what: str,
+        who: str = "server managers (or the admins set with /settings or NEWSDESK_ADMIN_IDS)",
+    ) -> None:
         super().__init__(f"not an admin: may not {what}")
         self.what, self.who = what, who
 
@@ -41,6 +45,23 @@ def admin_only(what: str) -> Callable[[T], T]:
     return decorate
 
 
+def operators_only(what: str) -> Callable[[T], T]:
+    """For the deployment's operators only (``Services.is_operator``): what touches every
+    server's coverage. Shown to members with Manage Server, checked on every call."""
+
+    async def predicate(interaction: discord.Interaction[NewsdeskBot]) -> bool:
+        if await interaction.client.services.is_operator(interaction):
+            return True
+        raise NotAdmin(what, "the bot's operators (NEWSDESK_ADMIN_IDS, its home server's admins)")
+
+    def decorate(command: T) -> T:
+        command = app_commands.check(predicate)(command)
+        command = app_commands.default_permissions(manage_guild=True)(command)
+        return app_commands.guild_only()(command)
+
+    return decorate
+
+
 def channel_managers_only(what: str) -> Callable[[T], T]:
     """For members who may manage the channel (Manage Channels) and admins, in servers only;
     checked on every call like ``admin_only``."""
@@ -48,7 +69,11 @@ def channel_managers_only(what: str) -> Callable[[T], T]:
     async def predicate(interaction: discord.Interaction[NewsdeskBot]) -> bool:
         if await interaction.client.services.may_manage_channels(interaction):
             return True
-        raise NotAdmin(what, "members who may manage channels")
+        raise NotAdmin(
+            what,
+            "members who may manage channels (or the admins set with /settings or "
+            "NEWSDESK_ADMIN_IDS)",
+        )
 
     def decorate(command: T) -> T:
         command = app_commands.check(predicate)(command)

@@ -148,10 +148,7 @@ class NewsdeskBot(commands.Bot):
         cause = getattr(error, "original", error)  # what the command itself raised
         if isinstance(error, NotAdmin):
             log.warning("refused /%s from %s: not an admin", name, interaction.user.id)
-            text = (
-                f"Only {error.who} (or the admins set with /settings or NEWSDESK_ADMIN_IDS) "
-                f"can {error.what}."
-            )
+            text = f"Only {error.who} can {error.what}."
         elif isinstance(cause, StateUnavailable):
             # Away, or given up after STATE_SECONDS (a write given up may still land: running
             # the command again is safe, it sets the same).

@@ -121,7 +121,9 @@ def answer_embed(answer: Answer) -> discord.Embed:
         description = "\n".join(parts)
         colour = COLOUR_ANSWER if answer.status == "sure" else COLOUR_UNSURE
     else:
-        if answer.unknown_names:
+        if answer.filtered:  # the member's filters left nothing to answer from
+            said = fit(answer.filtered, 1000)
+        elif answer.unknown_names:
             said = (
                 f"Nothing in the coverage I have mentions {fit(_listed(answer.unknown_names), 300)}"
                 ", so it does not answer that."
@@ -133,7 +135,9 @@ def answer_embed(answer: Answer) -> discord.Embed:
             )
         else:
             said = "The coverage I have does not answer that."
-        description = said + " These are the closest passages, in case they help."
+        if answer.passages:
+            said += " These are the closest passages, in case they help."
+        description = said
         colour = COLOUR_NOT_COVERED
     embed = discord.Embed(
         title=fit(answer.question, TITLE_LIMIT) or "Question",

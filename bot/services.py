@@ -112,6 +112,22 @@ class Services:
         # The invoker's permissions as Discord resolved them for this interaction.
         return interaction.permissions.manage_guild
 
+    async def is_operator(self, interaction: discord.Interaction) -> bool:
+        """The deployment's operators, who change the shared coverage and reindex: the ids
+        (of users or roles) in NEWSDESK_ADMIN_IDS, and the admins of NEWSDESK_GUILD_ID when it
+        is set. Another server's admins change only that server's own coverage."""
+        user = interaction.user
+        if user.id in self.settings.admin_ids:
+            return True
+        if isinstance(user, discord.Member) and any(
+            r.id in self.settings.admin_ids for r in user.roles
+        ):
+            return True
+        home = self.settings.guild_id
+        return (
+            home is not None and interaction.guild_id == home and await self.is_admin(interaction)
+        )
+
     async def may_manage_channels(self, interaction: discord.Interaction) -> bool:
         """Admins, and members with Manage Channels where they asked."""
         if await self.is_admin(interaction):

@@ -20,6 +20,7 @@ from bot.cards import timeline_embed, timeline_pages
 from bot.formatting import NO_MENTIONS, fit
 from bot.services import Services, services_of
 from index.ops.feedback import REASONS
+from index.search.scope import Scope
 from index.statedb import StateUnavailable
 
 log = logging.getLogger(__name__)
@@ -173,13 +174,19 @@ class TimelinePage(
             )
             return
         query, since = kept
+        # Told from the coverage of the server where the button is pressed, whoever kept it.
+        scope = Scope(interaction.guild_id)
         if self.opens:
             await interaction.response.defer(ephemeral=True, thinking=True)
-            message = await timeline_message(services, self.timeline_id, query, since, self.page)
+            message = await timeline_message(
+                services, self.timeline_id, query, since, self.page, scope
+            )
             await interaction.followup.send(**message, ephemeral=True)
         else:
             await interaction.response.defer()
-            message = await timeline_message(services, self.timeline_id, query, since, self.page)
+            message = await timeline_message(
+                services, self.timeline_id, query, since, self.page, scope
+            )
             await interaction.edit_original_response(**message)
 
 
@@ -189,15 +196,17 @@ async def send_timeline(
     edit: Callable[..., Awaitable[Any]] | None,
     topic: str,
     since: str | None,
+    scope: Scope,
 ) -> None:
-    """Build the timeline and send its first page; ``edit`` (when given) shows progress
-    on the pending reply if the build takes more than a moment."""
+    """Build the timeline (from the coverage ``scope`` admits) and send its first page;
+    ``edit`` (when given) shows progress on the pending reply if the build takes more than a
+    moment."""
     try:
         timeline_id = await services.state_call(services.state.keep_timeline, topic, since)
     except StateUnavailable as error:
         log.warning("timeline without page buttons: %s", error)
         timeline_id = 0
-    building = asyncio.create_task(timeline_message(services, timeline_id, topic, since, page=1))
+    building = asyncio.create_task(timeline_message(services, timeline_id, topic, since, 1, scope))
     done, _ = await asyncio.wait({building}, timeout=PROGRESS_AFTER_SECONDS)
     if not done and edit is not None:
         await edit(content=f"Gathering the coverage of “{fit(topic, 200)}”…")
@@ -208,10 +217,11 @@ async def send_timeline(
 
 
 async def timeline_message(
-    services: Services, timeline_id: int, query: str, since: str | None, page: int
+    services: Services, timeline_id: int, query: str, since: str | None, page: int, scope: Scope
 ) -> dict[str, Any]:
-    """A page of a timeline, built from the current index, with its page buttons."""
-    timeline = await asyncio.to_thread(services.desk.timeline, query, since)
+    """A page of a timeline, built from the current index (what ``scope`` admits: the asking
+    server's coverage), with its page buttons."""
+    timeline = await asyncio.to_thread(services.desk.timeline, query, since, None, None, scope)
     pages = timeline_pages(timeline)
     page = min(max(page, 1), pages)
     view = discord.ui.View(timeout=None)

@@ -102,8 +102,11 @@ def simcord_bot(bot_settings, embedder):
 
 
 @pytest.fixture
-def server(simcord_env):
+def server(simcord_env, simcord_bot):
     guild = simcord_env.create_guild("Newsroom")
+    # The bot's home server (NEWSDESK_GUILD_ID): its admins are the operators.
+    services = simcord_bot.services
+    services.settings = replace(services.settings, guild_id=guild.id)
     channel = guild.create_text_channel("general")
     reader = guild.add_member(simcord_env.create_user("reader"))
     editors = guild.create_role("editors", permissions=discord.Permissions(manage_guild=True))

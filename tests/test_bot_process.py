@@ -40,6 +40,14 @@ from .conftest import ROOT, SHARED, lead, unprivileged
 from .newssite import BRIDGE, FLOODS_THURSDAY, NewsSite
 from .stories import COUNTING, ELEVEN, NINE, TOLLS_ARTICLE, TWENTY_THREE
 
+# A partner server's own article (the cluster test).
+SALTMERE = (
+    "---\ntitle: Saltmere harbour dredging\ndate: 2026-09-04\nsource: The Saltmere Post\n---\n"
+    "The Saltmere harbour board will dredge the Quillon channel this winter, its chair Orla "
+    "Venn said on Friday."
+)
+DREDGING = "Who chairs the board that will dredge the Quillon channel?"
+
 pytestmark = pytest.mark.process
 
 
@@ -514,7 +522,9 @@ async def test_cluster_three_processes_on_a_primary_and_a_standby(tmp_path: Path
     edited all the same (the build was one transaction: nothing half-written). The primary
     stops: the two left answer from the standby, /add and /reindex say the database is away,
     nothing is saved by halves. Back: the shard locks are taken again, the jobs worker works
-    again, the article is added and answered, and a thread started before the outage goes on."""
+    again, the article is added and answered, and a thread started before the outage goes on.
+    Two servers' own coverage: what a partner server's admin adds is answered there and never
+    through another server; the shared coverage and /reindex are the operator's."""
     fake = FakeDiscord(servers=3)
     await fake.start()
     primary = PostgresServer()
@@ -522,6 +532,8 @@ async def test_cluster_three_processes_on_a_primary_and_a_standby(tmp_path: Path
     standby: PostgresServer | None = None
     bots: dict[int, BotProcess] = {}  # by server number
     ports = {number: free_port() for number in range(3)}
+    # The operator (NEWSDESK_ADMIN_IDS), and a partner server's admin (Manage Server there).
+    reader, editor, partner = fake.user("reader"), fake.user("editor"), fake.user("partner")
     try:
         url = primary.database("news")
         standby = primary.standby()
@@ -535,11 +547,11 @@ async def test_cluster_three_processes_on_a_primary_and_a_standby(tmp_path: Path
                 fake, machine, machine / "unused", corpus,
                 NEWSDESK_DATABASE_URL=url, NEWSDESK_DATABASE_REPLICA_URL=standby.url("news"),
                 NEWSDESK_SHARD_COUNT="3", NEWSDESK_SHARD_IDS=str(shard),
-                NEWSDESK_METRICS_PORT=str(ports[number]),
+                NEWSDESK_METRICS_PORT=str(ports[number]), NEWSDESK_ADMIN_IDS=editor["id"],
             )  # fmt: skip
         for bot in bots.values():
             await logged(bot, "ready as", timeout=STARTUP_SECONDS + 60)
-        reader, editor, me = fake.user("reader"), fake.user("editor"), fake.bot_user
+        me = fake.bot_user
 
         async def ask(question: str, server: int) -> str:
             asked = await fake.slash(reader, "ask", {"question": question}, server=server)
@@ -553,9 +565,9 @@ async def test_cluster_three_processes_on_a_primary_and_a_standby(tmp_path: Path
                 await asyncio.sleep(0.2)
             raise AssertionError(f"server {server} never answered {expected!r} to {question!r}")
 
-        async def add(name: str, article: str, server: int) -> dict:
+        async def add(name: str, article: str, server: int, by: dict = editor) -> dict:
             added = await fake.slash(
-                editor, "add", {"article": (name, article.encode())},
+                by, "add", {"article": (name, article.encode())},
                 permissions=MANAGE_GUILD, server=server,
             )  # fmt: skip
             await fake.wait_for(lambda f: answered(f, added.token), 60)
@@ -581,6 +593,17 @@ async def test_cluster_three_processes_on_a_primary_and_a_standby(tmp_path: Path
             await answers(harbour, server, "Monday")
         assert "/add 'harbour.md'" in bots[0].output()
         assert not any("/add" in bots[n].output() for n in (1, 2))
+        # The partner's own article: answered in its server, never through another.
+        own = await add("saltmere.md", SALTMERE, 1, by=partner)
+        assert own["embeds"][0]["title"] == "Article added"
+        await answers(DREDGING, 1, "Orla Venn")
+        for server in (0, 2):
+            token = (await fake.slash(reader, "ask", {"question": DREDGING}, server=server)).token
+            await fake.wait_for(lambda f, token=token: answered(f, token), 60)
+            assert "Saltmere" not in str(answered(fake, token)[-1].json)
+        refused = await fake.slash(partner, "reindex", {}, permissions=MANAGE_GUILD, server=1)
+        await fake.wait_for(lambda f: f.sent(refused.token))
+        assert "Only the bot's operators" in fake.sent(refused.token)[0].json["content"]
 
         full = await reindex(0, full=True)
         await fake.wait_for(
@@ -650,7 +673,13 @@ async def test_cluster_two_sharded_processes_serve_one_bot_from_postgres(
     server; an article added through one is answered by the other at once and stays through a
     full reindex run on the other; the process that takes over a shard carries on its threads
     and votes."""
-    sharded = {"NEWSDESK_DATABASE_URL": database_url, "NEWSDESK_SHARD_COUNT": "2"}
+    reader, editor, me = fake.user("reader"), fake.user("editor"), fake.bot_user
+    # The editor is an operator: what they add in either server is the shared coverage.
+    sharded = {
+        "NEWSDESK_DATABASE_URL": database_url,
+        "NEWSDESK_SHARD_COUNT": "2",
+        "NEWSDESK_ADMIN_IDS": editor["id"],
+    }
     home = {
         fake.guild_id: shard_of(fake.guild_id, 2),
         fake.other_guild_id: 1 - shard_of(fake.guild_id, 2),
@@ -671,7 +700,6 @@ async def test_cluster_two_sharded_processes_serve_one_bot_from_postgres(
         )
         return bot
 
-    reader, editor, me = fake.user("reader"), fake.user("editor"), fake.bot_user
     try:
         # Both start on an empty database: one builds the index, the other waits for its lock.
         bots = list(await asyncio.gather(start(0), start(1)))

@@ -145,7 +145,7 @@ async def test_ask_mentions_and_admin_checks_end_to_end(fake: FakeDiscord, bot: 
     refused = await fake.slash(reader, "reindex", {})
     await fake.wait_for(lambda f: f.sent(refused.token))
     refusal = fake.sent(refused.token)[0].json
-    assert "Only server managers" in refusal["content"] and refusal["flags"] & 64
+    assert "Only the bot's operators" in refusal["content"] and refusal["flags"] & 64
     assert not reply(fake, other_bot), "the other bot's mention got nothing"
     [sync] = [r for r in fake.requests if r.method == "PUT" and "/commands" in r.path]
     assert sync.path == f"/applications/{fake.app_id}/guilds/{fake.guild_id}/commands"
@@ -262,7 +262,7 @@ async def test_admin_interactions_replayed_without_rights_are_refused(
     await fake.wait_for(lambda f: any(r.json.get("embeds") for r in answered(f, reindex.token)))
     replayed = await fake.replay(reindex, reader)
     await fake.wait_for(lambda f: refusal(f, replayed))
-    assert "Only server managers" in refusal(fake, replayed)
+    assert "Only the bot's operators" in refusal(fake, replayed)
     assert not answered(fake, replayed.token), "no reindex was started"
 
 

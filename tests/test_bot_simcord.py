@@ -65,7 +65,7 @@ async def test_non_admin_reindex_is_refused_and_admin_reindex_reports(
     reindex = next(c for c in commands if c.name == "reindex")
     guild.set_command_permissions(reindex, {guild.default_role: True})
     refused = await reader.slash(channel, "reindex")
-    assert refused.ephemeral and "Only server managers" in refused.response.content
+    assert refused.ephemeral and "Only the bot's operators" in refused.response.content
     (bot_settings.corpus_dir / "harbour.txt").write_text(
         "Harbour reopens\n\nThe harbour of Quillborough reopened on Monday after storm repairs."
     )
@@ -92,7 +92,7 @@ async def test_user_and_role_ids_in_the_admin_setting_may_reindex(simcord_env, s
         assert embed_of(done).title == "Reindex complete", member
     bot.services.settings = replace(bot.services.settings, admin_ids=frozenset())
     refused = await reader.slash(channel, "reindex")
-    assert refused.ephemeral and "Only server managers" in refused.response.content
+    assert refused.ephemeral and "Only the bot's operators" in refused.response.content
 
 
 async def test_each_question_logs_its_latency_and_its_text_only_when_allowed(
@@ -123,7 +123,7 @@ async def test_a_command_that_fails_gets_a_private_apology_not_silence(
 ) -> None:
     _, channel, reader, _ = server
 
-    def broken() -> list:
+    def broken(*_: object) -> list:
         raise RuntimeError("the metadata database went away")
 
     monkeypatch.setattr(simcord_env.bot.services.desk, "articles", broken)

@@ -49,6 +49,7 @@ def test_ask_json_follows_the_schema(seed_index: Path) -> None:
     assert set(data["answer"]) == {
         "status", "confidence", "coverage", "text", "sentence", "article", "date", "as_of",
         "source", "url", "alternatives", "other_reports", "unknown_names", "elsewhere",
+        "filtered",
     }  # fmt: skip
     assert "Delcy Rodriguez" in data["answer"]["text"]
     assert data["answer"]["status"] in ("sure", "unsure")
@@ -319,6 +320,7 @@ def test_each_server_changes_and_reads_its_own_coverage(tmp_path: Path) -> None:
         (["--server", "abc"], "'abc' is not a server id (a number)"),
         (["--since", "the day after never"], "is not a date I can read"),
         (["--since", "2026-09-05", "--until", "2026-09-01"], "is after until"),
+        (["--source", "The Nowhere Times"], "no article in the shared coverage is from"),
     ):
         result = run("ask", question, *bad, **where)
         assert result.returncode == 2 and says in result.stderr, (bad, result.stderr)

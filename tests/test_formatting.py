@@ -126,6 +126,14 @@ def test_sources_are_paginated() -> None:
         last.footer.text.startswith("Newest first · page 3 of 3")
         and last.description.count("•") == 5
     )
+    # A server's own articles beside the shared coverage are marked as such.
+    own = ArticleRecord("servers/7/a.md", "Harbour", "Post", None, "2024-01-02", "h", 2)
+    mixed = sources_embed([own, *articles[:2]], 1)
+    assert mixed.description.split("\n")[0].endswith("· 2 passages · this server's own")
+    assert "this server's own" not in mixed.description.split("\n")[1]
+    assert mixed.footer.text.endswith(
+        "the rest: the shared coverage, which every server answers from"
+    )
 
 
 def test_answers_say_when_each_source_reported_and_point_to_a_newer_one() -> None:

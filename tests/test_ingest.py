@@ -2,7 +2,7 @@ import json
 import logging
 from pathlib import Path
 
-from index.ingest.articles import clean_text, load_corpus
+from index.ingest.articles import MAX_ARTICLE_CHARS, clean_text, load_corpus
 
 from .conftest import SEEDS
 
@@ -33,6 +33,29 @@ def test_unreadable_files_are_skipped_with_a_warning_naming_them(tmp_path: Path,
     assert "UTF-8" in skipped["latin1.txt"]
     for name in skipped:
         assert name in caplog.text
+
+
+def test_a_huge_article_is_skipped_with_its_size_and_the_limit_the_rest_read(
+    tmp_path: Path,
+) -> None:
+    """A 10 MB text file (a dump, not an article) is refused at once, saying why; a huge
+    record of a .jsonl goes alone, its neighbours are read."""
+    (tmp_path / "dump.txt").write_text("Dump\n\n" + "the council met again. " * 450_000)
+    (tmp_path / "wire.jsonl").write_text(
+        json.dumps({"title": "Huge", "text": "word " * (MAX_ARTICLE_CHARS // 4)})
+        + "\n"
+        + json.dumps({"title": "Small", "text": "The ferry sailed at noon."})
+        + "\n"
+    )
+    (tmp_path / "good.txt").write_text("A council voted on Tuesday. The motion passed.")
+    corpus = load_corpus(tmp_path)
+    assert sorted(a.id for a in corpus.articles) == ["good.txt", "wire.jsonl#1"]
+    [(name, why)] = corpus.skipped
+    assert name == "dump.txt"
+    assert why == (
+        f"its text is 10,349,999 characters, over the {MAX_ARTICLE_CHARS:,}-character limit "
+        "of one article"
+    )
 
 
 def test_html_json_jsonl_and_markdown_articles_keep_their_titles(tmp_path: Path) -> None:

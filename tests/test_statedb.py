@@ -66,6 +66,19 @@ def test_a_database_from_before_versions_is_upgraded_in_place(tmp_path: Path) ->
     assert SQLiteState(path).version == VERSION, "opening again changes nothing"
 
 
+def test_removed_web_articles_of_a_release_before_collections_stay_removed_from_the_shared(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.sqlite"
+    with sqlite3.connect(path) as old:
+        old.executescript("".join(MIGRATIONS[:5]))
+        old.execute("INSERT INTO removed_urls VALUES ('https://local.example/story', 1.0)")
+        old.execute("PRAGMA user_version = 5")
+    book = FeedBook(SQLiteState(path))
+    assert book.removed("https://local.example/story")
+    assert not book.removed("https://local.example/story", 7)
+
+
 def test_a_database_from_a_newer_release_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
     with sqlite3.connect(path) as newer:
@@ -185,6 +198,14 @@ def test_feeds_their_entries_and_removed_urls(state: StateDatabase) -> None:
     assert book.removed("https://local.example/story")
     book.readmit(["https://local.example/story"])
     assert not book.removed("https://local.example/story")
+    # Removed from one server's own coverage: that server's feeds skip it, no one else's.
+    book.remember_removed("https://local.example/story", server=2**60)
+    assert book.removed("https://local.example/story", 2**60)
+    assert not book.removed("https://local.example/story") and not book.removed(
+        "https://local.example/story", 3
+    )
+    book.readmit(["https://local.example/story"], 3)
+    assert book.removed("https://local.example/story", 2**60), "readmitted elsewhere only"
     book.remove(mine.id, guild_id=2**60)
     assert book.taken(mine.id) == {}
     book.use_settings([])

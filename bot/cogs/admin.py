@@ -1,8 +1,11 @@
-"""Managing the coverage: ``/reindex``, ``/add`` (a file or a web page) and ``/remove`` (admins
-only), and ``/sources``.
+"""Managing the coverage: ``/reindex`` (operators only), ``/add`` (a file or a web page) and
+``/remove`` (admins), and ``/sources``.
 
-Admin rights are checked by the bot on every call and every confirm button (see
-``NewsdeskBot.is_admin``), not only by Discord hiding the commands.
+Each server has its own coverage beside the shared one (``index.ingest.collections``): a
+server's admins add to and remove from their server's own; the operators
+(``Services.is_operator``) add to and remove from the shared coverage, and reindex. Rights are
+checked by the bot on every call and every confirm button, not only by Discord hiding the
+commands.
 """
 
 from __future__ import annotations
@@ -19,16 +22,18 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cards import added_embed, progress_text, report_embed, sources_embed
-from bot.checks import admin_only
+from bot.checks import admin_only, operators_only
 from bot.client import NewsdeskBot
 from bot.formatting import MESSAGE_LIMIT, NO_MENTIONS, fit, safe
 from bot.views import Confirm
 from index.errors import IndexUnavailable
+from index.ingest.collections import refusal, server_of
 from index.ingest.feeds import fetch_urls
 from index.ingest.fetching import FetchPolicy
 from index.ops.desk import ArticleRejected, Desk, ReindexRunning
 from index.ops.jobs import Task
 from index.search.build import BuildProgress, BuildReport
+from index.search.scope import Scope
 from index.search.storage.base import ArticleRecord, BuildRunning
 
 log = logging.getLogger(__name__)
@@ -44,7 +49,7 @@ class Admin(commands.Cog):
 
     @app_commands.command(name="reindex", description="Rebuild the index from the articles folder")
     @app_commands.describe(full="Re-embed every article, not only new or changed ones")
-    @admin_only("reindex")
+    @operators_only("reindex every server's coverage")
     async def reindex(self, interaction: discord.Interaction, full: bool = False) -> None:
         """A job (``bot.jobs``): it runs in whichever process takes it, once, and edits this
         reply with its progress and its report; a second one waits for the first."""
@@ -131,9 +136,13 @@ class Admin(commands.Cog):
         await interaction.response.defer(thinking=True)
         log.info("/add %r (%d bytes) from %s", article.filename, article.size, interaction.user.id)
 
+        server = await self._collection(interaction)
+
         async def add_file() -> tuple[list[ArticleRecord], BuildReport]:
             data = await article.read()
-            return await asyncio.to_thread(self.services.desk.add_article, article.filename, data)
+            return await asyncio.to_thread(
+                self.services.desk.add_article, article.filename, data, server
+            )
 
         await self._show_added(interaction, add_file())
 
@@ -150,9 +159,17 @@ class Admin(commands.Cog):
             return
         await interaction.edit_original_response(content="Fetched; indexing it now…")
         job = asyncio.to_thread(
-            self.services.desk.add_requested, self.services.feeds, fetched.articles
+            self.services.desk.add_requested,
+            self.services.feeds,
+            fetched.articles,
+            await self._collection(interaction),
         )
         await self._show_added(interaction, job)
+
+    async def _collection(self, interaction: discord.Interaction) -> int | None:
+        """Where what this admin adds goes: the shared coverage for an operator, else their
+        server's own."""
+        return None if await self.services.is_operator(interaction) else interaction.guild_id
 
     async def _show_added(
         self,
@@ -180,7 +197,8 @@ class Admin(commands.Cog):
     @app_commands.describe(article="The article's title, as /sources lists it")
     @admin_only("remove articles")
     async def remove(self, interaction: discord.Interaction, article: str) -> None:
-        records = {a.id: a for a in await asyncio.to_thread(self.services.desk.articles)}
+        scope = Scope(interaction.guild_id)  # never another server's: not even its title
+        records = {a.id: a for a in await asyncio.to_thread(self.services.desk.articles, scope)}
         record = records.get(article)
         if record is None:
             await interaction.response.send_message(
@@ -189,9 +207,10 @@ class Admin(commands.Cog):
             return
 
         async def remove(confirmed: discord.Interaction) -> None:
+            operator = await self.services.is_operator(confirmed)
             try:
                 removed, report = await asyncio.to_thread(
-                    self.services.desk.remove_article, record.id
+                    self.services.desk.remove_article, record.id, confirmed.guild_id, operator
                 )
             except (ArticleRejected, ReindexRunning) as reason:
                 text = BUSY if isinstance(reason, ReindexRunning) else fit(str(reason), 1800)
@@ -201,7 +220,7 @@ class Admin(commands.Cog):
                 await self._failed(confirmed, "Removing the article", error)
                 return
             if removed.url:  # a feed bringing it again does not bring it back
-                self.services.feeds.remember_removed(removed.url)
+                self.services.feeds.remember_removed(removed.url, server_of(removed.id))
             log.info("removed %s at the request of %s", removed.id, confirmed.user.id)
             await confirmed.edit_original_response(
                 content=f"Removed **{fit(removed.title, 300)}** ({removed.passages} passages). "
@@ -224,8 +243,11 @@ class Admin(commands.Cog):
         if not await self.services.is_admin(interaction):
             return []  # titles are public, but the command is not theirs to use
         typed = typed.lower()
-        articles = await asyncio.to_thread(self.services.desk.articles)
-        matches = [a for a in articles if typed in a.title.lower()][:25]  # Discord shows 25
+        operator = await self.services.is_operator(interaction)
+        server = interaction.guild_id
+        articles = await asyncio.to_thread(self.services.desk.articles, Scope(server))
+        mine = [a for a in articles if not refusal(a.id, server, operator)]
+        matches = [a for a in mine if typed in a.title.lower()][:25]  # Discord shows 25
         # A choice's value is limited to 100 characters; ids are paths inside the corpus.
         return [
             app_commands.Choice(name=a.title[:100], value=a.id) for a in matches if len(a.id) <= 100
@@ -234,7 +256,9 @@ class Admin(commands.Cog):
     @app_commands.command(name="sources", description="List the indexed articles")
     @app_commands.describe(page="Page number, when the list is long")
     async def sources(self, interaction: discord.Interaction, page: int = 1) -> None:
-        articles = await asyncio.to_thread(self.services.desk.articles)
+        """The articles questions here are answered from: the shared coverage, and in a
+        server its own (marked as such)."""
+        articles = await asyncio.to_thread(self.services.desk.articles, Scope(interaction.guild_id))
         await interaction.response.send_message(
             embed=sources_embed(articles, page), allowed_mentions=NO_MENTIONS
         )

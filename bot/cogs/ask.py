@@ -23,11 +23,13 @@ from discord.ext import commands
 
 from bot.cards import channel_list
 from bot.client import NewsdeskBot
-from bot.formatting import NO_MENTIONS, answer_embed, plain_question
+from bot.formatting import NO_MENTIONS, answer_embed, fit, plain_question
 from bot.state import ServerSettings
 from bot.views import send_timeline, vote_view
 from index.answer.followups import Turn
 from index.answer.records import Answer
+from index.search.filters import FilterError, read_scope
+from index.search.scope import Scope
 from index.statedb import StateUnavailable
 from index.stories.timeline import NAME_THE_STORY, whats_new
 
@@ -92,11 +94,14 @@ class Ask(commands.Cog):
         guild_id: int | None,
         server: ServerSettings,
         where: Where,
+        scope: Scope | None = None,
     ) -> None:
         """Answer ``question`` and send the answer where it belongs: in a new thread when
         ``where`` may open one (and it opens), else in place. The one delivery path for /ask,
-        mentions, follow-ups and forum posts; ``server``: its settings, read once per question.
+        mentions, follow-ups and forum posts; ``server``: its settings, read once per question;
+        ``scope``: a member's filters (default: the shared coverage and this server's own).
         "What's new about X since Monday?" is answered with the timeline of what is new."""
+        scope = scope or Scope(guild_id)
         question = plain_question(question)
         routed = whats_new(question)
         if routed is not None:
@@ -104,10 +109,12 @@ class Ask(commands.Cog):
                 await where.in_place(content=NAME_THE_STORY, allowed_mentions=NO_MENTIONS)
                 return
             log.info("%s from %s: what is new since %s", where.via, user.id, routed.since)
-            await send_timeline(self.services, where.in_place, None, routed.topic, routed.since)
+            await send_timeline(
+                self.services, where.in_place, None, routed.topic, routed.since, Scope(guild_id)
+            )
             return
         try:
-            answer = await asyncio.to_thread(self.services.desk.ask, question, where.history)
+            answer = await asyncio.to_thread(self.services.desk.ask, question, where.history, scope)
         except Exception:
             log.exception("answering failed")
             await where.in_place(
@@ -219,9 +226,29 @@ class Ask(commands.Cog):
             log.warning("turn in thread %s not kept: %s", thread.id, error)
 
     @app_commands.command(name="ask", description="Ask a question about the news coverage")
-    @app_commands.describe(question="What you want to know, e.g. who walked out of the meeting?")
-    async def ask(self, interaction: discord.Interaction, question: str) -> None:
+    @app_commands.describe(
+        question="What you want to know, e.g. who walked out of the meeting?",
+        source="Only articles from this outlet",
+        since="Only articles from this day on: 10 September, Monday, 2025-09-10",
+        until="Only articles up to this day",
+    )
+    async def ask(
+        self,
+        interaction: discord.Interaction,
+        question: str,
+        source: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> None:
         channel = interaction.channel
+        try:
+            scope = await asyncio.to_thread(read_scope, interaction.guild_id, source, since, until)
+            await asyncio.to_thread(self.services.desk.check_source, scope)
+        except FilterError as reason:
+            await interaction.response.send_message(
+                f"{fit(str(reason), 1800)}.", ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
         server = await self.services.server(interaction.guild_id)
         home = _home(channel, interaction.channel_id)
         refusal = self.refusal(interaction.user, server, interaction.guild_id, home, question)
@@ -244,7 +271,21 @@ class Ask(commands.Cog):
             else None,
             point_to_thread=True,
         )
-        await self.respond(question, interaction.user, interaction.guild_id, server, where)
+        await self.respond(question, interaction.user, interaction.guild_id, server, where, scope)
+
+    @ask.autocomplete("source")
+    async def _outlets(
+        self, interaction: discord.Interaction, typed: str
+    ) -> list[app_commands.Choice[str]]:
+        """The outlets of the coverage the member may ask about (never another server's)."""
+        articles = await asyncio.to_thread(self.services.desk.articles, Scope(interaction.guild_id))
+        names = sorted({a.source for a in articles if a.source}, key=str.casefold)
+        typed = typed.casefold()
+        return [
+            app_commands.Choice(name=name[:100], value=name[:100])
+            for name in names
+            if typed in name.casefold()
+        ][:25]
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

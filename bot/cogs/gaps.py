@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+from functools import partial
 from typing import Any
 
 import discord
@@ -24,6 +25,7 @@ from bot.formatting import NO_MENTIONS
 from bot.services import Services, services_of
 from bot.views import button_label
 from index.ops.gaps import Gap, gaps_of, to_csv, with_coverage
+from index.search.scope import Scope
 
 # Groups checked against the coverage for the CSV file (an answer each, ~25 ms).
 CSV_CHECKED = 100
@@ -53,9 +55,11 @@ class Gaps(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         channel_id = channel.id if channel else 0
         gaps = await gaps_now(self.services, interaction.guild_id, days, channel_id)
-        message = await gaps_message(self.bot, self.services, gaps, days, channel_id, 1)
+        guild_id = interaction.guild_id
+        message = await gaps_message(self.bot, self.services, gaps, days, channel_id, 1, guild_id)
         if csv:  # the coverage's word on the largest groups too, not only the page's
-            await asyncio.to_thread(with_coverage, gaps[:CSV_CHECKED], self.services.desk.ask)
+            ask = partial(self.services.desk.ask, scope=Scope(guild_id))
+            await asyncio.to_thread(with_coverage, gaps[:CSV_CHECKED], ask)
             data = to_csv(gaps).encode()
             message["file"] = discord.File(io.BytesIO(data), filename="coverage-gaps.csv")
         await interaction.followup.send(**message, ephemeral=True)
@@ -96,7 +100,13 @@ class GapsPage(
         services = services_of(interaction)
         gaps = await gaps_now(services, interaction.guild_id, self.days, self.channel_id)
         message = await gaps_message(
-            interaction.client, services, gaps, self.days, self.channel_id, self.page
+            interaction.client,
+            services,
+            gaps,
+            self.days,
+            self.channel_id,
+            self.page,
+            interaction.guild_id,
         )
         await interaction.edit_original_response(**message)
 
@@ -117,12 +127,14 @@ async def gaps_message(
     days: int,
     channel_id: int,
     page: int,
+    guild_id: int | None,
 ) -> dict:
-    """A page of the report, each of its groups checked against the coverage as it is now."""
+    """A page of the report, each of its groups checked against the server's coverage as it
+    is now (its own and the shared: "answered now" never from another server's)."""
     pages = max(1, -(-len(gaps) // GAPS_PER_PAGE))
     page = min(max(page, 1), pages)
     shown = gaps[(page - 1) * GAPS_PER_PAGE : page * GAPS_PER_PAGE]
-    await asyncio.to_thread(with_coverage, shown, services.desk.ask)
+    await asyncio.to_thread(with_coverage, shown, partial(services.desk.ask, scope=Scope(guild_id)))
     channel = client.get_channel(channel_id) if channel_id else None
     named = channel if isinstance(channel, discord.abc.GuildChannel | discord.Thread) else None
     where = f"#{named.name}" if named is not None else "whole server"

@@ -26,6 +26,7 @@ from bot.views import TimelinePage, send_timeline
 from index.errors import IndexUnavailable
 from index.ingest.articles import parse_date
 from index.ops.jobs import Task
+from index.search.scope import Scope
 from index.statedb import StateUnavailable
 from index.stories.follows import FollowRejected, News
 
@@ -62,14 +63,18 @@ class Stories(commands.Cog):
             interaction.edit_original_response,
             topic,
             when,
+            Scope(interaction.guild_id),
         )
 
     @app_commands.command(name="follow", description="Post new coverage of a story in this channel")
     @app_commands.describe(topic="The story to follow, e.g. Kellbridge floods")
     @channel_managers_only("follow a story")
     async def follow(self, interaction: discord.Interaction, topic: str) -> None:
-        articles = await asyncio.to_thread(self.services.desk.articles)
-        so_far = await asyncio.to_thread(self.services.desk.timeline, topic)
+        scope = Scope(interaction.guild_id)
+        articles = await asyncio.to_thread(self.services.desk.articles, scope)
+        so_far = await asyncio.to_thread(
+            self.services.desk.timeline, topic, None, None, None, scope
+        )
         try:
             follow = await self.services.state_call(
                 self.services.follows.follow,

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 from index.ops.feedback import REASONS, FeedbackLog
-from index.search.filters import outlets, read_scope
+from index.search.filters import check_source, outlets, read_scope
+from index.search.scope import Scope
 from index.search.storage import backend_at
 from index.settings import Settings
 from index.statedb import open_state
@@ -25,7 +27,9 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         return _print_timeline(settings, routed.topic, routed.since, None, args.json)
     scope = read_scope(args.server, args.source, args.since, args.until)
-    answer = open_answerer(settings).ask(args.question, k=args.k or settings.top_k, scope=scope)
+    answerer = open_answerer(settings)
+    check_source(answerer.retriever.store, scope)
+    answer = answerer.ask(args.question, k=args.k or settings.top_k, scope=scope)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
         return 0
@@ -157,7 +161,9 @@ def run_gaps(args: argparse.Namespace, settings: Settings) -> int:
     if isinstance(location, Path) and not location.is_file():
         raise FileNotFoundError(f"No state database at {location}: the bot recorded nothing.")
     gaps = gaps_of(QuestionLog(open_state(location)).asked(args.guild, args.days))
-    with_coverage(gaps[:GAPS_CHECKED], open_answerer(settings).ask)
+    # "Answered now" from what that server may see; every server's: the whole coverage.
+    scope = Scope(args.guild) if args.guild else None
+    with_coverage(gaps[:GAPS_CHECKED], partial(open_answerer(settings).ask, scope=scope))
     if args.csv:
         args.csv.write_text(to_csv(gaps), encoding="utf-8")
     if args.json:

@@ -163,22 +163,30 @@ class FeedBook:
                 [(feed.id, entry, updated) for entry, updated in result.taken.items()],
             )
 
-    # Web articles an admin removed stay removed: feeds skip them until one is added by hand.
+    # Web articles an admin removed stay removed from that collection (``server``: a server's
+    # own, None: the shared coverage): its feeds skip them until one is added by hand.
 
-    def removed(self, url: str) -> bool:
-        return bool(self._db.rows("SELECT 1 FROM removed_urls WHERE url = ?", (url,)))
+    def removed(self, url: str, server: int | None = None) -> bool:
+        return bool(
+            self._db.rows(
+                "SELECT 1 FROM removed_web WHERE guild_id = ? AND url = ?", (server or 0, url)
+            )
+        )
 
-    def remember_removed(self, url: str) -> None:
+    def remember_removed(self, url: str, server: int | None = None) -> None:
         with self._db.writing() as db:
             db.execute(
-                "INSERT INTO removed_urls (url, at) VALUES (?, ?) "
-                "ON CONFLICT (url) DO UPDATE SET at = excluded.at",
-                (canonical_url(url), time.time()),
+                "INSERT INTO removed_web (guild_id, url, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (guild_id, url) DO UPDATE SET at = excluded.at",
+                (server or 0, canonical_url(url), time.time()),
             )
 
-    def readmit(self, urls: Sequence[str]) -> None:
+    def readmit(self, urls: Sequence[str], server: int | None = None) -> None:
         with self._db.writing() as db:
-            db.executemany("DELETE FROM removed_urls WHERE url = ?", [(u,) for u in urls])
+            db.executemany(
+                "DELETE FROM removed_web WHERE guild_id = ? AND url = ?",
+                [(server or 0, u) for u in urls],
+            )
 
     @staticmethod
     def _delete(db: Writer, feed_id: int) -> None:
@@ -239,7 +247,7 @@ async def _poll_one(fetcher: Fetcher, book: FeedBook, feed: Feed) -> FeedResult:
         updated = dict.get(entry, "updated") or dict.get(entry, "published") or ""
         if not link or not key or taken.get(key) == updated:
             continue
-        if book.removed(canonical_url(link)):
+        if book.removed(canonical_url(link), feed.guild_id):
             result.taken[key] = updated
             continue
         stamp = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")  # UTC
@@ -252,7 +260,7 @@ async def _poll_one(fetcher: Fetcher, book: FeedBook, feed: Feed) -> FeedResult:
                 result.taken[key] = updated
             continue
         result.taken[key] = updated
-        if not book.removed(article.url):
+        if not book.removed(article.url, feed.guild_id):
             result.articles.append(article)
     return result
 

@@ -31,6 +31,7 @@ from index.ingest.originals import Undo, originals_for
 from index.ingest.pages import WebArticle
 from index.search.build import BuildOptions, BuildProgress, BuildReport, build
 from index.search.embedding import Embedder
+from index.search.filters import check_source
 from index.search.scope import Scope
 from index.search.storage import Location, backend_at
 from index.search.storage.base import ArticleRecord, BuildRunning, Manifest
@@ -130,6 +131,12 @@ class Desk:
     def articles(self, scope: Scope | None = None) -> list[ArticleRecord]:
         return self._answerer.retriever.store.articles(scope) if self._answerer else []
 
+    def check_source(self, scope: Scope) -> None:
+        """``filters.check_source`` on the current index (a ``FilterError`` for an outlet
+        the asker's coverage does not have)."""
+        if self._answerer is not None:
+            check_source(self._answerer.retriever.store, scope)
+
     def reindex(
         self, full: bool = False, on_progress: Callable[[BuildProgress], None] | None = None
     ) -> BuildReport:
@@ -208,7 +215,7 @@ class Desk:
     ) -> tuple[list[ArticleRecord], BuildReport]:
         """Index articles a person asked for by URL: one an admin removed is taken back."""
         records, report = self.add_web([(server, article) for article in articles])
-        book.readmit([article.url for article in articles])
+        book.readmit([article.url for article in articles], server)
         return records, report
 
     def add_polled(self, book: FeedBook, results: list[FeedResult]) -> BuildReport | None:

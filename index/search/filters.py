@@ -39,20 +39,31 @@ def read_scope(
     return Scope(server, (source or "").strip() or None, days[0], days[1])
 
 
+def check_source(store: Storage, scope: Scope) -> None:
+    """A ``FilterError`` when ``scope`` names an outlet that no article the asker may see is
+    from (bad input, like a date that cannot be read), naming the outlets there are."""
+    if not scope.source:
+        return
+    known = outlets(store, Scope(scope.server))
+    if scope.source.casefold() not in {o.casefold() for o in known}:
+        listed = ", ".join(known[:10]) + (" …" if len(known) > 10 else "")
+        raise FilterError(
+            f"no article in {_coverage(scope)} is from {scope.source!r}; its outlets: {listed}"
+        )
+
+
 def nothing_inside(store: Storage, scope: Scope) -> str | None:
     """What to tell a member whose filters leave no article ("No article from The Tolvern
     Echo since 10 Sep 2025 in this server's coverage."); None when some are left."""
     if not scope.narrowed or store.articles(scope):
         return None
-    where = "this server's coverage" if scope.server is not None else "the shared coverage"
-    if scope.source:
-        outlets = sorted({a.source for a in store.articles(Scope(scope.server))})
-        if scope.source.casefold() not in {o.casefold() for o in outlets}:
-            known = ", ".join(outlets[:10]) + (" …" if len(outlets) > 10 else "")
-            return f"No article in {where} is from {scope.source}; its outlets: {known}."
-    return f"No article {scope.describe()} in {where}."
+    return f"No article {scope.describe()} in {_coverage(scope)}."
 
 
 def outlets(store: Storage, scope: Scope) -> list[str]:
     """The outlets of the articles inside ``scope``, for a member to choose from."""
     return sorted({a.source for a in store.articles(scope) if a.source}, key=str.casefold)
+
+
+def _coverage(scope: Scope) -> str:
+    return "this server's coverage" if scope.server is not None else "the shared coverage"

@@ -132,6 +132,17 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX questions_by_guild ON questions (guild_id, at);
     """,
+    # 4 (SQLite's 6): removed web articles by collection (guild_id 0: the shared coverage).
+    """
+    CREATE TABLE removed_web (
+        guild_id bigint NOT NULL,
+        url text NOT NULL,
+        at double precision NOT NULL,
+        PRIMARY KEY (guild_id, url)
+    );
+    INSERT INTO removed_web (guild_id, url, at) SELECT 0, url, at FROM removed_urls;
+    DROP TABLE removed_urls;
+    """,
 )
 VERSION = len(MIGRATIONS)
 

@@ -134,6 +134,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX questions_by_guild ON questions (guild_id, at);
     """,
+    # 6: a web article removed stays removed in the collection it was removed from (guild_id
+    # 0: the shared coverage, which every removal so far was), not in every server's.
+    """
+    CREATE TABLE removed_web (
+        guild_id INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (guild_id, url)
+    );
+    INSERT INTO removed_web (guild_id, url, at) SELECT 0, url, at FROM removed_urls;
+    DROP TABLE removed_urls;
+    """,
 )
 VERSION = len(MIGRATIONS)
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from index.search.scope import Scope
 from index.search.storage.base import ArticleRecord
 from index.statedb import StateDatabase
 from index.statedb.base import Writer
@@ -154,10 +155,13 @@ class FollowBook:
         for follow in self.following():
             if guilds is not None and follow.guild_id not in guilds:
                 continue
-            unseen = self._unseen(follow, articles)
+            # A follow is told from its server's coverage only (and the shared one).
+            scope = Scope(follow.guild_id)
+            mine = [a for a in articles if scope.admits(a.id, a.source, a.date)]
+            unseen = self._unseen(follow, mine)
             if not unseen:
                 continue
-            timeline = timelines.build(follow.topic, within={a.id for a in unseen})
+            timeline = timelines.build(follow.topic, within={a.id for a in unseen}, scope=scope)
             if not timeline.entries:
                 self._claim(follow, unseen, now)  # nothing for this story: looked at
                 continue
