@@ -101,6 +101,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.collections", description=__doc__)
     parser.add_argument("--passages", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=Path("bench/results/collections.json"))
+    parser.add_argument(
+        "--work", type=Path, help="keep the corpus and the folder index here, and reuse them"
+    )
     args = parser.parse_args()
     settings = Settings.from_env(env_file=None)
     embedder = Embedder.from_settings(settings)
@@ -109,12 +112,15 @@ def main() -> int:
     server = PostgresServer()
     server.start()
     try:
-        with tempfile.TemporaryDirectory() as scratch:
-            corpus = Path(scratch) / "corpus"
-            make_corpus(corpus, args.passages)
-            figures["partner_articles"] = partner_articles(corpus, args.passages)
-            exact = Path(scratch) / "exact"
-            build(corpus, exact, embedder, options)
+        with tempfile.TemporaryDirectory() as temporary:
+            scratch = args.work or Path(temporary)
+            corpus = scratch / "corpus"
+            if not corpus.is_dir():
+                make_corpus(corpus, args.passages)
+                (scratch / "partners").write_text(str(partner_articles(corpus, args.passages)))
+            figures["partner_articles"] = int((scratch / "partners").read_text())
+            exact = scratch / "exact"
+            build(corpus, exact, embedder, options)  # nothing to do when kept
             # The others are written from the same vectors, as bench.scale does (no second
             # embedding), the graphs forced on.
             store = FolderStorage.open(exact)
@@ -128,7 +134,7 @@ def main() -> int:
             graph = replace(spec, approximate_above=0)
             locations: dict[str, Location] = {"folder, exact": exact}
             for name, location, how in (
-                ("folder, FAISS HNSW", Path(scratch) / "graph", graph),
+                ("folder, FAISS HNSW", scratch / "graph", graph),
                 ("PostgreSQL, exact", server.database("exact"), spec),
                 ("PostgreSQL, pgvector HNSW", server.database("graph"), graph),
             ):
