@@ -95,9 +95,10 @@ def feeds_embed(feeds: list[Feed], interval_minutes: float) -> discord.Embed:
     return embed
 
 
-def added_embed(records: list[ArticleRecord], report: BuildReport) -> discord.Embed:
+def added_embed(records: list[ArticleRecord], report: BuildReport, coverage: int) -> discord.Embed:
     """What /add indexed: the new article(s), with their passage counts; a web page fetched
-    again says whether its story changed."""
+    again says whether its story changed. ``coverage``: how many articles the server's
+    questions are answered from now (never the whole index: other servers' are theirs)."""
     lines = [
         f"• {source_line(r.title, r.url, 300)}{reported(r.date)} · {r.passages} passages"
         for r in records
@@ -115,8 +116,7 @@ def added_embed(records: list[ArticleRecord], report: BuildReport) -> discord.Em
         colour=discord.Colour.green(),
     )
     embed.set_footer(
-        text=f"Indexed in {report.seconds:.1f} s · {report.articles} articles in all · "
-        "answerable now"
+        text=f"Indexed in {report.seconds:.1f} s · {coverage} articles answer here · answerable now"
     )
     return embed
 

@@ -29,6 +29,7 @@ async def test_a_partner_server_keeps_to_its_own_coverage(
 
     added = embed_of(await admin.slash(lobby, "add", article=("harbour.md", HARBOUR.encode())))
     assert added.title == "Article added"
+    assert "· 2 articles answer here ·" in added.footer.text  # its own and the shared one
     own = bot_settings.corpus_dir / "servers" / str(partner.id) / "saltmere-harbour-dredging.md"
     assert own.read_text() == HARBOUR, "filed under the partner's own coverage"
 

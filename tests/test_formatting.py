@@ -202,7 +202,7 @@ def report(text: str, source: str, date: str, kind: str) -> Report:
 def test_an_added_page_says_whether_it_was_new_changed_or_already_there() -> None:
     record = ArticleRecord("web/x/a.md", "Bridge reopens", "Gazette", "https://x/a", None, "h", 2)
     titles = [
-        added_embed([record], BuildReport(articles=3, **kind)).title
+        added_embed([record], BuildReport(articles=3, **kind), 2).title
         for kind in ({"added": [record.id]}, {"changed": [record.id]}, {})
     ]
     assert titles == [

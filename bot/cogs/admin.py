@@ -188,8 +188,11 @@ class Admin(commands.Cog):
         except Exception as error:
             await self._failed(interaction, "Adding the article", error)
         else:
+            here = await asyncio.to_thread(self.services.desk.articles, Scope(interaction.guild_id))
             await interaction.edit_original_response(
-                content=None, embed=added_embed(records, report), allowed_mentions=NO_MENTIONS
+                content=None,
+                embed=added_embed(records, report, len(here)),
+                allowed_mentions=NO_MENTIONS,
             )
             self.bot.dispatch("coverage_changed")
 
@@ -222,9 +225,10 @@ class Admin(commands.Cog):
             if removed.url:  # a feed bringing it again does not bring it back
                 self.services.feeds.remember_removed(removed.url, server_of(removed.id))
             log.info("removed %s at the request of %s", removed.id, confirmed.user.id)
+            here = await asyncio.to_thread(self.services.desk.articles, scope)
             await confirmed.edit_original_response(
                 content=f"Removed **{fit(removed.title, 300)}** ({removed.passages} passages). "
-                f"{report.articles} articles remain.",
+                f"{len(here)} articles answer here now.",
                 allowed_mentions=NO_MENTIONS,
             )
 
