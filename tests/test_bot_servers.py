@@ -44,6 +44,12 @@ async def test_a_partner_server_keeps_to_its_own_coverage(
         mine.description
     )
 
+    # Nor in its timelines: the story told here holds no line of the partner's article.
+    told = embed_of(await reader.slash(channel, "timeline", topic="Quillon channel dredging"))
+    assert "Saltmere" not in str(told.to_dict())
+    theirs = embed_of(await member.slash(lobby, "timeline", topic="Quillon channel dredging"))
+    assert "Orla Venn" in str(theirs.to_dict())
+
     # The partner's admin: the shared coverage and every server's index are not theirs.
     refused = await admin.slash(lobby, "reindex")
     assert refused.ephemeral and "Only the bot's operators" in refused.response.content
