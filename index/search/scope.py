@@ -74,7 +74,7 @@ class Scope:
         return " AND ".join(parts), args
 
     def describe(self) -> str:
-        """The filters in words: "from The Tolvern Echo after 9 Sep 2025"."""
+        """The filters in words: "from The Tolvern Echo since 9 Sep 2025"."""
         words = []
         if self.source:
             words.append(f"from {self.source}")
