@@ -306,6 +306,11 @@ def test_each_server_changes_and_reads_its_own_coverage(tmp_path: Path) -> None:
         nothing.stdout
     )
 
+    told = run("timeline", "Quillon channel dredging", "--server", "222", "--json", **where)
+    assert "Saltmere" not in told.stdout and told.returncode == 0
+    ours = run("timeline", "Quillon channel dredging", "--server", "111", "--json", **where)
+    assert "Orla Venn" in ours.stdout
+
     refused = run("remove", "Saltmere harbour dredging", "--server", "222", **where)
     assert refused.returncode == 1 and "another server's own" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1

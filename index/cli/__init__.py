@@ -103,7 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     ask.set_defaults(run=run_ask)
 
     timeline = commands.add_parser(
-        "timeline", parents=[common], help="a story's dated timeline, or what is new since a date"
+        "timeline",
+        parents=[common, server],
+        help="a story's dated timeline, or what is new since a date",
     )
     timeline.add_argument("query", help='the story, e.g. "Kellbridge floods"')
     timeline.add_argument(

@@ -25,7 +25,8 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         if not routed.topic:
             print(f"error: {NAME_THE_STORY}", file=sys.stderr)
             return 2
-        return _print_timeline(settings, routed.topic, routed.since, None, args.json)
+        coverage = read_scope(args.server)
+        return _print_timeline(settings, routed.topic, routed.since, None, args.json, coverage)
     scope = read_scope(args.server, args.source, args.since, args.until)
     answerer = open_answerer(settings)
     check_source(answerer.retriever.store, scope)
@@ -76,16 +77,24 @@ def run_timeline(args: argparse.Namespace, settings: Settings) -> int:
         if since is None:
             print(f"error: --since {args.since!r} is not a date I can read", file=sys.stderr)
             return 2
-    return _print_timeline(settings, args.query, since, args.limit, args.json)
+    scope = read_scope(args.server)
+    return _print_timeline(settings, args.query, since, args.limit, args.json, scope)
 
 
 def _print_timeline(
-    settings: Settings, query: str, since: str | None, limit: int | None, as_json: bool
+    settings: Settings,
+    query: str,
+    since: str | None,
+    limit: int | None,
+    as_json: bool,
+    scope: Scope,
 ) -> int:
+    """The timeline told from ``scope``'s coverage (the shared one, and a server's own)."""
     from index.search.retriever import Retriever
     from index.stories.timeline import Timelines
 
-    timeline = Timelines(Retriever.from_settings(settings)).build(query, since=since, limit=limit)
+    timelines = Timelines(Retriever.from_settings(settings))
+    timeline = timelines.build(query, since=since, limit=limit, scope=scope)
     if as_json:
         print(json.dumps(timeline.to_json(), ensure_ascii=False))
         return 0
