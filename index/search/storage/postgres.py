@@ -12,11 +12,10 @@ the URL to keep several indexes in one database):
                         folder's bm25s (Lucene's formula, k1 = 1.5, b = 0.75)
 
 A build is one transaction: it deletes the rows of removed and changed articles and inserts
-the new ones, so questions keep being answered from the old rows until it commits, and a
-build killed midway leaves nothing. Builders take an advisory lock, so two never interleave.
-Dense search is exact (a scan) up to ``approximate_above`` passages and uses an HNSW index
-above; each question reads one snapshot (``snapshot``), so a build committing mid-question
-cannot mix two indexes in one answer.
+the new ones, so questions keep being answered from the old rows until it commits, and a build
+killed midway leaves nothing. Builders take an advisory lock, so two never interleave. Dense
+search is exact up to ``approximate_above`` passages, an HNSW index above; each question reads
+one snapshot, so a build committing mid-question cannot mix two indexes in one answer.
 """
 
 from __future__ import annotations
@@ -106,9 +105,12 @@ class PostgresStorage(Storage):
             connection = connect(self.url)
             register_vector(connection)
             connection.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
-            # A scope of a few articles still gets its k nearest out of the graph: pgvector
-            # 0.8 scans on, in order, until enough rows pass the filter.
-            connection.execute("SET hnsw.iterative_scan = strict_order")
+            # pgvector 0.8 scans on until k rows pass a scope's filter (before: fewer come).
+            (version,) = one(
+                connection, "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+            )
+            if tuple(map(int, version.split(".")[:2])) >= (0, 8):
+                connection.execute("SET hnsw.iterative_scan = strict_order")
             self._local.connection = connection
             with self._guard:
                 self._connections.append(connection)
